@@ -1,0 +1,98 @@
+"""Command-line interface: ``flask --app wsgi demo | users create | import practitioners``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.enums import Role
+from app.extensions import db
+from app.models import Territory
+from app.validators import ValidationError
+
+users_cli = AppGroup("users", help="Gérer les comptes.")
+import_cli = AppGroup("import", help="Importer des données.")
+
+
+def _territory(slug: str | None) -> Territory | None:
+    if slug is None:
+        return None
+    territory = db.session.scalar(sa.select(Territory).where(Territory.slug == slug))
+    if territory is None:
+        raise click.ClickException(f"Territoire inconnu : « {slug} ».")
+    return territory
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--territory", "territory_slug", help="Slug du territoire (sauf admin).")
+@click.option("--name", "display_name", default="", help="Nom affiché.")
+@click.option("--password-stdin", is_flag=True, help="Lire le mot de passe sur l'entrée standard.")
+def create_user_command(
+    email: str, role: str, territory_slug: str | None, display_name: str, password_stdin: bool
+) -> None:
+    """Create an account with a password (asked for, or read from stdin)."""
+    from app.territory.services import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(
+            email=email,
+            role=Role(role),
+            territory=_territory(territory_slug),
+            display_name=display_name,
+            password=password,
+            by=None,
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Compte créé : {user.email} ({user.role.label}).")
+
+
+@import_cli.command("practitioners")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--territory", "territory_slug", required=True, help="Slug du territoire.")
+def import_practitioners_command(path: str, territory_slug: str) -> None:
+    """Import practitioners from a CSV file; all or nothing."""
+    from app.territory.practitioner_import import import_practitioners
+
+    territory = _territory(territory_slug)
+    assert territory is not None
+    with open(path, "rb") as fh:
+        data = fh.read()
+    report = import_practitioners(territory, data, by=None)
+    if report.errors:
+        db.session.rollback()
+        for error in report.errors:
+            click.echo(str(error), err=True)
+        raise click.ClickException(f"{len(report.errors)} erreur(s) : rien n'a été importé.")
+    db.session.commit()
+    click.echo(f"{report.created} professionnel(s) créé(s), {report.updated} mis à jour.")
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the demo territories (idempotent) and print the demo accounts."""
+    from app.demo import DEMO_ACCOUNTS, load_demo
+
+    created = load_demo()
+    click.echo("Démo chargée." if created else "Démo déjà présente : rien à faire.")
+    click.echo("Comptes de démonstration :")
+    for email, password, label in DEMO_ACCOUNTS:
+        click.echo(f"  {label:<40} {email:<40} {password}")
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(import_cli)
+    app.cli.add_command(demo_command)

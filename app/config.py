@@ -1,0 +1,67 @@
+"""Configuration read from the environment, with safe defaults for a single machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Return SECRET_KEY from the environment, or one generated once into ``instance/``.
+
+    Generating it on first start (0600) means a fresh install is never left with a
+    well-known key, and restarts keep sessions valid.
+    """
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Let operators write ``postgresql://`` and still get the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def build_config(instance_path: Path) -> dict[str, Any]:
+    """Everything the app reads from its environment, in one place."""
+    env_name = os.environ.get("TOURDEROLE_ENV", "production")
+    development = env_name == "development"
+    default_db = f"sqlite:///{instance_path / 'tourderole.sqlite3'}"
+    return {
+        "ENV_NAME": env_name,
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            os.environ.get("DATABASE_URL", default_db)
+        ),
+        "SNP_TIMEZONE": os.environ.get("SNP_TIMEZONE", "Europe/Paris"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 10 minutes"),
+        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get(
+            "LOGIN_RATE_LIMIT_ACCOUNT", "5 per 10 minutes"
+        ),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not development,
+        "SESSION_COOKIE_NAME": "tdr_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": not development,
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_ABSOLUTE_HOURS": 12,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PREFERRED_URL_SCHEME": "http" if development else "https",
+    }

@@ -1,0 +1,29 @@
+"""Jinja filters and globals: times in the territory's zone, phones, labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from app.enums import Profession, Role, SiteKind
+from app.timeutil import format_local
+from app.validators import display_phone
+
+
+def _zone() -> str:
+    territory = getattr(current_user, "territory", None) if current_user else None
+    if territory is not None:
+        return territory.timezone
+    return current_app.config["SNP_TIMEZONE"]
+
+
+def local_filter(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    return format_local(value, _zone(), fmt)
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["local"] = local_filter
+    app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.globals.update(Role=Role, SiteKind=SiteKind, Profession=Profession)

@@ -1,0 +1,425 @@
+"""Territory use cases. Each flushes and audits; the caller commits once per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app import audit, communes_ref
+from app.auth.services import issue_invitation, new_session_token
+from app.enums import Profession, Role, SiteKind
+from app.extensions import db
+from app.models import Commune, CommunePostalCode, Practitioner, Site, Territory, User
+from app.passwords import hash_password
+from app.timeutil import is_valid_zone
+from app.validators import (
+    ValidationError,
+    check_password_strength,
+    normalise_email,
+    normalise_finess,
+    normalise_phone,
+    normalise_postal_code,
+    normalise_rpps,
+)
+
+HOLIDAY_SUBDIVISIONS: dict[str, str] = {
+    "": "France métropolitaine (droit commun)",
+    "57": "Moselle",
+    "67": "Bas-Rhin",
+    "68": "Haut-Rhin",
+    "971": "Guadeloupe",
+    "972": "Martinique",
+    "973": "Guyane",
+    "974": "La Réunion",
+    "976": "Mayotte",
+    "BL": "Saint-Barthélemy",
+    "MF": "Saint-Martin",
+    "PM": "Saint-Pierre-et-Miquelon",
+    "NC": "Nouvelle-Calédonie",
+    "PF": "Polynésie française",
+    "WF": "Wallis-et-Futuna",
+}
+
+TIMEZONES: dict[str, str] = {
+    "Europe/Paris": "Métropole (Europe/Paris)",
+    "America/Guadeloupe": "Guadeloupe, Saint-Barthélemy, Saint-Martin",
+    "America/Martinique": "Martinique",
+    "America/Cayenne": "Guyane",
+    "Indian/Reunion": "La Réunion",
+    "Indian/Mayotte": "Mayotte",
+    "America/Miquelon": "Saint-Pierre-et-Miquelon",
+    "Pacific/Noumea": "Nouvelle-Calédonie",
+    "Pacific/Tahiti": "Polynésie française",
+    "Pacific/Wallis": "Wallis-et-Futuna",
+}
+
+
+def holiday_subdivision_code(value: str | None) -> str | None:
+    """The code the ``holidays`` package expects (Bas-Rhin and Haut-Rhin share Alsace's)."""
+    if value in ("67", "68"):
+        return "6AE"
+    return value or None
+
+
+# --- territory -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TerritorySettings:
+    name: str
+    finess: str | None
+    timezone: str
+    holiday_subdivision: str | None
+    phone: str | None
+    email: str | None
+
+
+def _clean_settings(settings: TerritorySettings) -> dict[str, str | None]:
+    name = settings.name.strip()
+    if not name:
+        raise ValidationError("Le nom du territoire est obligatoire.")
+    if not is_valid_zone(settings.timezone):
+        raise ValidationError(f"Fuseau horaire inconnu : « {settings.timezone} ».")
+    if (settings.holiday_subdivision or "") not in HOLIDAY_SUBDIVISIONS:
+        raise ValidationError("Subdivision de jours fériés inconnue.")
+    return {
+        "name": name,
+        "finess": normalise_finess(settings.finess) if settings.finess else None,
+        "timezone": settings.timezone,
+        "holiday_subdivision": settings.holiday_subdivision or None,
+        "phone": normalise_phone(settings.phone) if settings.phone else None,
+        "email": normalise_email(settings.email) if settings.email else None,
+    }
+
+
+def create_territory(slug: str, settings: TerritorySettings, *, by: User | None) -> Territory:
+    slug = slug.strip().lower()
+    if not slug or not all(c.isalnum() or c == "-" for c in slug) or len(slug) < 2:
+        raise ValidationError("L'identifiant court doit comporter lettres, chiffres ou tirets.")
+    if db.session.scalar(sa.select(Territory.id).where(Territory.slug == slug)):
+        raise ValidationError(f"L'identifiant « {slug} » est déjà pris.")
+    territory = Territory(slug=slug, **_clean_settings(settings))
+    db.session.add(territory)
+    db.session.flush()
+    audit.record("territory.create", by=by, territory_id=territory.id, target=territory)
+    return territory
+
+
+def update_territory(territory: Territory, settings: TerritorySettings, *, by: User | None) -> None:
+    values = _clean_settings(settings)
+    changed = [k for k, v in values.items() if getattr(territory, k) != v]
+    for key, value in values.items():
+        setattr(territory, key, value)
+    db.session.flush()
+    audit.record("territory.update", by=by, territory_id=territory.id, target=territory,
+                 detail={"fields": changed})
+
+
+# --- communes ---------------------------------------------------------------------------
+
+
+def owner_of_postal_codes(insee_code: str, postal_codes: Iterable[str]) -> dict[str, str]:
+    """Which territory already holds each of these postal codes of a commune (code → name)."""
+    rows = db.session.execute(
+        sa.select(CommunePostalCode.postal_code, Territory.name)
+        .join(Commune, Commune.id == CommunePostalCode.commune_id)
+        .join(Territory, Territory.id == Commune.territory_id)
+        .where(
+            CommunePostalCode.insee_code == insee_code,
+            CommunePostalCode.postal_code.in_(list(postal_codes)),
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def add_commune(
+    territory: Territory,
+    insee_code: str,
+    *,
+    postal_codes: Sequence[str] | None = None,
+    by: User | None,
+) -> Commune:
+    """Add an official commune, whole or (urban communes) for some of its postal codes only."""
+    official = communes_ref.get(insee_code)
+    if official is None:
+        raise ValidationError(f"Commune inconnue dans la liste officielle : « {insee_code} ».")
+    all_codes = list(official.postal_codes)
+    wanted = [normalise_postal_code(c) for c in postal_codes] if postal_codes else all_codes
+    stray = [c for c in wanted if c not in all_codes]
+    if stray:
+        raise ValidationError(
+            f"{official.name} n'a pas le code postal {', '.join(stray)} "
+            f"(codes : {', '.join(all_codes)})."
+        )
+    taken = owner_of_postal_codes(official.insee_code, wanted)
+    if taken:
+        owners = sorted(set(taken.values()))
+        raise ValidationError(
+            f"{official.name} ({', '.join(sorted(taken))}) appartient déjà à : {', '.join(owners)}. "
+            "Une commune ne peut relever que d'une seule CPTS."
+        )
+    population = official.population
+    if len(wanted) < len(all_codes) and all_codes:
+        # Split urban commune: without finer figures, share the population evenly.
+        population = round(official.population * len(wanted) / len(all_codes))
+    commune = Commune(
+        territory_id=territory.id,
+        insee_code=official.insee_code,
+        name=official.name,
+        department=official.department,
+        epci_code=official.epci_code or None,
+        population=population,
+    )
+    commune.postal_code_rows = [
+        CommunePostalCode(insee_code=official.insee_code, postal_code=c) for c in sorted(wanted)
+    ]
+    db.session.add(commune)
+    db.session.flush()
+    audit.record("commune.add", by=by, territory_id=territory.id, target=commune,
+                 detail={"insee": commune.insee_code, "postal_codes": sorted(wanted)})
+    return commune
+
+
+def remove_commune(commune: Commune, *, by: User | None) -> None:
+    used = db.session.scalar(sa.select(sa.func.count(Site.id)).where(Site.commune_id == commune.id))
+    if used:
+        raise ValidationError(
+            f"{commune.name} ne peut pas être retirée : {used} lieu(x) de consultation s'y trouvent."
+        )
+    audit.record("commune.remove", by=by, territory_id=commune.territory_id, target=commune,
+                 detail={"insee": commune.insee_code})
+    db.session.delete(commune)
+    db.session.flush()
+
+
+# --- sites ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteData:
+    name: str
+    kind: SiteKind
+    address_line: str
+    postal_code: str
+    commune_id: int
+    phone: str | None
+    latitude: float | None
+    longitude: float | None
+    accessibility: str
+
+
+def _clean_site(territory: Territory, data: SiteData, *, site_id: int | None) -> dict:
+    name = data.name.strip()
+    if not name:
+        raise ValidationError("Le nom du lieu est obligatoire.")
+    if not data.address_line.strip():
+        raise ValidationError("L'adresse est obligatoire.")
+    commune = db.session.get(Commune, data.commune_id)
+    if commune is None or commune.territory_id != territory.id:
+        raise ValidationError("Choisissez une commune du territoire.")
+    postal_code = normalise_postal_code(data.postal_code)
+    if postal_code not in commune.postal_codes:
+        raise ValidationError(
+            f"Le code postal {postal_code} ne correspond pas à {commune.name} "
+            f"({', '.join(commune.postal_codes)})."
+        )
+    clash = db.session.scalar(
+        sa.select(Site.id).where(Site.territory_id == territory.id, Site.name == name,
+                                 Site.id != (site_id or 0))
+    )
+    if clash:
+        raise ValidationError(f"Un lieu nommé « {name} » existe déjà.")
+    if (data.latitude is None) != (data.longitude is None):
+        raise ValidationError("Indiquez la latitude et la longitude, ou aucune des deux.")
+    return {
+        "name": name,
+        "kind": data.kind,
+        "address_line": data.address_line.strip(),
+        "postal_code": postal_code,
+        "commune_id": commune.id,
+        "phone": normalise_phone(data.phone) if data.phone else None,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "accessibility": data.accessibility.strip(),
+    }
+
+
+def create_site(territory: Territory, data: SiteData, *, by: User | None) -> Site:
+    site = Site(territory_id=territory.id, **_clean_site(territory, data, site_id=None))
+    db.session.add(site)
+    db.session.flush()
+    audit.record("site.create", by=by, territory_id=territory.id, target=site)
+    return site
+
+
+def update_site(site: Site, data: SiteData, *, by: User | None) -> None:
+    for key, value in _clean_site(site.territory, data, site_id=site.id).items():
+        setattr(site, key, value)
+    db.session.flush()
+    audit.record("site.update", by=by, territory_id=site.territory_id, target=site)
+
+
+def set_site_active(site: Site, active: bool, *, by: User | None) -> None:
+    site.active = active
+    db.session.flush()
+    audit.record("site.activate" if active else "site.deactivate", by=by,
+                 territory_id=site.territory_id, target=site)
+
+
+# --- practitioners ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PractitionerData:
+    rpps: str
+    family_name: str
+    given_name: str
+    profession: Profession
+    email: str | None
+    phone: str | None
+    site_ids: Sequence[int]
+
+
+def _clean_practitioner(territory: Territory, data: PractitionerData, *, practitioner_id: int | None) -> dict:
+    rpps = normalise_rpps(data.rpps)
+    if not data.family_name.strip() or not data.given_name.strip():
+        raise ValidationError("Le nom et le prénom sont obligatoires.")
+    clash = db.session.scalar(
+        sa.select(Practitioner.id).where(
+            Practitioner.territory_id == territory.id,
+            Practitioner.rpps == rpps,
+            Practitioner.id != (practitioner_id or 0),
+        )
+    )
+    if clash:
+        raise ValidationError(f"Un professionnel avec le RPPS {rpps} existe déjà sur le territoire.")
+    sites = list(
+        db.session.scalars(
+            sa.select(Site).where(Site.territory_id == territory.id, Site.id.in_(list(data.site_ids)))
+        )
+    )
+    if len(sites) != len(set(data.site_ids)):
+        raise ValidationError("Un des lieux choisis n'appartient pas au territoire.")
+    return {
+        "rpps": rpps,
+        "family_name": data.family_name.strip(),
+        "given_name": data.given_name.strip(),
+        "profession": data.profession,
+        "email": normalise_email(data.email) if data.email else None,
+        "phone": normalise_phone(data.phone) if data.phone else None,
+        "sites": sites,
+    }
+
+
+def create_practitioner(territory: Territory, data: PractitionerData, *, by: User | None) -> Practitioner:
+    practitioner = Practitioner(
+        territory_id=territory.id, **_clean_practitioner(territory, data, practitioner_id=None)
+    )
+    db.session.add(practitioner)
+    db.session.flush()
+    audit.record("practitioner.create", by=by, territory_id=territory.id, target=practitioner)
+    return practitioner
+
+
+def update_practitioner(practitioner: Practitioner, data: PractitionerData, *, by: User | None) -> None:
+    territory = db.session.get(Territory, practitioner.territory_id)
+    assert territory is not None
+    for key, value in _clean_practitioner(territory, data, practitioner_id=practitioner.id).items():
+        setattr(practitioner, key, value)
+    db.session.flush()
+    audit.record("practitioner.update", by=by, territory_id=practitioner.territory_id,
+                 target=practitioner)
+
+
+def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: User | None) -> None:
+    """Deactivating a practitioner also deactivates the account linked to them."""
+    practitioner.active = active
+    if not active:
+        for user in db.session.scalars(sa.select(User).where(User.practitioner_id == practitioner.id)):
+            _deactivate(user)
+    db.session.flush()
+    audit.record("practitioner.activate" if active else "practitioner.deactivate", by=by,
+                 territory_id=practitioner.territory_id, target=practitioner)
+
+
+# --- users ------------------------------------------------------------------------------
+
+TERRITORY_ROLES = (Role.COORDINATOR, Role.GP, Role.REGULATOR, Role.PHARMACIST)
+
+
+def create_user(
+    *,
+    email: str,
+    role: Role,
+    territory: Territory | None,
+    display_name: str = "",
+    password: str | None = None,
+    practitioner: Practitioner | None = None,
+    by: User | None,
+) -> User:
+    """Create an account; without a password it waits for its invitation to be accepted."""
+    email = normalise_email(email)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise ValidationError(f"Un compte existe déjà pour {email}.")
+    if role != Role.ADMIN and territory is None:
+        raise ValidationError("Un compte autre qu'administrateur doit être rattaché à un territoire.")
+    if role == Role.ADMIN:
+        territory = None
+    if practitioner is not None:
+        if territory is None or practitioner.territory_id != territory.id:
+            raise ValidationError("Le professionnel choisi n'appartient pas au territoire.")
+        if db.session.scalar(sa.select(User.id).where(User.practitioner_id == practitioner.id)):
+            raise ValidationError(f"{practitioner.display_name} a déjà un compte.")
+    user = User(
+        email=email,
+        role=role,
+        territory_id=territory.id if territory else None,
+        display_name=display_name.strip() or (practitioner.display_name if practitioner else ""),
+        practitioner_id=practitioner.id if practitioner else None,
+        password_hash=hash_password(check_password_strength(password)) if password else None,
+        session_token=new_session_token(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", by=by, territory_id=user.territory_id, target=user,
+                 detail={"role": role.value})
+    return user
+
+
+def invite_user(
+    territory: Territory,
+    *,
+    email: str,
+    role: Role,
+    display_name: str = "",
+    practitioner: Practitioner | None = None,
+    by: User | None,
+) -> tuple[User, str]:
+    """Create an account without password and return the one-time invitation token."""
+    if role not in TERRITORY_ROLES:
+        raise ValidationError("Rôle non autorisé pour une invitation.")
+    user = create_user(email=email, role=role, territory=territory, display_name=display_name,
+                       practitioner=practitioner, by=by)
+    token = issue_invitation(user)
+    db.session.flush()
+    return user, token
+
+
+def _deactivate(user: User) -> None:
+    user.active = False
+    user.session_token = new_session_token()
+    user.invitation_hash = None
+
+
+def set_user_active(user: User, active: bool, *, by: User | None) -> None:
+    if by is not None and user.id == by.id and not active:
+        raise ValidationError("Vous ne pouvez pas désactiver votre propre compte.")
+    if active:
+        user.active = True
+    else:
+        _deactivate(user)
+    db.session.flush()
+    audit.record("user.activate" if active else "user.deactivate", by=by,
+                 territory_id=user.territory_id, target=user)

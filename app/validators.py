@@ -1,0 +1,119 @@
+"""Pure validation rules shared by models, forms, the CSV import and the CLI.
+
+Each function returns the normalised value or raises ``ValidationError`` with a French
+message a coordinator can act on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+POSTAL_CODE_RE = re.compile(r"^\d{5}$")
+FINESS_RE = re.compile(r"^\d{9}$|^2[AB]\d{7}$")
+MIN_PASSWORD_LENGTH = 12
+
+
+class ValidationError(ValueError):
+    """Bad input, with a message meant for the person who typed it."""
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn checksum, as used by the RPPS number."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        n = int(char)
+        if index % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def normalise_rpps(value: str) -> str:
+    rpps = re.sub(r"\s", "", value or "")
+    if not rpps:
+        raise ValidationError("Le numéro RPPS est obligatoire.")
+    if not rpps.isdigit() or len(rpps) != 11:
+        raise ValidationError("Le numéro RPPS doit comporter exactement 11 chiffres.")
+    if not luhn_valid(rpps):
+        raise ValidationError("Le numéro RPPS est invalide (clé de contrôle incorrecte).")
+    return rpps
+
+
+def normalise_phone(value: str, region: str = "FR") -> str:
+    """Parse a French (or international) number and return it in E.164."""
+    raw = (value or "").strip()
+    if not raw:
+        raise ValidationError("Le numéro de téléphone est obligatoire.")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(f"Numéro de téléphone illisible : « {raw} ».") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(f"Numéro de téléphone invalide : « {raw} ».")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164: str | None) -> str:
+    """French national format for display (``02 51 93 12 34``)."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code == 33:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def normalise_insee(value: str) -> str:
+    code = (value or "").strip().upper()
+    if not INSEE_RE.match(code):
+        raise ValidationError(f"Code INSEE invalide : « {value} » (5 caractères, 2A/2B en Corse).")
+    return code
+
+
+def normalise_postal_code(value: str) -> str:
+    code = (value or "").strip()
+    if not POSTAL_CODE_RE.match(code):
+        raise ValidationError(f"Code postal invalide : « {value} » (5 chiffres).")
+    return code
+
+
+def normalise_finess(value: str) -> str:
+    code = re.sub(r"\s", "", value or "").upper()
+    if not FINESS_RE.match(code):
+        raise ValidationError("Le numéro FINESS doit comporter 9 caractères (chiffres, 2A/2B en Corse).")
+    return code
+
+
+def normalise_email(value: str) -> str:
+    """Lower-case and trim; uniqueness is then case-insensitive on every engine."""
+    email = (value or "").strip().lower()
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email) or len(email) > 254:
+        raise ValidationError(f"Adresse e-mail invalide : « {value} ».")
+    return email
+
+
+def check_password_strength(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."
+        )
+    return password
+
+
+def size_category(population: int) -> int:
+    """CPTS size category 1–4 by population (<40k, 40–80k, 80–175k, >175k)."""
+    if population < 40_000:
+        return 1
+    if population < 80_000:
+        return 2
+    if population <= 175_000:
+        return 3
+    return 4

@@ -1,0 +1,270 @@
+"""Fixtures: the app on each database engine, a clean database per test, factories, auth.
+
+Every test that takes ``app`` (or anything built on it) runs twice: on SQLite and on
+PostgreSQL (``TEST_DATABASE_URL``). Without that variable the PostgreSQL half is
+skipped, unless ``REQUIRE_POSTGRES=1`` turns the absence into a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.enums import Profession, Role, SiteKind
+from app.extensions import db
+from app.models import Practitioner, Site, Territory, User
+from app.territory import services
+from app.territory.services import PractitionerData, SiteData, TerritorySettings
+
+PASSWORD = "correct horse battery staple"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+# Luhn-valid fictitious RPPS numbers for tests (computed, not real people).
+_rpps_counter = itertools.count(1)
+
+
+def luhn_complete(body: str) -> str:
+    """Append the Luhn check digit to ``body``."""
+    from app.validators import luhn_valid
+
+    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
+
+
+def next_rpps() -> str:
+    return luhn_complete(f"1999{next(_rpps_counter):06d}")
+
+
+def _postgres_available(url: str) -> bool:
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except sa.exc.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    sqlite_path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+    urls = {"sqlite": f"sqlite:///{sqlite_path}"}
+    if POSTGRES_URL:
+        urls["postgresql"] = POSTGRES_URL
+    return urls
+
+
+_schema_ready: set[str] = set()
+
+
+def _make_app(url: str, **overrides: Any) -> Flask:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,
+        "SERVER_NAME": "tdr.test",
+    }
+    config.update(overrides)
+    app = create_app(config)
+    return app
+
+
+def _reset_database(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.url.render_as_string() not in _schema_ready:
+            db.drop_all()
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
+            _schema_ready.add(engine.url.render_as_string())
+            return
+        tables = list(reversed(db.metadata.sorted_tables))
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
+    if request.param not in database_urls:
+        if REQUIRE_POSTGRES:
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL not configured (set TEST_DATABASE_URL)")
+    if request.param == "postgresql" and not _postgres_available(database_urls["postgresql"]):
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL does not answer at {POSTGRES_URL}")
+        pytest.skip("PostgreSQL does not answer")
+    return request.param
+
+
+@pytest.fixture
+def make_app(backend: str, database_urls: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build an app on this test's engine, with config overrides; the database starts empty."""
+    built: list[Flask] = []
+
+    def _build(**overrides: Any) -> Flask:
+        app = _make_app(database_urls[backend], **overrides)
+        if not built:
+            _reset_database(app)
+        built.append(app)
+        return app
+
+    yield _build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+# --- factories -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_territory(app: Flask) -> Callable[..., Territory]:
+    counter = itertools.count(1)
+
+    def _make(
+        slug: str | None = None,
+        *,
+        communes: tuple[str, ...] = ("85047",),
+        name: str | None = None,
+    ) -> Territory:
+        n = next(counter)
+        slug = slug or f"cpts-{n}"
+        territory = services.create_territory(
+            slug,
+            TerritorySettings(
+                name=name or f"CPTS test {n}",
+                finess=None,
+                timezone="Europe/Paris",
+                holiday_subdivision=None,
+                phone=None,
+                email=None,
+            ),
+            by=None,
+        )
+        for code in communes:
+            services.add_commune(territory, code, by=None)
+        db.session.commit()
+        return territory
+
+    return _make
+
+
+@pytest.fixture
+def make_site(app: Flask) -> Callable[..., Site]:
+    counter = itertools.count(1)
+
+    def _make(territory: Territory, **kw: Any) -> Site:
+        commune = territory.communes[0]
+        data = SiteData(
+            name=kw.get("name", f"MSP test {next(counter)}"),
+            kind=kw.get("kind", SiteKind.MSP),
+            address_line=kw.get("address_line", "1 rue de la Gare"),
+            postal_code=kw.get("postal_code", commune.postal_codes[0]),
+            commune_id=kw.get("commune_id", commune.id),
+            phone=kw.get("phone", "02 51 00 00 00"),
+            latitude=kw.get("latitude"),
+            longitude=kw.get("longitude"),
+            accessibility=kw.get("accessibility", ""),
+        )
+        site = services.create_site(territory, data, by=None)
+        db.session.commit()
+        return site
+
+    return _make
+
+
+@pytest.fixture
+def make_practitioner(app: Flask) -> Callable[..., Practitioner]:
+    def _make(territory: Territory, **kw: Any) -> Practitioner:
+        data = PractitionerData(
+            rpps=kw.get("rpps") or next_rpps(),
+            family_name=kw.get("family_name", "Martin"),
+            given_name=kw.get("given_name", "Claire"),
+            profession=kw.get("profession", Profession.GP),
+            email=kw.get("email"),
+            phone=kw.get("phone"),
+            site_ids=kw.get("site_ids", ()),
+        )
+        practitioner = services.create_practitioner(territory, data, by=None)
+        db.session.commit()
+        return practitioner
+
+    return _make
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    counter = itertools.count(1)
+
+    def _make(role: Role = Role.COORDINATOR, territory: Territory | None = None, **kw: Any) -> User:
+        user = services.create_user(
+            email=kw.get("email", f"{role.value}{next(counter)}@example.org"),
+            role=role,
+            territory=territory,
+            display_name=kw.get("display_name", ""),
+            password=kw.get("password", PASSWORD),
+            practitioner=kw.get("practitioner"),
+            by=None,
+        )
+        db.session.commit()
+        return user
+
+    return _make
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self._client.post("/connexion", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/deconnexion")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
