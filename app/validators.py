@@ -44,18 +44,28 @@ def normalise_rpps(value: str) -> str:
     return rpps
 
 
-def normalise_phone(value: str, region: str = "FR") -> str:
-    """Parse a French (or international) number and return it in E.164."""
+# Overseas departments and collectivities dial like metropolitan France (0590…, 0262…)
+# but have country codes of their own, so a national number is tried against each.
+FRENCH_REGIONS = ("FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF")
+
+
+def normalise_phone(value: str) -> str:
+    """Parse a French (incl. overseas) or international number and return it in E.164."""
     raw = (value or "").strip()
     if not raw:
         raise ValidationError("Le numéro de téléphone est obligatoire.")
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(f"Numéro de téléphone illisible : « {raw} ».") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError(f"Numéro de téléphone invalide : « {raw} ».")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(raw) > 30:
+        raise ValidationError("Numéro de téléphone trop long.")
+    for region in FRENCH_REGIONS:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException as exc:
+            raise ValidationError(f"Numéro de téléphone illisible : « {raw} ».") from exc
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if raw.startswith("+"):
+            break  # an international number has only one reading
+    raise ValidationError(f"Numéro de téléphone invalide : « {raw} ».")
 
 
 def display_phone(e164: str | None) -> str:

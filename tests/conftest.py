@@ -7,6 +7,7 @@ skipped, unless ``REQUIRE_POSTGRES=1`` turns the absence into a failure.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from app import create_app
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
+from app.passwords import hash_password
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 
@@ -229,6 +231,12 @@ def make_practitioner(app: Flask) -> Callable[..., Practitioner]:
     return _make
 
 
+@functools.cache
+def password_hash() -> str:
+    """Hash PASSWORD once: argon2 is deliberately slow and the matrix makes many users."""
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
     counter = itertools.count(1)
@@ -239,10 +247,11 @@ def make_user(app: Flask) -> Callable[..., User]:
             role=role,
             territory=territory,
             display_name=kw.get("display_name", ""),
-            password=kw.get("password", PASSWORD),
+            password=None,
             practitioner=kw.get("practitioner"),
             by=None,
         )
+        user.password_hash = password_hash()
         db.session.commit()
         return user
 

@@ -131,7 +131,7 @@ def owner_of_postal_codes(insee_code: str, postal_codes: Iterable[str]) -> dict[
             CommunePostalCode.postal_code.in_(list(postal_codes)),
         )
     )
-    return dict(rows.tuples().all())
+    return {postal_code: name for postal_code, name in rows}
 
 
 def add_commune(
@@ -423,3 +423,10 @@ def set_user_active(user: User, active: bool, *, by: User | None) -> None:
     db.session.flush()
     audit.record("user.activate" if active else "user.deactivate", by=by,
                  territory_id=user.territory_id, target=user)
+
+
+def reissue_invitation(user: User, *, by: User | None) -> str:
+    token = issue_invitation(user)
+    db.session.flush()
+    audit.record("user.reinvite", by=by, territory_id=user.territory_id, target=user)
+    return token

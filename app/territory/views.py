@@ -1,35 +1,500 @@
-"""Coordinator pages (placeholder until written)."""
+"""Coordinator pages (territory set-up) and the admin's territory list."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from app import communes_ref
+from app.enums import Profession, Role, SiteKind
+from app.extensions import db
+from app.models import Commune, Practitioner, Site, Territory, User
+from app.security import get_in_territory_or_404, roles_required
+from app.territory import forms, services
+from app.validators import ValidationError
 
 bp = Blueprint("territory", __name__)
+T = TypeVar("T")
+
+coordinator_only = roles_required(Role.COORDINATOR)
+admin_only = roles_required(Role.ADMIN)
+
+
+def _attempt(action: Callable[[], T]) -> tuple[bool, T | None]:
+    """Run a service and commit; on a refused change, roll back and tell the user why.
+
+    Returns ``(ok, result)``. CSRF is checked for every POST by CSRFProtect already.
+    """
+    try:
+        result = action()
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return False, None
+    except IntegrityError:
+        db.session.rollback()
+        flash(
+            "Cette modification entre en conflit avec une donnée existante ; rien n'a été enregistré.",
+            "error",
+        )
+        return False, None
+    return True, result
+
+
+def _territory() -> Territory:
+    territory = db.session.get(Territory, current_user.territory_id)
+    assert territory is not None  # a coordinator always has one (CHECK constraint)
+    return territory
+
+
+def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
+    return services.TerritorySettings(
+        name=form.name.data or "",
+        finess=form.finess.data or None,
+        timezone=form.timezone.data or "Europe/Paris",
+        holiday_subdivision=form.holiday_subdivision.data or None,
+        phone=form.phone.data or None,
+        email=form.email.data or None,
+    )
+
+
+# --- overview and settings -------------------------------------------------------------
 
 
 @bp.get("/coordination")
+@coordinator_only
 def overview():
-    return "x"
+    """The territory at a glance."""
+    territory = _territory()
+    count = lambda model, *where: db.session.scalar(  # noqa: E731
+        sa.select(sa.func.count(model.id)).where(model.territory_id == territory.id, *where)
+    )
+    stats = {
+        "communes": len(territory.communes),
+        "sites": count(Site, Site.active),
+        "gps": count(Practitioner, Practitioner.active, Practitioner.profession == Profession.GP),
+        "practitioners": count(Practitioner, Practitioner.active),
+        "users": count(User, User.active),
+    }
+    return render_template("territory/overview.html", territory=territory, stats=stats)
+
+
+@bp.route("/coordination/territoire", methods=["GET", "POST"])
+@coordinator_only
+def settings():
+    """Edit the territory's settings."""
+    territory = _territory()
+    form = forms.TerritoryForm(obj=territory)
+    if request.method == "GET":
+        form.holiday_subdivision.data = territory.holiday_subdivision or ""
+    if form.validate_on_submit():
+        ok, _ = _attempt(lambda: services.update_territory(territory, _settings(form), by=current_user))
+        if ok:
+            flash("Paramètres enregistrés.", "success")
+            return redirect(url_for("territory.overview"))
+    return render_template("territory/settings.html", form=form, territory=territory)
+
+
+# --- communes -----------------------------------------------------------------------------
 
 
 @bp.get("/coordination/communes")
+@coordinator_only
 def communes():
-    return "x"
+    """The territory's communes, and a search in the official list to add more."""
+    territory = _territory()
+    query = request.args.get("q", "").strip()[:100]
+    results = communes_ref.search(query) if query else []
+    epcis = communes_ref.search_epci(query) if len(query) >= 3 else []
+    owners: dict[str, list[str]] = {}
+    if results:
+        rows = db.session.execute(
+            sa.select(Commune.insee_code, Territory.name)
+            .join(Territory)
+            .where(Commune.insee_code.in_([c.insee_code for c in results]))
+        )
+        for insee, name in rows:
+            owners.setdefault(insee, []).append(name)
+    return render_template(
+        "territory/communes.html",
+        territory=territory,
+        query=query,
+        results=results,
+        epcis=epcis,
+        owners=owners,
+        epci_name=communes_ref.epci_name,
+        form=forms.ConfirmForm(),
+    )
+
+
+@bp.route("/coordination/communes/ajouter/<insee_code>", methods=["GET", "POST"])
+@coordinator_only
+def add_commune(insee_code: str):
+    """Add one commune, whole or for some postal codes (split urban communes)."""
+    official = communes_ref.get(insee_code)
+    if official is None:
+        abort(404)
+    form = forms.CommuneAddForm(insee_code=official.insee_code)
+    form.postal_codes.choices = [(c, c) for c in official.postal_codes]
+    if request.method == "POST" and form.validate():
+        chosen = form.postal_codes.data or None
+        ok, commune = _attempt(
+            lambda: services.add_commune(_territory(), official.insee_code, postal_codes=chosen, by=current_user)
+        )
+        if ok and commune is not None:
+            flash(f"{commune.name} ajoutée au territoire.", "success")
+            return redirect(url_for("territory.communes"))
+    return render_template("territory/commune_add.html", form=form, official=official)
+
+
+@bp.post("/coordination/communes/epci")
+@coordinator_only
+def add_epci():
+    """Add every commune of an EPCI that no other CPTS holds yet."""
+    form = forms.EpciAddForm()
+    if not form.validate():
+        abort(400)
+    territory = _territory()
+    members = [c for c in communes_ref.reference().communes.values() if c.epci_code == form.epci_code.data]
+    if not members:
+        abort(404)
+    added, skipped = [], []
+    for official in members:
+        try:
+            with db.session.begin_nested():
+                services.add_commune(territory, official.insee_code, by=current_user)
+            added.append(official.name)
+        except ValidationError:
+            skipped.append(official.name)
+    db.session.commit()
+    flash(f"{len(added)} commune(s) ajoutée(s).", "success")
+    if skipped:
+        flash("Déjà rattachées (ici ou à une autre CPTS), non ajoutées : " + ", ".join(skipped), "warning")
+    return redirect(url_for("territory.communes"))
+
+
+@bp.post("/coordination/communes/<int:commune_id>/retirer")
+@coordinator_only
+def remove_commune(commune_id: int):
+    commune = get_in_territory_or_404(Commune, commune_id)
+    name = commune.name
+    ok, _ = _attempt(lambda: services.remove_commune(commune, by=current_user))
+    if ok:
+        flash(f"{name} retirée du territoire.", "success")
+    return redirect(url_for("territory.communes"))
+
+
+# --- sites --------------------------------------------------------------------------------
+
+
+def _site_form(territory: Territory, site: Site | None = None) -> forms.SiteForm:
+    form = forms.SiteForm(obj=site)
+    form.commune_id.choices = [(c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in territory.communes]
+    return form
+
+
+def _site_data(form: forms.SiteForm) -> services.SiteData:
+    return services.SiteData(
+        name=form.name.data or "",
+        kind=SiteKind(form.kind.data),
+        address_line=form.address_line.data or "",
+        postal_code=form.postal_code.data or "",
+        commune_id=form.commune_id.data or 0,
+        phone=form.phone.data or None,
+        latitude=form.latitude.data,
+        longitude=form.longitude.data,
+        accessibility=form.accessibility.data or "",
+    )
 
 
 @bp.get("/coordination/lieux")
+@coordinator_only
 def sites():
-    return "x"
+    territory = _territory()
+    return render_template("territory/sites.html", territory=territory, sites=territory.sites,
+                           form=forms.ConfirmForm())
+
+
+@bp.route("/coordination/lieux/nouveau", methods=["GET", "POST"])
+@coordinator_only
+def new_site():
+    territory = _territory()
+    form = _site_form(territory)
+    if form.validate_on_submit():
+        ok, site = _attempt(lambda: services.create_site(territory, _site_data(form), by=current_user))
+        if ok and site is not None:
+            flash(f"Lieu « {site.name} » créé.", "success")
+            return redirect(url_for("territory.sites"))
+    return render_template("territory/site_form.html", form=form, site=None)
+
+
+@bp.route("/coordination/lieux/<int:site_id>", methods=["GET", "POST"])
+@coordinator_only
+def edit_site(site_id: int):
+    site = get_in_territory_or_404(Site, site_id)
+    form = _site_form(site.territory, site)
+    if form.validate_on_submit():
+        ok, _ = _attempt(lambda: services.update_site(site, _site_data(form), by=current_user))
+        if ok:
+            flash("Lieu enregistré.", "success")
+            return redirect(url_for("territory.sites"))
+    return render_template("territory/site_form.html", form=form, site=site)
+
+
+@bp.post("/coordination/lieux/<int:site_id>/<any(activer, desactiver):action>")
+@coordinator_only
+def toggle_site(site_id: int, action: str):
+    site = get_in_territory_or_404(Site, site_id)
+    _attempt(lambda: services.set_site_active(site, action == "activer", by=current_user))
+    return redirect(url_for("territory.sites"))
+
+
+# --- practitioners --------------------------------------------------------------------------
+
+
+def _practitioner_form(territory: Territory, practitioner: Practitioner | None = None) -> forms.PractitionerForm:
+    form = forms.PractitionerForm(obj=practitioner)
+    form.site_ids.choices = [(s.id, s.name) for s in territory.sites if s.active]
+    if practitioner is not None and request.method == "GET":
+        form.site_ids.data = [s.id for s in practitioner.sites]
+    return form
+
+
+def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerData:
+    return services.PractitionerData(
+        rpps=form.rpps.data or "",
+        family_name=form.family_name.data or "",
+        given_name=form.given_name.data or "",
+        profession=Profession(form.profession.data),
+        email=form.email.data or None,
+        phone=form.phone.data or None,
+        site_ids=form.site_ids.data or [],
+    )
 
 
 @bp.get("/coordination/professionnels")
+@coordinator_only
 def practitioners():
-    return "x"
+    """Practitioners of the territory, filterable by name/RPPS and profession."""
+    territory = _territory()
+    query = request.args.get("q", "").strip()[:100]
+    profession = request.args.get("profession", "")
+    stmt = (
+        sa.select(Practitioner)
+        .where(Practitioner.territory_id == territory.id)
+        .options(sa.orm.selectinload(Practitioner.sites))
+        .order_by(Practitioner.family_name, Practitioner.given_name)
+    )
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Practitioner.family_name).like(like),
+                sa.func.lower(Practitioner.given_name).like(like),
+                Practitioner.rpps.like(like),
+            )
+        )
+    if profession in {p.value for p in Profession}:
+        stmt = stmt.where(Practitioner.profession == Profession(profession))
+    return render_template(
+        "territory/practitioners.html",
+        practitioners=db.session.scalars(stmt).all(),
+        query=query,
+        profession=profession,
+        form=forms.ConfirmForm(),
+    )
+
+
+@bp.route("/coordination/professionnels/nouveau", methods=["GET", "POST"])
+@coordinator_only
+def new_practitioner():
+    territory = _territory()
+    form = _practitioner_form(territory)
+    if form.validate_on_submit():
+        ok, practitioner = _attempt(
+            lambda: services.create_practitioner(territory, _practitioner_data(form), by=current_user)
+        )
+        if ok and practitioner is not None:
+            flash(f"{practitioner.display_name} ajouté·e.", "success")
+            return redirect(url_for("territory.practitioners"))
+    return render_template("territory/practitioner_form.html", form=form, practitioner=None)
+
+
+@bp.route("/coordination/professionnels/<int:practitioner_id>", methods=["GET", "POST"])
+@coordinator_only
+def edit_practitioner(practitioner_id: int):
+    practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
+    form = _practitioner_form(_territory(), practitioner)
+    if form.validate_on_submit():
+        ok, _ = _attempt(
+            lambda: services.update_practitioner(practitioner, _practitioner_data(form), by=current_user)
+        )
+        if ok:
+            flash("Fiche enregistrée.", "success")
+            return redirect(url_for("territory.practitioners"))
+    return render_template("territory/practitioner_form.html", form=form, practitioner=practitioner)
+
+
+@bp.post("/coordination/professionnels/<int:practitioner_id>/<any(activer, desactiver):action>")
+@coordinator_only
+def toggle_practitioner(practitioner_id: int, action: str):
+    practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
+    ok, _ = _attempt(
+        lambda: services.set_practitioner_active(practitioner, action == "activer", by=current_user)
+    )
+    if ok:
+        verb = "réactivé·e" if action == "activer" else "désactivé·e (et son compte éventuel)"
+        flash(f"{practitioner.display_name} {verb}.", "success")
+    return redirect(url_for("territory.practitioners"))
+
+
+@bp.route("/coordination/professionnels/import", methods=["GET", "POST"])
+@coordinator_only
+def import_practitioners_page():
+    """CSV import: all or nothing, with an error per bad line."""
+    from app.territory.practitioner_import import import_practitioners  # noqa: PLC0415
+
+    form = forms.PractitionerImportForm()
+    errors = []
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        report = import_practitioners(_territory(), data, by=current_user)
+        if report.errors:
+            db.session.rollback()
+            errors = report.errors
+            flash(f"{len(errors)} erreur(s) : aucun professionnel n'a été importé.", "error")
+        else:
+            db.session.commit()
+            flash(f"Import réussi : {report.created} créé(s), {report.updated} mis à jour.", "success")
+            return redirect(url_for("territory.practitioners"))
+    return render_template("territory/practitioner_import.html", form=form, errors=errors)
+
+
+# --- user accounts ----------------------------------------------------------------------------
 
 
 @bp.get("/coordination/comptes")
+@coordinator_only
 def users():
-    return "x"
+    territory = _territory()
+    accounts = db.session.scalars(
+        sa.select(User).where(User.territory_id == territory.id).order_by(User.role, User.email)
+    ).all()
+    return render_template("territory/users.html", users=accounts, form=forms.ConfirmForm())
+
+
+def _invite_form(territory: Territory) -> forms.InviteUserForm:
+    form = forms.InviteUserForm()
+    linked = sa.select(User.practitioner_id).where(User.practitioner_id.is_not(None))
+    candidates = db.session.scalars(
+        sa.select(Practitioner)
+        .where(
+            Practitioner.territory_id == territory.id,
+            Practitioner.active,
+            Practitioner.profession.in_([Profession.GP, Profession.PHARMACIST]),
+            Practitioner.id.not_in(linked),
+        )
+        .order_by(Practitioner.family_name)
+    )
+    form.practitioner_id.choices = [(0, "— aucun —")] + [
+        (p.id, f"{p.display_name} ({p.profession.label}, RPPS {p.rpps})") for p in candidates
+    ]
+    return form
+
+
+@bp.route("/coordination/comptes/inviter", methods=["GET", "POST"])
+@coordinator_only
+def invite_user():
+    """Create an account and show its one-time activation link."""
+    territory = _territory()
+    form = _invite_form(territory)
+    if form.validate_on_submit():
+        practitioner = (
+            get_in_territory_or_404(Practitioner, form.practitioner_id.data)
+            if form.practitioner_id.data
+            else None
+        )
+        ok, outcome = _attempt(
+            lambda: services.invite_user(
+                territory,
+                email=form.email.data or "",
+                role=Role(form.role.data),
+                display_name=form.display_name.data or "",
+                practitioner=practitioner,
+                by=current_user,
+            )
+        )
+        if ok and outcome is not None:
+            user, token = outcome
+            link = url_for("auth.accept_invitation", token=token, _external=True)
+            return render_template("territory/invitation_link.html", user=user, link=link)
+    return render_template("territory/user_invite.html", form=form)
+
+
+@bp.post("/coordination/comptes/<int:user_id>/<any(activer, desactiver):action>")
+@coordinator_only
+def toggle_user(user_id: int, action: str):
+    user = get_in_territory_or_404(User, user_id)
+    ok, _ = _attempt(lambda: services.set_user_active(user, action == "activer", by=current_user))
+    if ok:
+        flash(f"Compte {user.email} {'réactivé' if action == 'activer' else 'désactivé'}.", "success")
+    return redirect(url_for("territory.users"))
+
+
+@bp.post("/coordination/comptes/<int:user_id>/invitation")
+@coordinator_only
+def reinvite_user(user_id: int):
+    """A new activation link (the old one dies) for an account that has not set its password."""
+    user = get_in_territory_or_404(User, user_id)
+    if user.password_hash is not None or not user.active:
+        flash("Ce compte est déjà activé ou désactivé : pas de nouvelle invitation.", "error")
+        return redirect(url_for("territory.users"))
+    ok, token = _attempt(lambda: services.reissue_invitation(user, by=current_user))
+    if not ok or token is None:
+        return redirect(url_for("territory.users"))
+    link = url_for("auth.accept_invitation", token=token, _external=True)
+    return render_template("territory/invitation_link.html", user=user, link=link)
+
+
+# --- admin: territories -------------------------------------------------------------------------
 
 
 @bp.get("/admin/territoires")
+@admin_only
 def admin_territories():
-    return "x"
+    territories = db.session.scalars(sa.select(Territory).order_by(Territory.name)).all()
+    return render_template("territory/admin_territories.html", territories=territories)
+
+
+@bp.route("/admin/territoires/nouveau", methods=["GET", "POST"])
+@admin_only
+def admin_new_territory():
+    """Create a CPTS and, optionally, invite its first coordinator."""
+    form = forms.NewTerritoryForm()
+    if form.validate_on_submit():
+
+        def create() -> tuple[Territory, tuple[User, str] | None]:
+            territory = services.create_territory(form.slug.data or "", _settings(form), by=current_user)
+            invitation = None
+            if form.coordinator_email.data:
+                invitation = services.invite_user(
+                    territory, email=form.coordinator_email.data, role=Role.COORDINATOR, by=current_user
+                )
+            return territory, invitation
+
+        ok, outcome = _attempt(create)
+        if ok and outcome is not None:
+            territory, invitation = outcome
+            flash(f"Territoire « {territory.name} » créé.", "success")
+            if invitation is not None:
+                user, token = invitation
+                link = url_for("auth.accept_invitation", token=token, _external=True)
+                return render_template("territory/invitation_link.html", user=user, link=link)
+            return redirect(url_for("territory.admin_territories"))
+    return render_template("territory/admin_territory_form.html", form=form)

@@ -1,0 +1,132 @@
+"""Forms of the coordinator pages: one per use case, French labels and messages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    EmailField,
+    FloatField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.enums import Profession, Role, SiteKind
+from app.territory.services import HOLIDAY_SUBDIVISIONS, TIMEZONES
+from app.validators import ValidationError as DomainError
+from app.validators import normalise_finess, normalise_phone, normalise_rpps
+
+REQUIRED = "Ce champ est obligatoire."
+
+
+def _domain_check(rule):
+    """Turn a shared validation rule into a WTForms validator (same message everywhere)."""
+
+    def check(form, field):
+        if field.data:
+            try:
+                rule(field.data)
+            except DomainError as exc:
+                raise ValidationError(str(exc)) from exc
+
+    return check
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TerritoryForm(FlaskForm):
+    name = StringField("Nom de la CPTS", validators=[DataRequired(REQUIRED), Length(max=200)])
+    finess = StringField(
+        "N° FINESS de l'association",
+        validators=[Optional(), _domain_check(normalise_finess)],
+    )
+    timezone = SelectField("Fuseau horaire", choices=list(TIMEZONES.items()))
+    holiday_subdivision = SelectField(
+        "Jours fériés applicables", choices=list(HOLIDAY_SUBDIVISIONS.items())
+    )
+    phone = StringField("Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)])
+    email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
+
+
+class NewTerritoryForm(TerritoryForm):
+    slug = StringField(
+        "Identifiant court (dans les adresses)",
+        validators=[DataRequired(REQUIRED), Length(min=2, max=60)],
+    )
+    coordinator_email = EmailField(
+        "E-mail du ou de la coordonnateur·rice (invitation)",
+        validators=[Optional(), Length(max=254)],
+    )
+
+
+class CommuneAddForm(FlaskForm):
+    insee_code = HiddenField(validators=[DataRequired(REQUIRED)])
+    postal_codes = MultiCheckboxField("Codes postaux rattachés à la CPTS", choices=[])
+
+
+class EpciAddForm(FlaskForm):
+    epci_code = HiddenField(validators=[DataRequired(REQUIRED)])
+
+
+class SiteForm(FlaskForm):
+    name = StringField("Nom du lieu", validators=[DataRequired(REQUIRED), Length(max=200)])
+    kind = SelectField("Type de lieu", choices=SiteKind.choices())
+    address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
+    postal_code = StringField("Code postal", validators=[DataRequired(REQUIRED), Length(max=5)])
+    commune_id = SelectField("Commune", coerce=int, choices=[])
+    phone = StringField("Téléphone du lieu", validators=[Optional(), _domain_check(normalise_phone)])
+    latitude = FloatField(
+        "Latitude (facultatif)",
+        validators=[Optional(), NumberRange(-90, 90, "Latitude entre -90 et 90.")],
+    )
+    longitude = FloatField(
+        "Longitude (facultatif)",
+        validators=[Optional(), NumberRange(-180, 180, "Longitude entre -180 et 180.")],
+    )
+    accessibility = TextAreaField(
+        "Accessibilité (PMR, stationnement, étage…)", validators=[Optional(), Length(max=2000)]
+    )
+
+
+class PractitionerForm(FlaskForm):
+    rpps = StringField(
+        "N° RPPS (11 chiffres)",
+        validators=[DataRequired(REQUIRED), _domain_check(normalise_rpps)],
+    )
+    family_name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=120)])
+    given_name = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=120)])
+    profession = SelectField("Profession", choices=Profession.choices())
+    email = EmailField("E-mail", validators=[Optional(), Length(max=254)])
+    phone = StringField("Téléphone", validators=[Optional(), _domain_check(normalise_phone)])
+    site_ids = MultiCheckboxField("Lieux d'exercice", coerce=int, choices=[])
+
+
+class PractitionerImportForm(FlaskForm):
+    file = FileField(
+        "Fichier CSV (rpps;nom;prenom;profession;email;telephone;sites)",
+        validators=[FileRequired("Choisissez un fichier CSV.")],
+    )
+
+
+INVITABLE_ROLES = [(r.value, r.label) for r in (Role.COORDINATOR, Role.GP, Role.REGULATOR, Role.PHARMACIST)]
+
+
+class InviteUserForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(REQUIRED), Length(max=254)])
+    role = SelectField("Rôle", choices=INVITABLE_ROLES)
+    display_name = StringField("Nom affiché", validators=[Optional(), Length(max=200)])
+    practitioner_id = SelectField(
+        "Professionnel de santé lié (médecins et pharmaciens)", coerce=int, choices=[]
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: only its CSRF token matters, for POST-only buttons."""

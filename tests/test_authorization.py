@@ -1,0 +1,193 @@
+"""The authorisation matrix: every route × every role, and cross-territory ids.
+
+Adding a route without classifying it here fails ``test_every_route_is_in_the_matrix``.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app.enums import Profession, Role
+from app.extensions import db
+from app.models import Commune, Practitioner, Site, User
+from tests.conftest import PASSWORD
+
+ANON = "anonymous"
+ROLES = [ANON, *[r.value for r in Role]]
+COORD = {Role.COORDINATOR.value}
+ADMIN = {Role.ADMIN.value}
+ANYONE = set(ROLES)
+LOGGED_IN = {r.value for r in Role}
+
+# (endpoint, method) -> roles allowed. Everyone else: anonymous → login page, others → 403.
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("health.healthz", "GET"): ANYONE,
+    ("static", "GET"): ANYONE,
+    ("auth.home", "GET"): ANYONE,
+    ("auth.login", "GET"): ANYONE,
+    ("auth.login", "POST"): ANYONE,
+    ("auth.accept_invitation", "GET"): ANYONE,
+    ("auth.accept_invitation", "POST"): ANYONE,
+    ("auth.logout", "POST"): LOGGED_IN,
+    ("territory.overview", "GET"): COORD,
+    ("territory.settings", "GET"): COORD,
+    ("territory.settings", "POST"): COORD,
+    ("territory.communes", "GET"): COORD,
+    ("territory.add_commune", "GET"): COORD,
+    ("territory.add_commune", "POST"): COORD,
+    ("territory.add_epci", "POST"): COORD,
+    ("territory.remove_commune", "POST"): COORD,
+    ("territory.sites", "GET"): COORD,
+    ("territory.new_site", "GET"): COORD,
+    ("territory.new_site", "POST"): COORD,
+    ("territory.edit_site", "GET"): COORD,
+    ("territory.edit_site", "POST"): COORD,
+    ("territory.toggle_site", "POST"): COORD,
+    ("territory.practitioners", "GET"): COORD,
+    ("territory.new_practitioner", "GET"): COORD,
+    ("territory.new_practitioner", "POST"): COORD,
+    ("territory.edit_practitioner", "GET"): COORD,
+    ("territory.edit_practitioner", "POST"): COORD,
+    ("territory.toggle_practitioner", "POST"): COORD,
+    ("territory.import_practitioners_page", "GET"): COORD,
+    ("territory.import_practitioners_page", "POST"): COORD,
+    ("territory.users", "GET"): COORD,
+    ("territory.invite_user", "GET"): COORD,
+    ("territory.invite_user", "POST"): COORD,
+    ("territory.toggle_user", "POST"): COORD,
+    ("territory.reinvite_user", "POST"): COORD,
+    ("territory.admin_territories", "GET"): ADMIN,
+    ("territory.admin_new_territory", "GET"): ADMIN,
+    ("territory.admin_new_territory", "POST"): ADMIN,
+}
+
+# Routes whose public answer is legitimately a 404 for a made-up token.
+NOT_FOUND_FOR_EVERYONE = {"auth.accept_invitation"}
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    ids: dict[str, object]
+    other_ids: dict[str, object]
+
+
+def _objects(make_territory, make_site, make_practitioner, make_user, communes, email_prefix):
+    territory = make_territory(communes=communes)
+    site = make_site(territory)
+    gp = make_practitioner(territory, site_ids=[site.id], profession=Profession.GP)
+    users = {
+        role.value: make_user(role, territory, email=f"{email_prefix}-{role.value}@example.org")
+        for role in Role
+        if role != Role.ADMIN
+    }
+    target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
+    target_user.password_hash = None  # an invitation still pending, so reinvite applies
+    db.session.commit()
+    ids = {
+        "commune_id": territory.communes[0].id,
+        "site_id": site.id,
+        "practitioner_id": gp.id,
+        "user_id": target_user.id,
+        "insee_code": communes[0],
+        "action": "desactiver",
+        "token": "made-up-token",
+        "filename": "style.css",
+    }
+    return users, ids
+
+
+@pytest.fixture
+def world(app, make_territory, make_site, make_practitioner, make_user) -> World:
+    users, ids = _objects(make_territory, make_site, make_practitioner, make_user, ("85047",), "a")
+    _, other_ids = _objects(make_territory, make_site, make_practitioner, make_user, ("17369",), "b")
+    users[Role.ADMIN.value] = make_user(Role.ADMIN, None, email="admin@example.org")
+    return World(users=users, ids=ids, other_ids=other_ids)
+
+
+def _url(app: Flask, endpoint: str, values: dict) -> str:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    return app.url_for(endpoint, **{k: values[k] for k in rule.arguments})
+
+
+def test_every_route_is_in_the_matrix(app):
+    routes = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == set(MATRIX)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("endpoint", "method"), sorted(MATRIX))
+def test_route_access_by_role(app, client, world, endpoint, method, role):
+    if role != ANON:
+        assert client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD}).status_code == 302
+    url = _url(app, endpoint, world.ids)
+    response = client.open(url, method=method, data={})
+    allowed = role in MATRIX[(endpoint, method)]
+    if not allowed and role == ANON:
+        assert response.status_code == 302
+        assert "/connexion" in response.headers["Location"]
+    elif not allowed:
+        assert response.status_code == 403
+        assert "accès" in response.get_data(as_text=True)
+    elif endpoint in NOT_FOUND_FOR_EVERYONE:
+        assert response.status_code == 404
+    elif method == "GET":
+        assert response.status_code in (200, 302), response.status_code
+        if response.status_code == 302:  # only the home page redirects by role
+            assert endpoint == "auth.home"
+    else:
+        assert response.status_code in (200, 302, 400), response.status_code
+
+
+ID_ROUTES = sorted(
+    key for key in MATRIX if MATRIX[key] == COORD and key[0] in {
+        "territory.remove_commune", "territory.edit_site", "territory.toggle_site",
+        "territory.edit_practitioner", "territory.toggle_practitioner",
+        "territory.toggle_user", "territory.reinvite_user",
+    }
+)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), ID_ROUTES)
+def test_other_territory_ids_are_not_found(app, client, world, endpoint, method):
+    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    before = _snapshot()
+    response = client.open(_url(app, endpoint, world.other_ids), method=method, data={"name": "pirate"})
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert _snapshot() == before
+
+
+def _snapshot():
+    return (
+        db.session.execute(sa.select(Commune.id, Commune.territory_id).order_by(Commune.id)).all(),
+        db.session.execute(sa.select(Site.id, Site.name, Site.active).order_by(Site.id)).all(),
+        db.session.execute(sa.select(Practitioner.id, Practitioner.active).order_by(Practitioner.id)).all(),
+        db.session.execute(sa.select(User.id, User.active, User.invitation_hash).order_by(User.id)).all(),
+    )
+
+
+def test_coordinator_lists_show_only_their_territory(app, client, world):
+    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    users_page = client.get("/coordination/comptes").get_data(as_text=True)
+    assert "a-gp@example.org" in users_page
+    assert "b-gp@example.org" not in users_page
+    communes_page = client.get("/coordination/communes").get_data(as_text=True)
+    assert "Challans" in communes_page
+    assert "Saint-Martin-de-Ré" not in communes_page
+
+
+def test_invite_cannot_link_another_territory_practitioner(app, client, world):
+    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    response = client.post(
+        "/coordination/comptes/inviter",
+        data={"email": "intrus@example.org", "role": "gp", "practitioner_id": world.other_ids["practitioner_id"]},
+    )
+    assert response.status_code == 200  # refused by the form: not a valid choice
+    assert db.session.scalar(sa.select(User).where(User.email == "intrus@example.org")) is None
