@@ -69,6 +69,25 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 _schema_ready: set[str] = set()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests don't inherit the logged-in user of earlier requests.
+
+    Tests keep an app context open (so they can use ``db.session``), and Flask reuses it
+    for requests; Flask-Login caches the user on ``g``, which would then leak from one
+    request, or one client, to the next. Forgetting it makes every request load its own
+    user from its own cookie, as in production.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        from flask import g
+
+        try:
+            g.pop("_login_user", None)
+        except RuntimeError:  # no app context: nothing cached
+            pass
+        return super().open(*args, **kwargs)
+
+
 def _make_app(url: str, **overrides: Any) -> Flask:
     config = {
         "TESTING": True,
@@ -81,6 +100,7 @@ def _make_app(url: str, **overrides: Any) -> Flask:
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = IsolatedClient
     return app
 
 

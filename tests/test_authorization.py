@@ -128,6 +128,7 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
         assert client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD}).status_code == 302
     url = _url(app, endpoint, world.ids)
     response = client.open(url, method=method, data={})
+    response.close()  # static files stream from disk
     allowed = role in MATRIX[(endpoint, method)]
     if not allowed and role == ANON:
         assert response.status_code == 302
@@ -139,8 +140,8 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
         assert response.status_code == 404
     elif method == "GET":
         assert response.status_code in (200, 302), response.status_code
-        if response.status_code == 302:  # only the home page redirects by role
-            assert endpoint == "auth.home"
+        if response.status_code == 302:  # home by role; login once logged in
+            assert endpoint in ("auth.home", "auth.login")
     else:
         assert response.status_code in (200, 302, 400), response.status_code
 

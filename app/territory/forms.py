@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     EmailField,
+    SelectChoice,
     FloatField,
     HiddenField,
     SelectField,
@@ -22,6 +23,11 @@ from app.validators import ValidationError as DomainError
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
 
 REQUIRED = "Ce champ est obligatoire."
+
+
+def select_choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices (tuples are deprecated since WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _domain_check(rule):
@@ -48,9 +54,9 @@ class TerritoryForm(FlaskForm):
         "N° FINESS de l'association",
         validators=[Optional(), _domain_check(normalise_finess)],
     )
-    timezone = SelectField("Fuseau horaire", choices=list(TIMEZONES.items()))
+    timezone = SelectField("Fuseau horaire", choices=select_choices(TIMEZONES.items()))
     holiday_subdivision = SelectField(
-        "Jours fériés applicables", choices=list(HOLIDAY_SUBDIVISIONS.items())
+        "Jours fériés applicables", choices=select_choices(HOLIDAY_SUBDIVISIONS.items())
     )
     phone = StringField("Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)])
     email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
@@ -78,7 +84,7 @@ class EpciAddForm(FlaskForm):
 
 class SiteForm(FlaskForm):
     name = StringField("Nom du lieu", validators=[DataRequired(REQUIRED), Length(max=200)])
-    kind = SelectField("Type de lieu", choices=SiteKind.choices())
+    kind = SelectField("Type de lieu", choices=select_choices(SiteKind.choices()))
     address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
     postal_code = StringField("Code postal", validators=[DataRequired(REQUIRED), Length(max=5)])
     commune_id = SelectField("Commune", coerce=int, choices=[])
@@ -103,7 +109,7 @@ class PractitionerForm(FlaskForm):
     )
     family_name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=120)])
     given_name = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=120)])
-    profession = SelectField("Profession", choices=Profession.choices())
+    profession = SelectField("Profession", choices=select_choices(Profession.choices()))
     email = EmailField("E-mail", validators=[Optional(), Length(max=254)])
     phone = StringField("Téléphone", validators=[Optional(), _domain_check(normalise_phone)])
     site_ids = MultiCheckboxField("Lieux d'exercice", coerce=int, choices=[])
@@ -121,7 +127,7 @@ INVITABLE_ROLES = [(r.value, r.label) for r in (Role.COORDINATOR, Role.GP, Role.
 
 class InviteUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(REQUIRED), Length(max=254)])
-    role = SelectField("Rôle", choices=INVITABLE_ROLES)
+    role = SelectField("Rôle", choices=select_choices(INVITABLE_ROLES))
     display_name = StringField("Nom affiché", validators=[Optional(), Length(max=200)])
     practitioner_id = SelectField(
         "Professionnel de santé lié (médecins et pharmaciens)", coerce=int, choices=[]

@@ -141,7 +141,7 @@ def add_commune(insee_code: str):
     if official is None:
         abort(404)
     form = forms.CommuneAddForm(insee_code=official.insee_code)
-    form.postal_codes.choices = [(c, c) for c in official.postal_codes]
+    form.postal_codes.choices = forms.select_choices((c, c) for c in official.postal_codes)
     if request.method == "POST" and form.validate():
         chosen = form.postal_codes.data or None
         ok, commune = _attempt(
@@ -195,7 +195,9 @@ def remove_commune(commune_id: int):
 
 def _site_form(territory: Territory, site: Site | None = None) -> forms.SiteForm:
     form = forms.SiteForm(obj=site)
-    form.commune_id.choices = [(c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in territory.communes]
+    form.commune_id.choices = forms.select_choices(
+        (c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in territory.communes
+    )
     return form
 
 
@@ -260,7 +262,7 @@ def toggle_site(site_id: int, action: str):
 
 def _practitioner_form(territory: Territory, practitioner: Practitioner | None = None) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = [(s.id, s.name) for s in territory.sites if s.active]
+    form.site_ids.choices = forms.select_choices((s.id, s.name) for s in territory.sites if s.active)
     if practitioner is not None and request.method == "GET":
         form.site_ids.data = [s.id for s in practitioner.sites]
     return form
@@ -402,9 +404,10 @@ def _invite_form(territory: Territory) -> forms.InviteUserForm:
         )
         .order_by(Practitioner.family_name)
     )
-    form.practitioner_id.choices = [(0, "— aucun —")] + [
-        (p.id, f"{p.display_name} ({p.profession.label}, RPPS {p.rpps})") for p in candidates
-    ]
+    form.practitioner_id.choices = forms.select_choices(
+        [(0, "— aucun —")]
+        + [(p.id, f"{p.display_name} ({p.profession.label}, RPPS {p.rpps})") for p in candidates]
+    )
     return form
 
 

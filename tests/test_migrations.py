@@ -1,0 +1,48 @@
+"""Migrations: upgrade an empty database, then find no drift from the models, on both engines."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from app.extensions import db
+from tests.conftest import POSTGRES_URL, _make_app
+
+
+@pytest.fixture
+def empty_database_url(backend, tmp_path):
+    """A brand-new database: a file on SQLite, a throw-away database on PostgreSQL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/migrations.sqlite3"
+        return
+    name = f"tdr_migrations_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_upgrade_from_empty_then_no_drift(empty_database_url):
+    app = _make_app(empty_database_url)
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, db.metadata)
+            tables = set(sa.inspect(conn).get_table_names())
+        db.engine.dispose()
+    assert diff == []
+    assert {"territory", "commune", "site", "practitioner", "user_account", "audit_event"} <= tables
+
+
+def test_migration_files_are_named_date_first(project_root):
+    names = [p.name for p in (project_root / "migrations" / "versions").glob("*.py")]
+    assert names
+    for name in names:
+        assert name[:4].isdigit() and name[4] == "_", name
