@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
 from app.territory import forms, services
+from app.territory.practitioner_import import import_practitioners
 from app.validators import ValidationError
 
 bp = Blueprint("territory", __name__)
@@ -360,8 +361,6 @@ def toggle_practitioner(practitioner_id: int, action: str):
 @coordinator_only
 def import_practitioners_page():
     """CSV import: all or nothing, with an error per bad line."""
-    from app.territory.practitioner_import import import_practitioners  # noqa: PLC0415
-
     form = forms.PractitionerImportForm()
     errors = []
     if form.validate_on_submit():
