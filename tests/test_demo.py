@@ -1,0 +1,63 @@
+"""The demo: idempotent, realistic, and every printed account works."""
+
+import sqlalchemy as sa
+
+from app.demo import DEMO_ACCOUNTS, MAIN_SLUG
+from app.enums import Profession, SiteKind
+from app.extensions import db
+from app.models import Commune, CommunePostalCode, Practitioner, Site, Territory, User
+from app.validators import luhn_valid
+
+TABLES = (Territory, Commune, CommunePostalCode, Site, Practitioner, User)
+
+
+def _counts() -> dict[str, int]:
+    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in TABLES}
+
+
+def test_demo_twice_gives_the_same_counts(runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Démo chargée." in first.output
+    counts = _counts()
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0
+    assert "rien à faire" in second.output
+    assert _counts() == counts
+    for email, password, _ in DEMO_ACCOUNTS:
+        assert email in second.output and password in second.output
+
+
+def test_demo_territory_is_realistic(runner):
+    runner.invoke(args=["demo"])
+    main = db.session.scalar(sa.select(Territory).where(Territory.slug == MAIN_SLUG))
+    assert 30 <= len(main.communes) <= 40
+    assert 120_000 <= main.population <= 150_000
+    assert main.size_category == 3
+    assert {s.kind for s in main.sites} == {SiteKind.MSP, SiteKind.CABINET, SiteKind.MMG}
+    assert len(main.sites) == 4
+    gps = db.session.scalars(
+        sa.select(Practitioner).where(Practitioner.territory_id == main.id, Practitioner.profession == Profession.GP)
+    ).all()
+    assert len(gps) >= 40
+    assert all(luhn_valid(gp.rpps) and len(gp.rpps) == 11 for gp in gps)
+    assert all(gp.sites for gp in gps)
+
+
+def test_demo_territories_share_no_commune(runner):
+    runner.invoke(args=["demo"])
+    territories = db.session.scalars(sa.select(Territory)).all()
+    assert len(territories) == 2
+    a, b = ({c.insee_code for c in t.communes} for t in territories)
+    assert a and b and not a & b
+
+
+def test_every_demo_account_can_log_in(app, runner):
+    runner.invoke(args=["demo"])
+    for email, password, _ in DEMO_ACCOUNTS:
+        client = app.test_client()
+        response = client.post("/connexion", data={"email": email, "password": password})
+        assert response.status_code == 302, email
+        home = client.get("/", follow_redirects=True)
+        assert home.status_code == 200
+        assert "Se déconnecter" in home.get_data(as_text=True), email
