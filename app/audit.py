@@ -25,7 +25,9 @@ def record(
     event = AuditEvent(
         user_id=by.id if by is not None else None,
         role=by.role.value if by is not None else None,
-        territory_id=territory_id if territory_id is not None else getattr(by, "territory_id", None),
+        territory_id=territory_id
+        if territory_id is not None
+        else getattr(by, "territory_id", None),
         action=action,
         target_type=type(target).__name__ if target is not None else None,
         target_id=str(target.id) if target is not None else None,

@@ -102,6 +102,6 @@ def search_epci(query: str, *, limit: int = 20) -> list[tuple[str, str]]:
     folded = fold(query)
     if not folded:
         return []
-    return [
-        (code, name) for code, name in reference().epci_names.items() if folded in fold(name)
-    ][:limit]
+    return [(code, name) for code, name in reference().epci_names.items() if folded in fold(name)][
+        :limit
+    ]

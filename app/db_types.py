@@ -26,7 +26,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"UTCDateTime expects a datetime, got {type(value).__name__}")
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("UTCDateTime refuses a naive datetime; use now_utc() or an aware value")
+            raise ValueError(
+                "UTCDateTime refuses a naive datetime; use now_utc() or an aware value"
+            )
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)

@@ -29,34 +29,153 @@ MAIN_EPCIS = ("200023778", "200071629", "248500258", "248500191")
 ISLAND_EPCIS = ("241700459",)
 
 MAIN_SITES = [
-    ("MSP des Marais", SiteKind.MSP, "85047", "12 boulevard Lucien Dodin", "02 51 93 20 10",
-     46.8467, -1.8781, "Plain-pied, accès PMR, parking devant l'entrée."),
-    ("Cabinet médical du Port", SiteKind.CABINET, "85222", "4 quai du Port Fidèle", "02 51 55 31 40",
-     46.6952, -1.9418, "Rez-de-chaussée, une marche à l'entrée ; rampe amovible sur demande."),
-    ("Cabinet des Dunes", SiteKind.CABINET, "85234", "27 avenue de la Mer", "02 51 58 02 70",
-     46.7907, -2.0610, "Ascenseur, places PMR rue des Pins."),
-    ("Maison médicale de garde de Riez", SiteKind.MMG, "85226", "2 rue de l'Hôpital", "02 51 54 66 80",
-     46.7210, -1.9453, "Accès PMR, ouverte en soirée et le week-end."),
+    (
+        "MSP des Marais",
+        SiteKind.MSP,
+        "85047",
+        "12 boulevard Lucien Dodin",
+        "02 51 93 20 10",
+        46.8467,
+        -1.8781,
+        "Plain-pied, accès PMR, parking devant l'entrée.",
+    ),
+    (
+        "Cabinet médical du Port",
+        SiteKind.CABINET,
+        "85222",
+        "4 quai du Port Fidèle",
+        "02 51 55 31 40",
+        46.6952,
+        -1.9418,
+        "Rez-de-chaussée, une marche à l'entrée ; rampe amovible sur demande.",
+    ),
+    (
+        "Cabinet des Dunes",
+        SiteKind.CABINET,
+        "85234",
+        "27 avenue de la Mer",
+        "02 51 58 02 70",
+        46.7907,
+        -2.0610,
+        "Ascenseur, places PMR rue des Pins.",
+    ),
+    (
+        "Maison médicale de garde de Riez",
+        SiteKind.MMG,
+        "85226",
+        "2 rue de l'Hôpital",
+        "02 51 54 66 80",
+        46.7210,
+        -1.9453,
+        "Accès PMR, ouverte en soirée et le week-end.",
+    ),
 ]
 ISLAND_SITES = [
-    ("Cabinet médical de Saint-Martin", SiteKind.CABINET, "17369", "8 rue de Sully", "05 46 09 21 30",
-     46.2030, -1.3670, "Accès PMR par la cour intérieure."),
+    (
+        "Cabinet médical de Saint-Martin",
+        SiteKind.CABINET,
+        "17369",
+        "8 rue de Sully",
+        "05 46 09 21 30",
+        46.2030,
+        -1.3670,
+        "Accès PMR par la cour intérieure.",
+    ),
 ]
 
 FAMILY_NAMES = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
-    "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-    "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier", "Dupont", "Lambert", "Bonnet",
-    "François", "Martinez", "Legrand", "Garnier", "Faure", "Rousseau", "Blanc", "Guérin", "Muller",
-    "Henry", "Roussel", "Nicolas", "Perrin", "Haddad", "Nguyen", "Benali", "Diallo", "Rivière",
-    "Le Goff", "Tessier", "Chauvin", "Gautier", "Barbier",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+    "Haddad",
+    "Nguyen",
+    "Benali",
+    "Diallo",
+    "Rivière",
+    "Le Goff",
+    "Tessier",
+    "Chauvin",
+    "Gautier",
+    "Barbier",
 ]
 GIVEN_NAMES = [
-    "Claire", "Julien", "Sophie", "Nicolas", "Camille", "Thomas", "Émilie", "Antoine", "Léa",
-    "Mathieu", "Sarah", "Hugo", "Amina", "Karim", "Chloé", "Pierre", "Inès", "Louis", "Manon",
-    "Yann", "Hélène", "Paul", "Nadia", "Gaël", "Élodie", "Olivier", "Aurélie", "Romain", "Linh",
-    "Mamadou", "Isabelle", "François", "Anne", "Maël", "Marion", "Bruno", "Céline", "Farid",
-    "Laure", "Arnaud",
+    "Claire",
+    "Julien",
+    "Sophie",
+    "Nicolas",
+    "Camille",
+    "Thomas",
+    "Émilie",
+    "Antoine",
+    "Léa",
+    "Mathieu",
+    "Sarah",
+    "Hugo",
+    "Amina",
+    "Karim",
+    "Chloé",
+    "Pierre",
+    "Inès",
+    "Louis",
+    "Manon",
+    "Yann",
+    "Hélène",
+    "Paul",
+    "Nadia",
+    "Gaël",
+    "Élodie",
+    "Olivier",
+    "Aurélie",
+    "Romain",
+    "Linh",
+    "Mamadou",
+    "Isabelle",
+    "François",
+    "Anne",
+    "Maël",
+    "Marion",
+    "Bruno",
+    "Céline",
+    "Farid",
+    "Laure",
+    "Arnaud",
 ]
 
 
@@ -76,8 +195,12 @@ def _email_part(text: str) -> str:
 
 def _settings(name: str, finess: str | None, phone: str, email: str) -> TerritorySettings:
     return TerritorySettings(
-        name=name, finess=finess, timezone="Europe/Paris", holiday_subdivision=None,
-        phone=phone, email=email,
+        name=name,
+        finess=finess,
+        timezone="Europe/Paris",
+        holiday_subdivision=None,
+        phone=phone,
+        email=email,
     )
 
 
@@ -98,9 +221,17 @@ def _sites(territory: Territory, specs: list[tuple]) -> list[Site]:
         sites.append(
             services.create_site(
                 territory,
-                SiteData(name=name, kind=kind, address_line=address,
-                         postal_code=commune.postal_codes[0], commune_id=commune.id,
-                         phone=phone, latitude=lat, longitude=lon, accessibility=access),
+                SiteData(
+                    name=name,
+                    kind=kind,
+                    address_line=address,
+                    postal_code=commune.postal_codes[0],
+                    commune_id=commune.id,
+                    phone=phone,
+                    latitude=lat,
+                    longitude=lon,
+                    accessibility=access,
+                ),
                 by=None,
             )
         )
@@ -108,8 +239,14 @@ def _sites(territory: Territory, specs: list[tuple]) -> list[Site]:
 
 
 def _practitioners(
-    territory: Territory, sites: list[Site], *, gps: int, pharmacists: int,
-    rng: random.Random, numbers: itertools.count, names: itertools.cycle,
+    territory: Territory,
+    sites: list[Site],
+    *,
+    gps: int,
+    pharmacists: int,
+    rng: random.Random,
+    numbers: itertools.count,
+    names: itertools.cycle,
 ) -> tuple[list[Practitioner], list[Practitioner]]:
     made: dict[Profession, list[Practitioner]] = {Profession.GP: [], Profession.PHARMACIST: []}
     for profession, count in ((Profession.GP, gps), (Profession.PHARMACIST, pharmacists)):
@@ -124,19 +261,38 @@ def _practitioners(
             made[profession].append(
                 services.create_practitioner(
                     territory,
-                    PractitionerData(rpps=fictitious_rpps(next(numbers)), family_name=family,
-                                     given_name=given, profession=profession, email=email,
-                                     phone=_mobile(rng), site_ids=[s.id for s in chosen]),
+                    PractitionerData(
+                        rpps=fictitious_rpps(next(numbers)),
+                        family_name=family,
+                        given_name=given,
+                        profession=profession,
+                        email=email,
+                        phone=_mobile(rng),
+                        site_ids=[s.id for s in chosen],
+                    ),
                     by=None,
                 )
             )
     return made[Profession.GP], made[Profession.PHARMACIST]
 
 
-def _account(email: str, role: Role, territory: Territory | None, password_hash: str, *,
-             name: str = "", practitioner: Practitioner | None = None) -> User:
-    user = services.create_user(email=email, role=role, territory=territory, display_name=name,
-                                practitioner=practitioner, by=None)
+def _account(
+    email: str,
+    role: Role,
+    territory: Territory | None,
+    password_hash: str,
+    *,
+    name: str = "",
+    practitioner: Practitioner | None = None,
+) -> User:
+    user = services.create_user(
+        email=email,
+        role=role,
+        territory=territory,
+        display_name=name,
+        practitioner=practitioner,
+        by=None,
+    )
     user.password_hash = password_hash  # hashed once: argon2 is slow on purpose
     return user
 
@@ -177,24 +333,46 @@ def load_demo() -> bool:
     try:
         main = services.create_territory(
             MAIN_SLUG,
-            _settings("CPTS Côte de Lumière", "850012345", "02 51 49 00 00",
-                      "coordination@cpts-cote-de-lumiere.fr"),
+            _settings(
+                "CPTS Côte de Lumière",
+                "850012345",
+                "02 51 49 00 00",
+                "coordination@cpts-cote-de-lumiere.fr",
+            ),
             by=None,
         )
         _communes_of(main, MAIN_EPCIS)
         sites = _sites(main, MAIN_SITES)
-        gps, pharmacists = _practitioners(main, sites, gps=40, pharmacists=3, rng=rng,
-                                          numbers=numbers, names=name_cycle)
-        _account("coordination@demo.tourderole.fr", Role.COORDINATOR, main, password_hash,
-                 name="Nathalie Coordination")
+        gps, pharmacists = _practitioners(
+            main, sites, gps=40, pharmacists=3, rng=rng, numbers=numbers, names=name_cycle
+        )
+        _account(
+            "coordination@demo.tourderole.fr",
+            Role.COORDINATOR,
+            main,
+            password_hash,
+            name="Nathalie Coordination",
+        )
         for i, gp in enumerate(gps[:5], start=1):
-            _account(f"medecin{i}@demo.tourderole.fr", Role.GP, main, password_hash, practitioner=gp)
+            _account(
+                f"medecin{i}@demo.tourderole.fr", Role.GP, main, password_hash, practitioner=gp
+            )
         for i in (1, 2):
-            _account(f"regulation{i}@demo.tourderole.fr", Role.REGULATOR, main, password_hash,
-                     name=f"Régulation SAS 85 — poste {i}")
+            _account(
+                f"regulation{i}@demo.tourderole.fr",
+                Role.REGULATOR,
+                main,
+                password_hash,
+                name=f"Régulation SAS 85 — poste {i}",
+            )
         for i, pharmacist in enumerate(pharmacists, start=1):
-            _account(f"pharmacie{i}@demo.tourderole.fr", Role.PHARMACIST, main, password_hash,
-                     practitioner=pharmacist)
+            _account(
+                f"pharmacie{i}@demo.tourderole.fr",
+                Role.PHARMACIST,
+                main,
+                password_hash,
+                practitioner=pharmacist,
+            )
 
         island = services.create_territory(
             ISLAND_SLUG,
@@ -203,10 +381,16 @@ def load_demo() -> bool:
         )
         _communes_of(island, ISLAND_EPCIS)
         island_sites = _sites(island, ISLAND_SITES)
-        _practitioners(island, island_sites, gps=5, pharmacists=0, rng=rng, numbers=numbers,
-                       names=name_cycle)
-        _account("coordination.re@demo.tourderole.fr", Role.COORDINATOR, island, password_hash,
-                 name="Coordination Île de Ré")
+        _practitioners(
+            island, island_sites, gps=5, pharmacists=0, rng=rng, numbers=numbers, names=name_cycle
+        )
+        _account(
+            "coordination.re@demo.tourderole.fr",
+            Role.COORDINATOR,
+            island,
+            password_hash,
+            name="Coordination Île de Ré",
+        )
         _account("admin@demo.tourderole.fr", Role.ADMIN, None, password_hash, name="Administration")
         db.session.commit()
     except Exception:

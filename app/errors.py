@@ -17,14 +17,29 @@ MESSAGES: dict[int, tuple[str, str]] = {
     404: ("not_found", "Page introuvable."),
     405: ("method_not_allowed", "Cette méthode n'est pas autorisée ici."),
     413: ("payload_too_large", "La requête est trop volumineuse."),
-    429: ("rate_limited", "Trop de tentatives. Merci de patienter quelques minutes avant de réessayer."),
+    429: (
+        "rate_limited",
+        "Trop de tentatives. Merci de patienter quelques minutes avant de réessayer.",
+    ),
     500: ("server_error", "Une erreur interne est survenue. L'équipe technique a été prévenue."),
-    503: ("unavailable", "Le service est momentanément indisponible. Merci de réessayer dans un instant."),
+    503: (
+        "unavailable",
+        "Le service est momentanément indisponible. Merci de réessayer dans un instant.",
+    ),
 }
 
-FHIR_ISSUE_CODES = {400: "invalid", 401: "security", 403: "forbidden", 404: "not-found",
-                    405: "not-supported", 413: "too-long", 422: "business-rule",
-                    429: "throttled", 500: "exception", 503: "transient"}
+FHIR_ISSUE_CODES = {
+    400: "invalid",
+    401: "security",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    413: "too-long",
+    422: "business-rule",
+    429: "throttled",
+    500: "exception",
+    503: "transient",
+}
 
 
 def error_response(status: int, *, message: str | None = None, code: str | None = None):
@@ -37,8 +52,14 @@ def error_response(status: int, *, message: str | None = None, code: str | None 
     if request.path.startswith("/fhir/") or request.path == "/fhir":
         outcome = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": FHIR_ISSUE_CODES.get(status, "processing"),
-                       "details": {"text": message}, "diagnostics": code}],
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": FHIR_ISSUE_CODES.get(status, "processing"),
+                    "details": {"text": message},
+                    "diagnostics": code,
+                }
+            ],
         }
         response = jsonify(outcome)
         response.status_code = status

@@ -21,6 +21,9 @@ def healthz():
     except sa.exc.SQLAlchemyError:
         log.warning("health check: database unreachable")
         db.session.rollback()
-        return jsonify(status="unavailable", code="database_unavailable",
-                       message="La base de données ne répond pas."), 503
+        return jsonify(
+            status="unavailable",
+            code="database_unavailable",
+            message="La base de données ne répond pas.",
+        ), 503
     return jsonify(status="ok")

@@ -270,9 +270,7 @@ class User(UserMixin, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("email = lower(email)", name="email_lowercase"),
-        sa.CheckConstraint(
-            "role = 'admin' OR territory_id IS NOT NULL", name="territory_required"
-        ),
+        sa.CheckConstraint("role = 'admin' OR territory_id IS NOT NULL", name="territory_required"),
     )
 
     @property

@@ -24,7 +24,9 @@ def is_valid_zone(name: str) -> bool:
     return name in available_timezones()
 
 
-def format_local(value: datetime | None, zone: str = DEFAULT_ZONE, fmt: str = "%d/%m/%Y %H:%M") -> str:
+def format_local(
+    value: datetime | None, zone: str = DEFAULT_ZONE, fmt: str = "%d/%m/%Y %H:%M"
+) -> str:
     """Jinja filter body: an empty string for ``None`` keeps templates short."""
     if value is None:
         return ""

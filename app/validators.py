@@ -98,7 +98,9 @@ def normalise_postal_code(value: str) -> str:
 def normalise_finess(value: str) -> str:
     code = re.sub(r"\s", "", value or "").upper()
     if not FINESS_RE.match(code):
-        raise ValidationError("Le numéro FINESS doit comporter 9 caractères (chiffres, 2A/2B en Corse).")
+        raise ValidationError(
+            "Le numéro FINESS doit comporter 9 caractères (chiffres, 2A/2B en Corse)."
+        )
     return code
 
 

@@ -27,7 +27,10 @@ def test_login_with_good_credentials_opens_a_session(client, auth, coordinator):
     assert client.get("/coordination").status_code == 200
     db.session.refresh(coordinator)
     assert coordinator.last_login_at is not None
-    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "auth.login")).user_id == coordinator.id
+    assert (
+        db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "auth.login")).user_id
+        == coordinator.id
+    )
 
 
 def test_login_errors_do_not_reveal_whether_the_account_exists(client, auth, coordinator):
@@ -104,12 +107,24 @@ def test_login_is_rate_limited_per_account(make_app, make_territory, make_user):
         make_user(Role.COORDINATOR, make_territory(), email="coord@example.org")
         client = app.test_client()
         for _ in range(3):
-            assert client.post("/connexion", data={"email": "coord@example.org", "password": "wrong password!"}).status_code == 200
-        response = client.post("/connexion", data={"email": "coord@example.org", "password": PASSWORD})
+            assert (
+                client.post(
+                    "/connexion", data={"email": "coord@example.org", "password": "wrong password!"}
+                ).status_code
+                == 200
+            )
+        response = client.post(
+            "/connexion", data={"email": "coord@example.org", "password": PASSWORD}
+        )
         assert response.status_code == 429
         assert "Trop de tentatives" in response.get_data(as_text=True)
         # Another account from the same address is not blocked by this one.
-        assert client.post("/connexion", data={"email": "other@example.org", "password": "x" * 12}).status_code == 200
+        assert (
+            client.post(
+                "/connexion", data={"email": "other@example.org", "password": "x" * 12}
+            ).status_code
+            == 200
+        )
 
 
 def test_login_is_rate_limited_per_address(make_app):
@@ -117,7 +132,9 @@ def test_login_is_rate_limited_per_address(make_app):
     with app.app_context():
         client = app.test_client()
         codes = [
-            client.post("/connexion", data={"email": f"u{i}@example.org", "password": "x" * 12}).status_code
+            client.post(
+                "/connexion", data={"email": f"u{i}@example.org", "password": "x" * 12}
+            ).status_code
             for i in range(5)
         ]
         assert codes == [200, 200, 200, 200, 429]
@@ -128,7 +145,9 @@ def test_form_without_csrf_token_is_refused(make_app, make_territory, make_user)
     with app.app_context():
         make_user(Role.COORDINATOR, make_territory(), email="coord@example.org")
         client = app.test_client()
-        response = client.post("/connexion", data={"email": "coord@example.org", "password": PASSWORD})
+        response = client.post(
+            "/connexion", data={"email": "coord@example.org", "password": PASSWORD}
+        )
         assert response.status_code == 400
         assert "formulaire a expiré" in response.get_data(as_text=True)
 

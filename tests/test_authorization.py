@@ -102,7 +102,9 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
 @pytest.fixture
 def world(app, make_territory, make_site, make_practitioner, make_user) -> World:
     users, ids = _objects(make_territory, make_site, make_practitioner, make_user, ("85047",), "a")
-    _, other_ids = _objects(make_territory, make_site, make_practitioner, make_user, ("17369",), "b")
+    _, other_ids = _objects(
+        make_territory, make_site, make_practitioner, make_user, ("17369",), "b"
+    )
     users[Role.ADMIN.value] = make_user(Role.ADMIN, None, email="admin@example.org")
     return World(users=users, ids=ids, other_ids=other_ids)
 
@@ -125,7 +127,12 @@ def test_every_route_is_in_the_matrix(app):
 @pytest.mark.parametrize(("endpoint", "method"), sorted(MATRIX))
 def test_route_access_by_role(app, client, world, endpoint, method, role):
     if role != ANON:
-        assert client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD}).status_code == 302
+        assert (
+            client.post(
+                "/connexion", data={"email": world.users[role].email, "password": PASSWORD}
+            ).status_code
+            == 302
+        )
     url = _url(app, endpoint, world.ids)
     response = client.open(url, method=method, data={})
     response.close()  # static files stream from disk
@@ -147,19 +154,31 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
 
 
 ID_ROUTES = sorted(
-    key for key in MATRIX if MATRIX[key] == COORD and key[0] in {
-        "territory.remove_commune", "territory.edit_site", "territory.toggle_site",
-        "territory.edit_practitioner", "territory.toggle_practitioner",
-        "territory.toggle_user", "territory.reinvite_user",
+    key
+    for key in MATRIX
+    if MATRIX[key] == COORD
+    and key[0]
+    in {
+        "territory.remove_commune",
+        "territory.edit_site",
+        "territory.toggle_site",
+        "territory.edit_practitioner",
+        "territory.toggle_practitioner",
+        "territory.toggle_user",
+        "territory.reinvite_user",
     }
 )
 
 
 @pytest.mark.parametrize(("endpoint", "method"), ID_ROUTES)
 def test_other_territory_ids_are_not_found(app, client, world, endpoint, method):
-    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    client.post(
+        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+    )
     before = _snapshot()
-    response = client.open(_url(app, endpoint, world.other_ids), method=method, data={"name": "pirate"})
+    response = client.open(
+        _url(app, endpoint, world.other_ids), method=method, data={"name": "pirate"}
+    )
     assert response.status_code == 404
     db.session.expire_all()
     assert _snapshot() == before
@@ -169,13 +188,19 @@ def _snapshot():
     return (
         db.session.execute(sa.select(Commune.id, Commune.territory_id).order_by(Commune.id)).all(),
         db.session.execute(sa.select(Site.id, Site.name, Site.active).order_by(Site.id)).all(),
-        db.session.execute(sa.select(Practitioner.id, Practitioner.active).order_by(Practitioner.id)).all(),
-        db.session.execute(sa.select(User.id, User.active, User.invitation_hash).order_by(User.id)).all(),
+        db.session.execute(
+            sa.select(Practitioner.id, Practitioner.active).order_by(Practitioner.id)
+        ).all(),
+        db.session.execute(
+            sa.select(User.id, User.active, User.invitation_hash).order_by(User.id)
+        ).all(),
     )
 
 
 def test_coordinator_lists_show_only_their_territory(app, client, world):
-    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    client.post(
+        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+    )
     users_page = client.get("/coordination/comptes").get_data(as_text=True)
     assert "a-gp@example.org" in users_page
     assert "b-gp@example.org" not in users_page
@@ -185,10 +210,16 @@ def test_coordinator_lists_show_only_their_territory(app, client, world):
 
 
 def test_invite_cannot_link_another_territory_practitioner(app, client, world):
-    client.post("/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD})
+    client.post(
+        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+    )
     response = client.post(
         "/coordination/comptes/inviter",
-        data={"email": "intrus@example.org", "role": "gp", "practitioner_id": world.other_ids["practitioner_id"]},
+        data={
+            "email": "intrus@example.org",
+            "role": "gp",
+            "practitioner_id": world.other_ids["practitioner_id"],
+        },
     )
     assert response.status_code == 200  # refused by the form: not a valid choice
     assert db.session.scalar(sa.select(User).where(User.email == "intrus@example.org")) is None

@@ -62,7 +62,9 @@ def test_commune_uniqueness_is_enforced_by_the_database(app, make_territory):
     make_territory(communes=("85047",))
     other = make_territory(communes=())
     # Bypass the service: the schema alone must refuse the second claim.
-    commune = Commune(territory_id=other.id, insee_code="85047", name="Challans", department="85", population=1)
+    commune = Commune(
+        territory_id=other.id, insee_code="85047", name="Challans", department="85", population=1
+    )
     commune.postal_code_rows = [CommunePostalCode(insee_code="85047", postal_code="85300")]
     db.session.add(commune)
     with pytest.raises(sa.exc.IntegrityError):

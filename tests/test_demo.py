@@ -12,7 +12,10 @@ TABLES = (Territory, Commune, CommunePostalCode, Site, Practitioner, User)
 
 
 def _counts() -> dict[str, int]:
-    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in TABLES}
+    return {
+        m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+        for m in TABLES
+    }
 
 
 def test_demo_twice_gives_the_same_counts(runner):
@@ -25,7 +28,8 @@ def test_demo_twice_gives_the_same_counts(runner):
     assert "rien à faire" in second.output
     assert _counts() == counts
     for email, password, _ in DEMO_ACCOUNTS:
-        assert email in second.output and password in second.output
+        assert email in second.output
+        assert password in second.output
 
 
 def test_demo_territory_is_realistic(runner):
@@ -37,7 +41,9 @@ def test_demo_territory_is_realistic(runner):
     assert {s.kind for s in main.sites} == {SiteKind.MSP, SiteKind.CABINET, SiteKind.MMG}
     assert len(main.sites) == 4
     gps = db.session.scalars(
-        sa.select(Practitioner).where(Practitioner.territory_id == main.id, Practitioner.profession == Profession.GP)
+        sa.select(Practitioner).where(
+            Practitioner.territory_id == main.id, Practitioner.profession == Profession.GP
+        )
     ).all()
     assert len(gps) >= 40
     assert all(luhn_valid(gp.rpps) and len(gp.rpps) == 11 for gp in gps)
@@ -49,7 +55,9 @@ def test_demo_territories_share_no_commune(runner):
     territories = db.session.scalars(sa.select(Territory)).all()
     assert len(territories) == 2
     a, b = ({c.insee_code for c in t.communes} for t in territories)
-    assert a and b and not a & b
+    assert a
+    assert b
+    assert not a & b
 
 
 def test_every_demo_account_can_log_in(app, runner):

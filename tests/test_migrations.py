@@ -45,4 +45,5 @@ def test_migration_files_are_named_date_first(project_root):
     names = [p.name for p in (project_root / "migrations" / "versions").glob("*.py")]
     assert names
     for name in names:
-        assert name[:4].isdigit() and name[4] == "_", name
+        assert name[:4].isdigit(), name
+        assert name[4] == "_", name

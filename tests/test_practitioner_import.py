@@ -30,13 +30,22 @@ def _count() -> int:
 def test_parse_accepts_french_profession_words():
     rpps = [next_rpps() for _ in range(4)]
     text = "\n".join(
-        [HEADER, f"{rpps[0]};A;B;Médecin généraliste;;;", f"{rpps[1]};C;D;pharmacienne;;;",
-         f"{rpps[2]};E;F;IDE;;;", f"{rpps[3]};G;H;Kiné;;;"]
+        [
+            HEADER,
+            f"{rpps[0]};A;B;Médecin généraliste;;;",
+            f"{rpps[1]};C;D;pharmacienne;;;",
+            f"{rpps[2]};E;F;IDE;;;",
+            f"{rpps[3]};G;H;Kiné;;;",
+        ]
     )
     result = parse(text.encode())
     assert result.errors == []
     assert [r.profession for r in result.rows] == [
-        Profession.GP, Profession.PHARMACIST, Profession.NURSE, Profession.PHYSIOTHERAPIST]
+        Profession.GP,
+        Profession.PHARMACIST,
+        Profession.NURSE,
+        Profession.PHYSIOTHERAPIST,
+    ]
 
 
 def test_parse_windows_1252_with_commas():
@@ -45,7 +54,10 @@ def test_parse_windows_1252_with_commas():
     result = parse(text.encode("cp1252"))
     assert result.errors == []
     assert (result.rows[0].family_name, result.rows[0].given_name, result.rows[0].phone) == (
-        "Lefèvre", "Hélène", "+33612345678")
+        "Lefèvre",
+        "Hélène",
+        "+33612345678",
+    )
 
 
 def test_parse_utf8_with_bom():
@@ -56,17 +68,26 @@ def test_parse_utf8_with_bom():
 
 def test_parse_collects_every_error_with_its_line_and_column():
     dup = next_rpps()
-    text = "\n".join([
-        HEADER,
-        f"{dup};Martin;Paul;mg;;;",                      # 2: good
-        f"{_bad_rpps()};Bernard;Anne;mg;;;",             # 3: bad Luhn
-        f"{next_rpps()};Petit;Luc;mg;;01 02;",           # 4: bad phone
-        f"{next_rpps()};Roux;Eva;plombier;;;",           # 5: unknown profession
-        f"{dup};Moreau;Jean;mg;;;",                      # 6: duplicate RPPS
-        f"{next_rpps()};;Sans nom;mg;pas-un-email;;",    # 7: no name, bad e-mail
-    ])
+    text = "\n".join(
+        [
+            HEADER,
+            f"{dup};Martin;Paul;mg;;;",  # 2: good
+            f"{_bad_rpps()};Bernard;Anne;mg;;;",  # 3: bad Luhn
+            f"{next_rpps()};Petit;Luc;mg;;01 02;",  # 4: bad phone
+            f"{next_rpps()};Roux;Eva;plombier;;;",  # 5: unknown profession
+            f"{dup};Moreau;Jean;mg;;;",  # 6: duplicate RPPS
+            f"{next_rpps()};;Sans nom;mg;pas-un-email;;",  # 7: no name, bad e-mail
+        ]
+    )
     errors = [(e.line, e.column) for e in parse(text.encode()).errors]
-    assert errors == [(3, "rpps"), (4, "telephone"), (5, "profession"), (6, "rpps"), (7, "nom"), (7, "email")]
+    assert errors == [
+        (3, "rpps"),
+        (4, "telephone"),
+        (5, "profession"),
+        (6, "rpps"),
+        (7, "nom"),
+        (7, "email"),
+    ]
     message = str(parse(text.encode()).errors[0])
     assert message.startswith("Ligne 3, colonne « rpps » : ")
     assert "clé de contrôle" in message
@@ -106,7 +127,9 @@ def territory(make_territory, make_site):
 def _good_file(rpps_list, phone="06 12 34 56 78") -> bytes:
     lines = [HEADER]
     for i, rpps in enumerate(rpps_list):
-        lines.append(f"{rpps};Nom{i};Prénom{i};médecin généraliste;p{i}@example.org;{phone};MSP des Marais|cabinet du port")
+        lines.append(
+            f"{rpps};Nom{i};Prénom{i};médecin généraliste;p{i}@example.org;{phone};MSP des Marais|cabinet du port"
+        )
     return "\n".join(lines).encode()
 
 
@@ -117,14 +140,19 @@ def test_import_creates_then_reimport_updates(app, territory):
     assert (report.created, report.updated, report.errors) == (3, 0, [])
     gp = db.session.scalar(sa.select(Practitioner).where(Practitioner.rpps == rpps[0]))
     assert sorted(s.name for s in gp.sites) == ["Cabinet du Port", "MSP des Marais"]
-    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "practitioner.import"))
+    assert db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "practitioner.import")
+    )
 
     report = import_practitioners(territory, _good_file(rpps, phone="07 81 22 33 44"), by=None)
     db.session.commit()
     assert (report.created, report.updated) == (0, 3)
     assert _count() == 3
     db.session.expire_all()
-    assert db.session.scalar(sa.select(Practitioner.phone).where(Practitioner.rpps == rpps[0])) == "+33781223344"
+    assert (
+        db.session.scalar(sa.select(Practitioner.phone).where(Practitioner.rpps == rpps[0]))
+        == "+33781223344"
+    )
 
 
 def test_import_with_one_bad_line_writes_nothing(app, territory):
@@ -139,19 +167,24 @@ def test_import_unknown_site_is_a_line_error(app, territory):
     content = f"{HEADER}\n{next_rpps()};A;B;mg;;;Hôpital inconnu\n".encode()
     report = import_practitioners(territory, content, by=None)
     assert [str(e) for e in report.errors] == [
-        "Ligne 2, colonne « sites » : Lieu inconnu sur le territoire : « Hôpital inconnu »."]
+        "Ligne 2, colonne « sites » : Lieu inconnu sur le territoire : « Hôpital inconnu »."
+    ]
 
 
 def test_import_cli_success_and_failure(app, runner, territory, tmp_path):
     good = tmp_path / "good.csv"
     good.write_bytes(_good_file([next_rpps(), next_rpps()]))
-    result = runner.invoke(args=["import", "practitioners", str(good), "--territory", territory.slug])
+    result = runner.invoke(
+        args=["import", "practitioners", str(good), "--territory", territory.slug]
+    )
     assert result.exit_code == 0, result.output
     assert "2 professionnel(s) créé(s), 0 mis à jour" in result.output
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes(f"{HEADER}\n{next_rpps()};A;B;mg;;;\n{_bad_rpps()};C;D;mg;;;\n".encode())
-    result = runner.invoke(args=["import", "practitioners", str(bad), "--territory", territory.slug])
+    result = runner.invoke(
+        args=["import", "practitioners", str(bad), "--territory", territory.slug]
+    )
     assert result.exit_code != 0
     assert "Ligne 3, colonne « rpps »" in result.output
     assert "rien n'a été importé" in result.output

@@ -19,8 +19,9 @@ def test_now_utc_is_aware_utc():
 
 
 def test_utcdatetime_refuses_naive_values():
+    naive = datetime(2026, 3, 29, 12, 0)  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="naive"):
-        UTCDateTime().process_bind_param(datetime(2026, 3, 29, 12, 0), sa.create_engine("sqlite://").dialect)  # noqa: DTZ001
+        UTCDateTime().process_bind_param(naive, sa.create_engine("sqlite://").dialect)
 
 
 def test_utcdatetime_refuses_naive_values_on_flush(app, make_territory):

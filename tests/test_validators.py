@@ -17,7 +17,9 @@ from app.validators import (
 from tests.conftest import luhn_complete
 
 
-@pytest.mark.parametrize("rpps", ["10003456786", luhn_complete("1000123456"), luhn_complete("8100000000")])
+@pytest.mark.parametrize(
+    "rpps", ["10003456786", luhn_complete("1000123456"), luhn_complete("8100000000")]
+)
 def test_rpps_luhn_valid_is_accepted(rpps):
     assert normalise_rpps(rpps) == rpps
 

@@ -10,8 +10,12 @@ from app.validators import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Adresse e-mail", validators=[DataRequired("Indiquez votre adresse e-mail.")])
-    password = PasswordField("Mot de passe", validators=[DataRequired("Indiquez votre mot de passe.")])
+    email = EmailField(
+        "Adresse e-mail", validators=[DataRequired("Indiquez votre adresse e-mail.")]
+    )
+    password = PasswordField(
+        "Mot de passe", validators=[DataRequired("Indiquez votre mot de passe.")]
+    )
     next = StringField()
 
 
@@ -20,8 +24,11 @@ class SetPasswordForm(FlaskForm):
         "Nouveau mot de passe",
         validators=[
             DataRequired("Choisissez un mot de passe."),
-            Length(min=MIN_PASSWORD_LENGTH, max=200,
-                   message=f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=200,
+                message=f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères.",
+            ),
         ],
     )
     confirm = PasswordField(

@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     EmailField,
-    SelectChoice,
     FloatField,
     HiddenField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -58,7 +58,9 @@ class TerritoryForm(FlaskForm):
     holiday_subdivision = SelectField(
         "Jours fériés applicables", choices=select_choices(HOLIDAY_SUBDIVISIONS.items())
     )
-    phone = StringField("Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)])
+    phone = StringField(
+        "Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)]
+    )
     email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
 
 
@@ -88,7 +90,9 @@ class SiteForm(FlaskForm):
     address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
     postal_code = StringField("Code postal", validators=[DataRequired(REQUIRED), Length(max=5)])
     commune_id = SelectField("Commune", coerce=int, choices=[])
-    phone = StringField("Téléphone du lieu", validators=[Optional(), _domain_check(normalise_phone)])
+    phone = StringField(
+        "Téléphone du lieu", validators=[Optional(), _domain_check(normalise_phone)]
+    )
     latitude = FloatField(
         "Latitude (facultatif)",
         validators=[Optional(), NumberRange(-90, 90, "Latitude entre -90 et 90.")],
@@ -122,7 +126,9 @@ class PractitionerImportForm(FlaskForm):
     )
 
 
-INVITABLE_ROLES = [(r.value, r.label) for r in (Role.COORDINATOR, Role.GP, Role.REGULATOR, Role.PHARMACIST)]
+INVITABLE_ROLES = [
+    (r.value, r.label) for r in (Role.COORDINATOR, Role.GP, Role.REGULATOR, Role.PHARMACIST)
+]
 
 
 class InviteUserForm(FlaskForm):

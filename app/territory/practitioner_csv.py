@@ -127,7 +127,13 @@ def parse(data: bytes) -> ParseResult:
     missing = [c for c in REQUIRED_COLUMNS if c not in index]
     if missing:
         result.errors.append(
-            LineError(1, None, "Colonne(s) manquante(s) : " + ", ".join(missing) + f". En-tête attendu : {';'.join(COLUMNS)}.")
+            LineError(
+                1,
+                None,
+                "Colonne(s) manquante(s) : "
+                + ", ".join(missing)
+                + f". En-tête attendu : {';'.join(COLUMNS)}.",
+            )
         )
         return result
     seen: dict[str, int] = {}
@@ -179,7 +185,8 @@ def _parse_record(
     sites = tuple(s.strip() for s in cell("sites").split("|") if s.strip())
     if len(errors) > before:
         return None
-    assert rpps is not None and profession is not None
+    assert rpps is not None
+    assert profession is not None
     return PractitionerRow(
         line=line,
         rpps=rpps,

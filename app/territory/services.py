@@ -113,8 +113,13 @@ def update_territory(territory: Territory, settings: TerritorySettings, *, by: U
     for key, value in values.items():
         setattr(territory, key, value)
     db.session.flush()
-    audit.record("territory.update", by=by, territory_id=territory.id, target=territory,
-                 detail={"fields": changed})
+    audit.record(
+        "territory.update",
+        by=by,
+        territory_id=territory.id,
+        target=territory,
+        detail={"fields": changed},
+    )
 
 
 # --- communes ---------------------------------------------------------------------------
@@ -177,8 +182,13 @@ def add_commune(
     ]
     db.session.add(commune)
     db.session.flush()
-    audit.record("commune.add", by=by, territory_id=territory.id, target=commune,
-                 detail={"insee": commune.insee_code, "postal_codes": sorted(wanted)})
+    audit.record(
+        "commune.add",
+        by=by,
+        territory_id=territory.id,
+        target=commune,
+        detail={"insee": commune.insee_code, "postal_codes": sorted(wanted)},
+    )
     return commune
 
 
@@ -188,8 +198,13 @@ def remove_commune(commune: Commune, *, by: User | None) -> None:
         raise ValidationError(
             f"{commune.name} ne peut pas être retirée : {used} lieu(x) de consultation s'y trouvent."
         )
-    audit.record("commune.remove", by=by, territory_id=commune.territory_id, target=commune,
-                 detail={"insee": commune.insee_code})
+    audit.record(
+        "commune.remove",
+        by=by,
+        territory_id=commune.territory_id,
+        target=commune,
+        detail={"insee": commune.insee_code},
+    )
     db.session.delete(commune)
     db.session.flush()
 
@@ -226,8 +241,9 @@ def _clean_site(territory: Territory, data: SiteData, *, site_id: int | None) ->
             f"({', '.join(commune.postal_codes)})."
         )
     clash = db.session.scalar(
-        sa.select(Site.id).where(Site.territory_id == territory.id, Site.name == name,
-                                 Site.id != (site_id or 0))
+        sa.select(Site.id).where(
+            Site.territory_id == territory.id, Site.name == name, Site.id != (site_id or 0)
+        )
     )
     if clash:
         raise ValidationError(f"Un lieu nommé « {name} » existe déjà.")
@@ -264,8 +280,12 @@ def update_site(site: Site, data: SiteData, *, by: User | None) -> None:
 def set_site_active(site: Site, active: bool, *, by: User | None) -> None:
     site.active = active
     db.session.flush()
-    audit.record("site.activate" if active else "site.deactivate", by=by,
-                 territory_id=site.territory_id, target=site)
+    audit.record(
+        "site.activate" if active else "site.deactivate",
+        by=by,
+        territory_id=site.territory_id,
+        target=site,
+    )
 
 
 # --- practitioners ----------------------------------------------------------------------
@@ -282,7 +302,9 @@ class PractitionerData:
     site_ids: Sequence[int]
 
 
-def _clean_practitioner(territory: Territory, data: PractitionerData, *, practitioner_id: int | None) -> dict:
+def _clean_practitioner(
+    territory: Territory, data: PractitionerData, *, practitioner_id: int | None
+) -> dict:
     rpps = normalise_rpps(data.rpps)
     if not data.family_name.strip() or not data.given_name.strip():
         raise ValidationError("Le nom et le prénom sont obligatoires.")
@@ -294,10 +316,14 @@ def _clean_practitioner(territory: Territory, data: PractitionerData, *, practit
         )
     )
     if clash:
-        raise ValidationError(f"Un professionnel avec le RPPS {rpps} existe déjà sur le territoire.")
+        raise ValidationError(
+            f"Un professionnel avec le RPPS {rpps} existe déjà sur le territoire."
+        )
     sites = list(
         db.session.scalars(
-            sa.select(Site).where(Site.territory_id == territory.id, Site.id.in_(list(data.site_ids)))
+            sa.select(Site).where(
+                Site.territory_id == territory.id, Site.id.in_(list(data.site_ids))
+            )
         )
     )
     if len(sites) != len(set(data.site_ids)):
@@ -313,7 +339,9 @@ def _clean_practitioner(territory: Territory, data: PractitionerData, *, practit
     }
 
 
-def create_practitioner(territory: Territory, data: PractitionerData, *, by: User | None) -> Practitioner:
+def create_practitioner(
+    territory: Territory, data: PractitionerData, *, by: User | None
+) -> Practitioner:
     practitioner = Practitioner(
         territory_id=territory.id, **_clean_practitioner(territory, data, practitioner_id=None)
     )
@@ -323,25 +351,34 @@ def create_practitioner(territory: Territory, data: PractitionerData, *, by: Use
     return practitioner
 
 
-def update_practitioner(practitioner: Practitioner, data: PractitionerData, *, by: User | None) -> None:
+def update_practitioner(
+    practitioner: Practitioner, data: PractitionerData, *, by: User | None
+) -> None:
     territory = db.session.get(Territory, practitioner.territory_id)
     assert territory is not None
     for key, value in _clean_practitioner(territory, data, practitioner_id=practitioner.id).items():
         setattr(practitioner, key, value)
     db.session.flush()
-    audit.record("practitioner.update", by=by, territory_id=practitioner.territory_id,
-                 target=practitioner)
+    audit.record(
+        "practitioner.update", by=by, territory_id=practitioner.territory_id, target=practitioner
+    )
 
 
 def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: User | None) -> None:
     """Deactivating a practitioner also deactivates the account linked to them."""
     practitioner.active = active
     if not active:
-        for user in db.session.scalars(sa.select(User).where(User.practitioner_id == practitioner.id)):
+        for user in db.session.scalars(
+            sa.select(User).where(User.practitioner_id == practitioner.id)
+        ):
             _deactivate(user)
     db.session.flush()
-    audit.record("practitioner.activate" if active else "practitioner.deactivate", by=by,
-                 territory_id=practitioner.territory_id, target=practitioner)
+    audit.record(
+        "practitioner.activate" if active else "practitioner.deactivate",
+        by=by,
+        territory_id=practitioner.territory_id,
+        target=practitioner,
+    )
 
 
 # --- users ------------------------------------------------------------------------------
@@ -364,7 +401,9 @@ def create_user(
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise ValidationError(f"Un compte existe déjà pour {email}.")
     if role != Role.ADMIN and territory is None:
-        raise ValidationError("Un compte autre qu'administrateur doit être rattaché à un territoire.")
+        raise ValidationError(
+            "Un compte autre qu'administrateur doit être rattaché à un territoire."
+        )
     if role == Role.ADMIN:
         territory = None
     if practitioner is not None:
@@ -383,8 +422,13 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", by=by, territory_id=user.territory_id, target=user,
-                 detail={"role": role.value})
+    audit.record(
+        "user.create",
+        by=by,
+        territory_id=user.territory_id,
+        target=user,
+        detail={"role": role.value},
+    )
     return user
 
 
@@ -400,8 +444,14 @@ def invite_user(
     """Create an account without password and return the one-time invitation token."""
     if role not in TERRITORY_ROLES:
         raise ValidationError("Rôle non autorisé pour une invitation.")
-    user = create_user(email=email, role=role, territory=territory, display_name=display_name,
-                       practitioner=practitioner, by=by)
+    user = create_user(
+        email=email,
+        role=role,
+        territory=territory,
+        display_name=display_name,
+        practitioner=practitioner,
+        by=by,
+    )
     token = issue_invitation(user)
     db.session.flush()
     return user, token
@@ -421,8 +471,12 @@ def set_user_active(user: User, active: bool, *, by: User | None) -> None:
     else:
         _deactivate(user)
     db.session.flush()
-    audit.record("user.activate" if active else "user.deactivate", by=by,
-                 territory_id=user.territory_id, target=user)
+    audit.record(
+        "user.activate" if active else "user.deactivate",
+        by=by,
+        territory_id=user.territory_id,
+        target=user,
+    )
 
 
 def reissue_invitation(user: User, *, by: User | None) -> str:

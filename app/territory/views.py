@@ -95,7 +95,9 @@ def settings():
     if request.method == "GET":
         form.holiday_subdivision.data = territory.holiday_subdivision or ""
     if form.validate_on_submit():
-        ok, _ = _attempt(lambda: services.update_territory(territory, _settings(form), by=current_user))
+        ok, _ = _attempt(
+            lambda: services.update_territory(territory, _settings(form), by=current_user)
+        )
         if ok:
             flash("Paramètres enregistrés.", "success")
             return redirect(url_for("territory.overview"))
@@ -146,7 +148,9 @@ def add_commune(insee_code: str):
     if request.method == "POST" and form.validate():
         chosen = form.postal_codes.data or None
         ok, commune = _attempt(
-            lambda: services.add_commune(_territory(), official.insee_code, postal_codes=chosen, by=current_user)
+            lambda: services.add_commune(
+                _territory(), official.insee_code, postal_codes=chosen, by=current_user
+            )
         )
         if ok and commune is not None:
             flash(f"{commune.name} ajoutée au territoire.", "success")
@@ -162,7 +166,9 @@ def add_epci():
     if not form.validate():
         abort(400)
     territory = _territory()
-    members = [c for c in communes_ref.reference().communes.values() if c.epci_code == form.epci_code.data]
+    members = [
+        c for c in communes_ref.reference().communes.values() if c.epci_code == form.epci_code.data
+    ]
     if not members:
         abort(404)
     added, skipped = [], []
@@ -176,7 +182,10 @@ def add_epci():
     db.session.commit()
     flash(f"{len(added)} commune(s) ajoutée(s).", "success")
     if skipped:
-        flash("Déjà rattachées (ici ou à une autre CPTS), non ajoutées : " + ", ".join(skipped), "warning")
+        flash(
+            "Déjà rattachées (ici ou à une autre CPTS), non ajoutées : " + ", ".join(skipped),
+            "warning",
+        )
     return redirect(url_for("territory.communes"))
 
 
@@ -220,8 +229,9 @@ def _site_data(form: forms.SiteForm) -> services.SiteData:
 @coordinator_only
 def sites():
     territory = _territory()
-    return render_template("territory/sites.html", territory=territory, sites=territory.sites,
-                           form=forms.ConfirmForm())
+    return render_template(
+        "territory/sites.html", territory=territory, sites=territory.sites, form=forms.ConfirmForm()
+    )
 
 
 @bp.route("/coordination/lieux/nouveau", methods=["GET", "POST"])
@@ -230,7 +240,9 @@ def new_site():
     territory = _territory()
     form = _site_form(territory)
     if form.validate_on_submit():
-        ok, site = _attempt(lambda: services.create_site(territory, _site_data(form), by=current_user))
+        ok, site = _attempt(
+            lambda: services.create_site(territory, _site_data(form), by=current_user)
+        )
         if ok and site is not None:
             flash(f"Lieu « {site.name} » créé.", "success")
             return redirect(url_for("territory.sites"))
@@ -261,9 +273,13 @@ def toggle_site(site_id: int, action: str):
 # --- practitioners --------------------------------------------------------------------------
 
 
-def _practitioner_form(territory: Territory, practitioner: Practitioner | None = None) -> forms.PractitionerForm:
+def _practitioner_form(
+    territory: Territory, practitioner: Practitioner | None = None
+) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = forms.select_choices((s.id, s.name) for s in territory.sites if s.active)
+    form.site_ids.choices = forms.select_choices(
+        (s.id, s.name) for s in territory.sites if s.active
+    )
     if practitioner is not None and request.method == "GET":
         form.site_ids.data = [s.id for s in practitioner.sites]
     return form
@@ -321,7 +337,9 @@ def new_practitioner():
     form = _practitioner_form(territory)
     if form.validate_on_submit():
         ok, practitioner = _attempt(
-            lambda: services.create_practitioner(territory, _practitioner_data(form), by=current_user)
+            lambda: services.create_practitioner(
+                territory, _practitioner_data(form), by=current_user
+            )
         )
         if ok and practitioner is not None:
             flash(f"{practitioner.display_name} ajouté·e.", "success")
@@ -336,7 +354,9 @@ def edit_practitioner(practitioner_id: int):
     form = _practitioner_form(_territory(), practitioner)
     if form.validate_on_submit():
         ok, _ = _attempt(
-            lambda: services.update_practitioner(practitioner, _practitioner_data(form), by=current_user)
+            lambda: services.update_practitioner(
+                practitioner, _practitioner_data(form), by=current_user
+            )
         )
         if ok:
             flash("Fiche enregistrée.", "success")
@@ -372,7 +392,9 @@ def import_practitioners_page():
             flash(f"{len(errors)} erreur(s) : aucun professionnel n'a été importé.", "error")
         else:
             db.session.commit()
-            flash(f"Import réussi : {report.created} créé(s), {report.updated} mis à jour.", "success")
+            flash(
+                f"Import réussi : {report.created} créé(s), {report.updated} mis à jour.", "success"
+            )
             return redirect(url_for("territory.practitioners"))
     return render_template("territory/practitioner_import.html", form=form, errors=errors)
 
@@ -445,7 +467,9 @@ def toggle_user(user_id: int, action: str):
     user = get_in_territory_or_404(User, user_id)
     ok, _ = _attempt(lambda: services.set_user_active(user, action == "activer", by=current_user))
     if ok:
-        flash(f"Compte {user.email} {'réactivé' if action == 'activer' else 'désactivé'}.", "success")
+        flash(
+            f"Compte {user.email} {'réactivé' if action == 'activer' else 'désactivé'}.", "success"
+        )
     return redirect(url_for("territory.users"))
 
 
@@ -482,11 +506,16 @@ def admin_new_territory():
     if form.validate_on_submit():
 
         def create() -> tuple[Territory, tuple[User, str] | None]:
-            territory = services.create_territory(form.slug.data or "", _settings(form), by=current_user)
+            territory = services.create_territory(
+                form.slug.data or "", _settings(form), by=current_user
+            )
             invitation = None
             if form.coordinator_email.data:
                 invitation = services.invite_user(
-                    territory, email=form.coordinator_email.data, role=Role.COORDINATOR, by=current_user
+                    territory,
+                    email=form.coordinator_email.data,
+                    role=Role.COORDINATOR,
+                    by=current_user,
                 )
             return territory, invitation
 
