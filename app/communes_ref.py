@@ -29,6 +29,10 @@ class OfficialCommune:
 class Reference:
     communes: dict[str, OfficialCommune]
     epci_names: dict[str, str]
+    # Precomputed once so a search is a scan of short strings, not of Unicode work.
+    folded_names: tuple[tuple[str, OfficialCommune], ...]
+    by_postal_code: dict[str, tuple[OfficialCommune, ...]]
+    by_epci: dict[str, tuple[OfficialCommune, ...]]
 
 
 def fold(text: str) -> str:
@@ -54,7 +58,20 @@ def reference() -> Reference:
         )
         for row in data["communes"]
     }
-    return Reference(communes=communes, epci_names=dict(data["epci"]))
+    by_postal_code: dict[str, list[OfficialCommune]] = {}
+    by_epci: dict[str, list[OfficialCommune]] = {}
+    for commune in communes.values():
+        for code in commune.postal_codes:
+            by_postal_code.setdefault(code, []).append(commune)
+        if commune.epci_code:
+            by_epci.setdefault(commune.epci_code, []).append(commune)
+    return Reference(
+        communes=communes,
+        epci_names=dict(data["epci"]),
+        folded_names=tuple((fold(c.name), c) for c in communes.values()),
+        by_postal_code={k: tuple(v) for k, v in by_postal_code.items()},
+        by_epci={k: tuple(sorted(v, key=lambda c: c.name)) for k, v in by_epci.items()},
+    )
 
 
 def get(insee_code: str) -> OfficialCommune | None:
@@ -76,20 +93,19 @@ def search(query: str, *, limit: int = 50) -> list[OfficialCommune]:
     ref = reference()
     if len(q) == 5 and (q.isdigit() or q.upper()[:2] in {"2A", "2B"}):
         exact = ref.communes.get(q.upper())
-        by_postal = [c for c in ref.communes.values() if q in c.postal_codes]
+        by_postal = ref.by_postal_code.get(q, ())
         found = ([exact] if exact else []) + [c for c in by_postal if c is not exact]
         return found[:limit]
     if q.isdigit() and len(q) == 9:
-        return [c for c in ref.communes.values() if c.epci_code == q][:limit]
+        return list(ref.by_epci.get(q, ()))[:limit]
     folded = fold(q)
-    epcis = {code for code, name in ref.epci_names.items() if fold(name) == folded}
+    epcis = [code for code, _, key in _epci_keys() if key == folded]
     if epcis:
-        return sorted(
-            (c for c in ref.communes.values() if c.epci_code in epcis), key=lambda c: c.name
-        )[:limit]
+        return sorted((c for e in epcis for c in ref.by_epci.get(e, ())), key=lambda c: c.name)[
+            :limit
+        ]
     starts, contains = [], []
-    for commune in ref.communes.values():
-        name = fold(commune.name)
+    for name, commune in ref.folded_names:
         if name.startswith(folded):
             starts.append(commune)
         elif folded in name:
@@ -102,6 +118,10 @@ def search_epci(query: str, *, limit: int = 20) -> list[tuple[str, str]]:
     folded = fold(query)
     if not folded:
         return []
-    return [(code, name) for code, name in reference().epci_names.items() if folded in fold(name)][
-        :limit
-    ]
+    return [(code, name) for code, name, key in _epci_keys() if folded in key][:limit]
+
+
+@cache
+def _epci_keys() -> tuple[tuple[str, str, str], ...]:
+    """(code, name, folded name) of every EPCI, folded once per process."""
+    return tuple((code, name, fold(name)) for code, name in reference().epci_names.items())
