@@ -1,0 +1,1 @@
+"""The rota: session templates, periods, fair generation, publication, swaps (issue 3)."""
