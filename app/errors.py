@@ -79,11 +79,7 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
-        status = error.code or 500
-        message = None
-        if status in (400, 422) and error.description and getattr(error, "french", False):
-            message = error.description
-        return error_response(status, message=message)
+        return error_response(error.code or 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -29,7 +29,9 @@ def main() -> None:
             t = time.perf_counter()
             found = communes_ref.search(query)
             runs.append(time.perf_counter() - t)
-        print(f"search {query!r:32} {len(found):3d} results  median {statistics.median(runs) * 1000:6.2f} ms")
+        print(
+            f"search {query!r:32} {len(found):3d} results  median {statistics.median(runs) * 1000:6.2f} ms"
+        )
 
 
 if __name__ == "__main__":

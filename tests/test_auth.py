@@ -190,3 +190,32 @@ def test_emails_are_unique_whatever_their_case(app, make_territory, make_user):
         make_user(Role.GP, territory, email="Dr.House@Example.org")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+
+
+def test_login_rate_limit_is_shared_through_redis(make_app, make_territory, make_user):
+    """With several workers the counter must live in Redis, not in each process."""
+    import os
+    import uuid
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"REQUIRE_REDIS=1 but Redis does not answer at {url}")
+        pytest.skip("Redis not running")
+    email = f"{uuid.uuid4().hex[:8]}@example.org"  # fresh key: Redis outlives the test
+    config = {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": url,
+        "LOGIN_RATE_LIMIT_ACCOUNT": "2 per 10 minutes",
+    }
+    worker_a, worker_b = make_app(**config), make_app(**config)
+    with worker_a.app_context():
+        make_user(Role.COORDINATOR, make_territory(), email=email)
+    form = {"email": email, "password": "wrong password!"}
+    assert worker_a.test_client().post("/connexion", data=form).status_code == 200
+    assert worker_b.test_client().post("/connexion", data=form).status_code == 200
+    assert worker_a.test_client().post("/connexion", data=form).status_code == 429

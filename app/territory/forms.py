@@ -17,8 +17,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.enums import Profession, Role, SiteKind
-from app.territory.services import HOLIDAY_SUBDIVISIONS, TIMEZONES
+from app.enums import Profession, SiteKind
+from app.territory.services import HOLIDAY_SUBDIVISIONS, TERRITORY_ROLES, TIMEZONES
 from app.validators import ValidationError as DomainError
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
 
@@ -126,9 +126,7 @@ class PractitionerImportForm(FlaskForm):
     )
 
 
-INVITABLE_ROLES = [
-    (r.value, r.label) for r in (Role.COORDINATOR, Role.GP, Role.REGULATOR, Role.PHARMACIST)
-]
+INVITABLE_ROLES = [(r.value, r.label) for r in TERRITORY_ROLES]
 
 
 class InviteUserForm(FlaskForm):
