@@ -1,0 +1,1 @@
+"""Data shipped inside the package (the official list of French communes)."""
