@@ -266,13 +266,17 @@ class _Pass:
     def __init__(
         self,
         problem: Problem,
-        category: str,
+        category: str | None,
         held: dict[int, list[Session]],
         forbidden: set[tuple[int, int]],
         targets: dict[int, dict[str, float]],
+        prefer: frozenset[tuple[int, int]] = frozenset(),
     ) -> None:
+        """``category=None`` is the fill pass: every category at once, no fairness cost,
+        and a unit cost for each pair not in ``prefer`` (change as little as possible)."""
         self.problem = problem
         self.category = category
+        self.prefer = prefer
         self.held = held
         self.forbidden = forbidden
         self.targets = targets
@@ -309,11 +313,12 @@ class _Pass:
                     or not is_available(doctor, session)
                 ):
                     continue
+                if self.category is None:
+                    cost = 0 if (session.id, doctor.id) in self.prefer else 1
+                else:
+                    cost = _wish_cost(doctor, session)
                 arc = flow.add_arc_with_capacity_and_unit_cost(
-                    node(("s", session.id)),
-                    node(("d", doctor.id, session.local_date)),
-                    1,
-                    _wish_cost(doctor, session),
+                    node(("s", session.id)), node(("d", doctor.id, session.local_date)), 1, cost
                 )
                 session_arcs.append((arc, session.id, doctor.id))
                 days_of[doctor.id].add(session.local_date)
@@ -327,7 +332,6 @@ class _Pass:
             for s in mine:
                 day_counts[s.local_date] += 1
                 week_counts[iso_week(s.local_date)] += 1
-            weekly_max = doctor.max_per_week if doctor.max_per_week is not None else len(days)
             for day in days:
                 flow.add_arc_with_capacity_and_unit_cost(
                     node(("d", doctor.id, day)),
@@ -339,13 +343,20 @@ class _Pass:
                 flow.add_arc_with_capacity_and_unit_cost(
                     node(("w", doctor.id, week)),
                     node(("g", doctor.id)),
-                    max(0, weekly_max - week_counts[week]),
+                    len(days)
+                    if doctor.max_per_week is None
+                    else max(0, doctor.max_per_week - week_counts[week]),
                     0,
                 )
-            in_category = sum(1 for s in mine if s.category == self.category)
             room = len(days) * doctor.max_per_day
             if doctor.max_per_period is not None:
                 room = min(room, doctor.max_per_period - len(mine))
+            if self.category is None:
+                flow.add_arc_with_capacity_and_unit_cost(
+                    node(("g", doctor.id)), sink, max(0, room), 0
+                )
+                continue
+            in_category = sum(1 for s in mine if s.category == self.category)
             target = self.targets[doctor.id].get(self.category, 0.0)
             for k in range(in_category + 1, in_category + max(0, room) + 1):
                 flow.add_arc_with_capacity_and_unit_cost(
@@ -398,6 +409,7 @@ def solve(problem: Problem) -> Solution:
                 [s for s in ordered_sessions if s.category == category], open_places
             )
             result.extend(chosen)
+        result = _fill_more(problem, ordered_sessions, sessions, locked, result, forbidden, goal)
         new_forbidden = _rest_conflicts(result, doctors, sessions, min_rest)
         if not new_forbidden:
             break
@@ -415,6 +427,39 @@ def solve(problem: Problem) -> Solution:
         explanations=explanations,
         figures=quality_figures(problem, result, goal),
     )
+
+
+def _fill_more(
+    problem: Problem,
+    ordered_sessions: Sequence[Session],
+    sessions: dict[int, Session],
+    locked: list[Assignment],
+    result: list[Assignment],
+    forbidden: set[tuple[int, int]],
+    goal: dict[int, dict[str, float]],
+) -> list[Assignment]:
+    """Recover places lost by solving the categories one after the other.
+
+    Weekly and period maxima couple the categories: a Saturday given first can use up the
+    weekly maximum a weekday place needed. When places are left, one flow over every
+    category finds the true maximum fill, changing as few fair assignments as it can.
+    """
+    places = sum(s.gps_needed for s in ordered_sessions)
+    if len(result) == places:
+        return result
+    held: dict[int, list[Session]] = defaultdict(list)
+    taken: dict[int, int] = defaultdict(int)
+    for a in locked:
+        held[a.doctor_id].append(sessions[a.session_id])
+        taken[a.session_id] += 1
+    prefer = frozenset((a.session_id, a.doctor_id) for a in result if not a.locked)
+    open_places = {s.id: s.gps_needed - taken[s.id] for s in ordered_sessions}
+    chosen = _Pass(problem, None, held, forbidden, goal, prefer).solve(
+        ordered_sessions, open_places
+    )
+    if len(locked) + len(chosen) > len(result):
+        return [*locked, *chosen]
+    return result
 
 
 def _rest_conflicts(
