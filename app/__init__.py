@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    import rota.models  # noqa: F401 - registers the rota tables on the shared metadata
     from app import cli, errors, health, security, templating
     from app.auth.views import bp as auth_bp
     from app.territory.views import bp as territory_bp

@@ -1,0 +1,283 @@
+"""Rota data: templates, periods, dated sessions, assignments, declarations, the outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db_types import UTCDateTime
+from app.enums import LabelledEnum
+from app.extensions import db
+from app.models import Practitioner, Site, _enum
+from app.timeutil import now_utc
+
+
+class ConsultationMode(LabelledEnum):
+    SURGERY = "surgery", "Consultation au cabinet"
+    WALK_IN = "walk_in", "Sans rendez-vous uniquement"
+    HOME = "home", "Visites à domicile"
+    VIDEO = "video", "Téléconsultation"
+
+
+class HolidayRule(LabelledEnum):
+    SKIP = "skip", "Pas de plage les jours fériés"
+    NORMAL = "normal", "Plage maintenue les jours fériés"
+    ONLY = "only", "Plage des jours fériés uniquement"
+
+
+class PeriodStatus(LabelledEnum):
+    DRAFT = "draft", "Brouillon"
+    WISHES_OPEN = "wishes_open", "Recueil des souhaits"
+    GENERATED = "generated", "Généré, à relire"
+    PUBLISHED = "published", "Publié"
+    ARCHIVED = "archived", "Archivé"
+
+
+class AssignmentSource(LabelledEnum):
+    VOLUNTEERED = "volunteered", "Volontaire"
+    GENERATED = "generated", "Généré"
+    MANUAL = "manual", "Affecté par la coordination"
+    SWAPPED = "swapped", "Échange"
+
+
+WEEKDAY_LABELS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def mask_to_weekdays(mask: int) -> frozenset[int]:
+    return frozenset(d for d in range(7) if mask & (1 << d))
+
+
+def weekdays_to_mask(days: set[int] | frozenset[int] | list[int]) -> int:
+    return sum(1 << d for d in set(days))
+
+
+class SessionTemplate(db.Model):
+    """A recurring SNP session at a site ("MSP Challans, Mon–Fri 17:00–20:00, 1 GP")."""
+
+    __tablename__ = "session_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    site_id: Mapped[int]
+    weekday_mask: Mapped[int]
+    start_time: Mapped[time] = mapped_column(sa.Time)
+    end_time: Mapped[time] = mapped_column(sa.Time)
+    gps_needed: Mapped[int] = mapped_column(default=1)
+    slot_minutes: Mapped[int] = mapped_column(default=15)
+    mode: Mapped[ConsultationMode] = mapped_column(_enum(ConsultationMode, "consultation_mode"))
+    sas_slots: Mapped[int] = mapped_column(default=0)
+    pharmacy_slots: Mapped[int] = mapped_column(default=0)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    on_holidays: Mapped[HolidayRule] = mapped_column(_enum(HolidayRule, "holiday_rule"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    site: Mapped[Site] = relationship(viewonly=True)
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["territory_id", "site_id"],
+            ["site.territory_id", "site.id"],
+            name="fk_session_template_site_same_territory",
+        ),
+        sa.CheckConstraint("weekday_mask >= 0 AND weekday_mask < 128", name="weekday_mask_range"),
+        sa.CheckConstraint("gps_needed >= 1 AND gps_needed <= 10", name="gps_needed_range"),
+        sa.CheckConstraint("slot_minutes >= 5 AND slot_minutes <= 120", name="slot_minutes_range"),
+        sa.CheckConstraint("sas_slots >= 0 AND pharmacy_slots >= 0", name="quotas_positive"),
+        sa.CheckConstraint("start_time <> end_time", name="not_empty"),
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_order"),
+    )
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return mask_to_weekdays(self.weekday_mask)
+
+    @property
+    def weekdays_label(self) -> str:
+        return ", ".join(WEEKDAY_LABELS[d] for d in sorted(self.weekdays))
+
+    def __repr__(self) -> str:
+        return f"<SessionTemplate {self.id} site={self.site_id} {self.start_time}-{self.end_time}>"
+
+
+class RotaPeriod(db.Model):
+    """A month or a quarter of sessions, from draft to published."""
+
+    __tablename__ = "rota_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(120))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    status: Mapped[PeriodStatus] = mapped_column(_enum(PeriodStatus, "period_status"))
+    wishes_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=0)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    sessions: Mapped[list[Session]] = relationship(
+        back_populates="period", order_by="Session.starts_at", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("end_date >= start_date", name="dates_order"),
+        sa.CheckConstraint("version >= 0", name="version_positive"),
+        sa.UniqueConstraint("territory_id", "id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<RotaPeriod {self.id} {self.name!r} {self.status.value}>"
+
+
+class Session(db.Model):
+    """One dated SNP session: a template's occurrence at a site on a day."""
+
+    __tablename__ = "snp_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(index=True)
+    period_id: Mapped[int]
+    template_id: Mapped[int] = mapped_column(sa.ForeignKey("session_template.id"), index=True)
+    site_id: Mapped[int] = mapped_column(index=True)
+    local_date: Mapped[date]
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    gps_needed: Mapped[int]
+    category: Mapped[str] = mapped_column(sa.String(20))
+    holiday_name: Mapped[str | None] = mapped_column(sa.String(80))
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+
+    period: Mapped[RotaPeriod] = relationship(back_populates="sessions")
+    template: Mapped[SessionTemplate] = relationship(viewonly=True)
+    site: Mapped[Site] = relationship(viewonly=True)
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="session", order_by="Assignment.seat", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["territory_id", "period_id"],
+            ["rota_period.territory_id", "rota_period.id"],
+            ondelete="CASCADE",
+            name="fk_snp_session_period_same_territory",
+        ),
+        sa.ForeignKeyConstraint(
+            ["territory_id", "site_id"],
+            ["site.territory_id", "site.id"],
+            name="fk_snp_session_site_same_territory",
+        ),
+        sa.UniqueConstraint("period_id", "template_id", "local_date"),
+        sa.CheckConstraint("ends_at > starts_at", name="time_order"),
+        sa.CheckConstraint("gps_needed >= 1", name="gps_needed_positive"),
+        sa.CheckConstraint("category IN ('weekday', 'weekend_holiday')", name="category_known"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} site={self.site_id} {self.local_date}>"
+
+
+class Assignment(db.Model):
+    """A GP holding one seat of a session. The seat number makes over-staffing impossible."""
+
+    __tablename__ = "assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("snp_session.id", ondelete="CASCADE"))
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+    seat: Mapped[int]
+    source: Mapped[AssignmentSource] = mapped_column(_enum(AssignmentSource, "assignment_source"))
+    locked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    session: Mapped[Session] = relationship(back_populates="assignments")
+    practitioner: Mapped[Practitioner] = relationship(viewonly=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "practitioner_id"),
+        sa.UniqueConstraint("session_id", "seat"),
+        sa.CheckConstraint("seat >= 1 AND seat <= 10", name="seat_range"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Assignment session={self.session_id} gp={self.practitioner_id} seat={self.seat}>"
+
+
+class Unavailability(db.Model):
+    """Days a GP can't hold any session (local dates, inclusive)."""
+
+    __tablename__ = "unavailability"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    __table_args__ = (sa.CheckConstraint("end_date >= start_date", name="dates_order"),)
+
+    def __repr__(self) -> str:
+        return f"<Unavailability gp={self.practitioner_id} {self.start_date}..{self.end_date}>"
+
+
+class Wish(db.Model):
+    """A GP's answer for a period: commitment and preferences."""
+
+    __tablename__ = "wish"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rota_period.id", ondelete="CASCADE"), index=True
+    )
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE")
+    )
+    weight: Mapped[float] = mapped_column(default=1.0)
+    preferred_weekday_mask: Mapped[int] = mapped_column(default=0)
+    preferred_site_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    avoid_dates: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    __table_args__ = (
+        sa.UniqueConstraint("period_id", "practitioner_id"),
+        sa.CheckConstraint("weight >= 0 AND weight <= 3", name="weight_range"),
+        sa.CheckConstraint(
+            "preferred_weekday_mask >= 0 AND preferred_weekday_mask < 128", name="mask_range"
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Wish period={self.period_id} gp={self.practitioner_id}>"
+
+
+class OutboxMessage(db.Model):
+    """E-mails waiting for the pluggable sender (in development: read them here)."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} to={self.recipient!r}>"

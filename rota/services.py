@@ -1,0 +1,585 @@
+"""Rota use cases: templates, periods, declarations, generation, publication, manual edits.
+
+Each function flushes and audits; the caller commits once (view or CLI).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app import audit
+from app.enums import Profession
+from app.extensions import db
+from app.models import Practitioner, Site, Territory, User
+from app.territory.services import holiday_subdivision_code
+from app.timeutil import now_utc
+from app.validators import ValidationError
+from rota import calendar, engine
+from rota.models import (
+    Assignment,
+    AssignmentSource,
+    ConsultationMode,
+    HolidayRule,
+    OutboxMessage,
+    PeriodStatus,
+    RotaPeriod,
+    Session,
+    SessionTemplate,
+    Unavailability,
+    Wish,
+    mask_to_weekdays,
+    weekdays_to_mask,
+)
+
+MAX_PERIOD_DAYS = 184
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateData:
+    site_id: int
+    weekdays: frozenset[int]
+    start_time: time
+    end_time: time
+    gps_needed: int
+    slot_minutes: int
+    mode: ConsultationMode
+    sas_slots: int
+    pharmacy_slots: int
+    valid_from: date
+    valid_to: date | None
+    on_holidays: HolidayRule
+
+
+def _spec(
+    template: SessionTemplate | None, data: TemplateData, template_id: int
+) -> calendar.TemplateSpec:
+    return calendar.TemplateSpec(
+        id=template_id,
+        site_id=data.site_id,
+        weekdays=frozenset(data.weekdays),
+        start=data.start_time,
+        end=data.end_time,
+        gps_needed=data.gps_needed,
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        on_holidays=data.on_holidays.value,
+    )
+
+
+def _template_data(t: SessionTemplate) -> TemplateData:
+    return TemplateData(
+        site_id=t.site_id,
+        weekdays=t.weekdays,
+        start_time=t.start_time,
+        end_time=t.end_time,
+        gps_needed=t.gps_needed,
+        slot_minutes=t.slot_minutes,
+        mode=t.mode,
+        sas_slots=t.sas_slots,
+        pharmacy_slots=t.pharmacy_slots,
+        valid_from=t.valid_from,
+        valid_to=t.valid_to,
+        on_holidays=t.on_holidays,
+    )
+
+
+def _check_template(territory: Territory, data: TemplateData, *, template_id: int | None) -> None:
+    site = db.session.get(Site, data.site_id)
+    if site is None or site.territory_id != territory.id:
+        raise ValidationError("Choisissez un lieu du territoire.")
+    if data.mode != ConsultationMode.WALK_IN:
+        session_minutes = (
+            (
+                datetime.combine(date.min, data.end_time)
+                - datetime.combine(date.min, data.start_time)
+            ).total_seconds()
+            / 60
+            % (24 * 60)
+        )
+        slots = int(session_minutes // data.slot_minutes) * data.gps_needed
+        if data.sas_slots + data.pharmacy_slots > slots:
+            raise ValidationError(
+                f"Les créneaux réservés ({data.sas_slots + data.pharmacy_slots}) dépassent "
+                f"les {slots} créneaux de la plage."
+            )
+    others = db.session.scalars(
+        sa.select(SessionTemplate).where(
+            SessionTemplate.site_id == data.site_id,
+            SessionTemplate.active,
+            SessionTemplate.id != (template_id or 0),
+        )
+    ).all()
+    specs = [_spec(t, _template_data(t), t.id) for t in others]
+    specs.append(_spec(None, data, template_id or 0))
+    problems = calendar.check_templates(specs)
+    if problems:
+        raise ValidationError(" ".join(problems))
+
+
+def create_template(
+    territory: Territory, data: TemplateData, *, by: User | None
+) -> SessionTemplate:
+    _check_template(territory, data, template_id=None)
+    template = SessionTemplate(
+        territory_id=territory.id,
+        site_id=data.site_id,
+        weekday_mask=weekdays_to_mask(data.weekdays),
+        start_time=data.start_time,
+        end_time=data.end_time,
+        gps_needed=data.gps_needed,
+        slot_minutes=data.slot_minutes,
+        mode=data.mode,
+        sas_slots=data.sas_slots,
+        pharmacy_slots=data.pharmacy_slots,
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        on_holidays=data.on_holidays,
+    )
+    db.session.add(template)
+    db.session.flush()
+    audit.record("template.create", by=by, territory_id=territory.id, target=template)
+    return template
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+def create_period(
+    territory: Territory, *, name: str, start_date: date, end_date: date, by: User | None
+) -> RotaPeriod:
+    if not name.strip():
+        raise ValidationError("Le nom de la période est obligatoire.")
+    if end_date < start_date:
+        raise ValidationError("La fin de la période doit suivre son début.")
+    if (end_date - start_date).days > MAX_PERIOD_DAYS:
+        raise ValidationError("Une période couvre au plus six mois.")
+    overlap = db.session.scalar(
+        sa.select(RotaPeriod.name).where(
+            RotaPeriod.territory_id == territory.id,
+            RotaPeriod.status != PeriodStatus.ARCHIVED,
+            RotaPeriod.start_date <= end_date,
+            RotaPeriod.end_date >= start_date,
+        )
+    )
+    if overlap:
+        raise ValidationError(f"Ces dates chevauchent la période « {overlap} ».")
+    period = RotaPeriod(
+        territory_id=territory.id,
+        name=name.strip(),
+        start_date=start_date,
+        end_date=end_date,
+        status=PeriodStatus.DRAFT,
+    )
+    db.session.add(period)
+    db.session.flush()
+    audit.record("period.create", by=by, territory_id=territory.id, target=period)
+    return period
+
+
+def expand_sessions(period: RotaPeriod) -> int:
+    """Create the period's dated sessions from the active templates (idempotent)."""
+    territory = db.session.get(Territory, period.territory_id)
+    assert territory is not None
+    templates = db.session.scalars(
+        sa.select(SessionTemplate).where(
+            SessionTemplate.territory_id == territory.id, SessionTemplate.active
+        )
+    ).all()
+    specs = [_spec(t, _template_data(t), t.id) for t in templates]
+    existing = set(
+        db.session.execute(
+            sa.select(Session.template_id, Session.local_date).where(Session.period_id == period.id)
+        ).all()
+    )
+    created = 0
+    for spec in calendar.expand(
+        specs,
+        start=period.start_date,
+        end=period.end_date,
+        timezone=territory.timezone,
+        holiday_subdivision=holiday_subdivision_code(territory.holiday_subdivision),
+    ):
+        if (spec.template_id, spec.local_date) in existing:
+            continue
+        db.session.add(
+            Session(
+                territory_id=territory.id,
+                period_id=period.id,
+                template_id=spec.template_id,
+                site_id=spec.site_id,
+                local_date=spec.local_date,
+                starts_at=spec.starts_at,
+                ends_at=spec.ends_at,
+                gps_needed=spec.gps_needed,
+                category=spec.category,
+                holiday_name=spec.holiday_name,
+            )
+        )
+        created += 1
+    db.session.flush()
+    return created
+
+
+def open_wishes(period: RotaPeriod, *, deadline: datetime | None, by: User | None) -> int:
+    """Draft → wishes open: sessions are created and GPs may declare and volunteer."""
+    if period.status != PeriodStatus.DRAFT:
+        raise ValidationError("Seule une période en brouillon peut être ouverte aux souhaits.")
+    created = expand_sessions(period)
+    if created == 0 and not period.sessions:
+        raise ValidationError("Aucune plage à créer : définissez d'abord des plages types actives.")
+    period.status = PeriodStatus.WISHES_OPEN
+    period.wishes_deadline = deadline
+    for gp in _active_gps(period.territory_id):
+        if gp.email:
+            _notify(
+                period.territory_id,
+                gp.email,
+                f"Tour de rôle : déclarez vos souhaits pour « {period.name} »",
+                f"Bonjour {gp.display_name},\n\nLe recueil des souhaits est ouvert pour la période "
+                f"« {period.name} » ({period.start_date:%d/%m/%Y} – {period.end_date:%d/%m/%Y}). "
+                "Déclarez vos indisponibilités et portez-vous volontaire sur les plages de votre choix.",
+            )
+    db.session.flush()
+    audit.record(
+        "period.open_wishes",
+        by=by,
+        territory_id=period.territory_id,
+        target=period,
+        detail={"sessions": created},
+    )
+    return created
+
+
+def _active_gps(territory_id: int) -> list[Practitioner]:
+    return list(
+        db.session.scalars(
+            sa.select(Practitioner)
+            .where(
+                Practitioner.territory_id == territory_id,
+                Practitioner.active,
+                Practitioner.profession == Profession.GP,
+            )
+            .order_by(Practitioner.id)
+        )
+    )
+
+
+def _notify(territory_id: int, recipient: str, subject: str, body: str) -> None:
+    """Queue an e-mail for the pluggable sender (the outbox table; read it in development)."""
+    db.session.add(
+        OutboxMessage(territory_id=territory_id, recipient=recipient, subject=subject, body=body)
+    )
+
+
+# --- declarations ------------------------------------------------------------------------------
+
+
+def declare_unavailability(
+    practitioner: Practitioner, *, start_date: date, end_date: date, reason: str, by: User | None
+) -> Unavailability:
+    if end_date < start_date:
+        raise ValidationError("La fin de l'indisponibilité doit suivre son début.")
+    if (end_date - start_date).days > 366:
+        raise ValidationError("Une indisponibilité dure au plus un an.")
+    item = Unavailability(
+        practitioner_id=practitioner.id,
+        start_date=start_date,
+        end_date=end_date,
+        reason=reason.strip()[:200],
+    )
+    db.session.add(item)
+    db.session.flush()
+    audit.record(
+        "unavailability.declare", by=by, territory_id=practitioner.territory_id, target=item
+    )
+    return item
+
+
+def save_wish(
+    period: RotaPeriod,
+    practitioner: Practitioner,
+    *,
+    weight: float,
+    preferred_weekdays: frozenset[int],
+    preferred_site_ids: list[int],
+    avoid_dates: list[date],
+    by: User | None,
+) -> Wish:
+    if period.status not in (PeriodStatus.DRAFT, PeriodStatus.WISHES_OPEN):
+        raise ValidationError("Le recueil des souhaits est clos pour cette période.")
+    if not 0 <= weight <= 3:
+        raise ValidationError("L'engagement doit être compris entre 0 et 3.")
+    wish = db.session.scalar(
+        sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == practitioner.id)
+    ) or Wish(period_id=period.id, practitioner_id=practitioner.id)
+    wish.weight = weight
+    wish.preferred_weekday_mask = weekdays_to_mask(preferred_weekdays)
+    wish.preferred_site_ids = sorted(preferred_site_ids)
+    wish.avoid_dates = sorted(d.isoformat() for d in avoid_dates)
+    wish.answered_at = now_utc()
+    db.session.add(wish)
+    db.session.flush()
+    audit.record("wish.save", by=by, territory_id=period.territory_id, target=wish)
+    return wish
+
+
+# --- the engine's view of the database ---------------------------------------------------------
+
+
+def _zone(territory_id: int) -> ZoneInfo:
+    territory = db.session.get(Territory, territory_id)
+    assert territory is not None
+    return ZoneInfo(territory.timezone)
+
+
+def _doctor(
+    gp: Practitioner, zone: ZoneInfo, unavailable: list[Unavailability], wish: Wish | None
+) -> engine.Doctor:
+    def local_midnight(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+    return engine.Doctor(
+        id=gp.id,
+        name=gp.display_name,
+        site_ids=frozenset(s.id for s in gp.sites if s.active),
+        weight=wish.weight if wish else 1.0,
+        unavailable=tuple(
+            engine.Unavailability(
+                local_midnight(u.start_date), local_midnight(u.end_date + timedelta(days=1))
+            )
+            for u in unavailable
+        ),
+        preferred_weekdays=mask_to_weekdays(wish.preferred_weekday_mask) if wish else frozenset(),
+        preferred_site_ids=frozenset(wish.preferred_site_ids) if wish else frozenset(),
+        avoid_dates=frozenset(date.fromisoformat(d) for d in wish.avoid_dates)
+        if wish
+        else frozenset(),
+        usual_site_id=min((s.id for s in gp.sites if s.active), default=None),
+    )
+
+
+def _engine_session(s: Session) -> engine.Session:
+    return engine.Session(
+        id=s.id,
+        site_id=s.site_id,
+        starts_at=s.starts_at,
+        ends_at=s.ends_at,
+        local_date=s.local_date,
+        gps_needed=s.gps_needed,
+        category=s.category,
+        site_name=s.site.name if s.site else "",
+    )
+
+
+def build_problem(period: RotaPeriod) -> engine.Problem:
+    """The period as the engine sees it: live sessions, active GPs, declarations, locks."""
+    zone = _zone(period.territory_id)
+    sessions = [s for s in period.sessions if not s.cancelled]
+    gps = _active_gps(period.territory_id)
+    unavailable: dict[int, list[Unavailability]] = defaultdict(list)
+    for u in db.session.scalars(
+        sa.select(Unavailability).where(
+            Unavailability.practitioner_id.in_([g.id for g in gps]),
+            Unavailability.end_date >= period.start_date - timedelta(days=1),
+            Unavailability.start_date <= period.end_date + timedelta(days=1),
+        )
+    ):
+        unavailable[u.practitioner_id].append(u)
+    wishes = {
+        w.practitioner_id: w
+        for w in db.session.scalars(sa.select(Wish).where(Wish.period_id == period.id))
+    }
+    locks = tuple(
+        engine.Lock(a.session_id, a.practitioner_id)
+        for s in sessions
+        for a in s.assignments
+        if a.locked
+    )
+    return engine.Problem(
+        sessions=tuple(_engine_session(s) for s in sessions),
+        doctors=tuple(_doctor(g, zone, unavailable[g.id], wishes.get(g.id)) for g in gps),
+        locks=locks,
+    )
+
+
+# --- generation and publication ----------------------------------------------------------------
+
+
+def generate_rota(period: RotaPeriod, *, by: User | None) -> engine.Solution:
+    """Fill the period fairly, keeping volunteered and locked assignments."""
+    if period.status not in (PeriodStatus.WISHES_OPEN, PeriodStatus.GENERATED):
+        raise ValidationError(
+            "Le tableau se génère après l'ouverture des souhaits et avant la publication."
+        )
+    for session in period.sessions:
+        session.assignments = [a for a in session.assignments if a.locked]
+    db.session.flush()
+    try:
+        solution = engine.solve(build_problem(period))
+    except engine.InvalidProblem as exc:
+        raise ValidationError(f"Des affectations verrouillées se contredisent : {exc}") from exc
+    by_session = {s.id: s for s in period.sessions}
+    for a in solution.assignments:
+        if a.locked:
+            continue
+        session = by_session[a.session_id]
+        seat = _free_seat(session)
+        session.assignments.append(
+            Assignment(practitioner_id=a.doctor_id, seat=seat, source=AssignmentSource.GENERATED)
+        )
+    period.status = PeriodStatus.GENERATED
+    db.session.flush()
+    audit.record(
+        "rota.generate",
+        by=by,
+        territory_id=period.territory_id,
+        target=period,
+        detail={k: v for k, v in solution.figures.items()},
+    )
+    return solution
+
+
+def _free_seat(session: Session) -> int:
+    taken = {a.seat for a in session.assignments}
+    return next(n for n in range(1, session.gps_needed + 1) if n not in taken)
+
+
+def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
+    """Freeze a version and tell every GP of their sessions. Returns the new version."""
+    if period.status != PeriodStatus.GENERATED:
+        raise ValidationError("Seul un tableau généré (et relu) peut être publié.")
+    period.status = PeriodStatus.PUBLISHED
+    period.version += 1
+    period.published_at = now_utc()
+    counts: dict[int, int] = defaultdict(int)
+    for s in period.sessions:
+        for a in s.assignments:
+            counts[a.practitioner_id] += 1
+    for gp in _active_gps(period.territory_id):
+        if gp.email and counts[gp.id]:
+            _notify(
+                period.territory_id,
+                gp.email,
+                f"Tour de rôle publié : « {period.name} »",
+                f"Bonjour {gp.display_name},\n\nLe tableau « {period.name} » est publié : vous "
+                f"assurez {counts[gp.id]} plage(s). Retrouvez-les dans Tour de rôle et dans votre agenda.",
+            )
+    db.session.flush()
+    audit.record(
+        "rota.publish",
+        by=by,
+        territory_id=period.territory_id,
+        target=period,
+        detail={"version": period.version},
+    )
+    return period.version
+
+
+# --- manual edits ------------------------------------------------------------------------------
+
+
+def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str]:
+    """Why ``practitioner`` may not hold ``session`` (French; empty when they may)."""
+    reasons = []
+    if not practitioner.active or practitioner.profession != Profession.GP:
+        reasons.append(f"{practitioner.display_name} n'est pas un médecin actif du territoire.")
+    if session.site_id not in {s.id for s in practitioner.sites}:
+        reasons.append(f"{practitioner.display_name} n'exerce pas à {session.site.name}.")
+    if any(a.practitioner_id == practitioner.id for a in session.assignments):
+        reasons.append(f"{practitioner.display_name} assure déjà cette plage.")
+    zone = _zone(session.territory_id)
+    unavailable = db.session.scalars(
+        sa.select(Unavailability).where(
+            Unavailability.practitioner_id == practitioner.id,
+            Unavailability.start_date <= session.local_date + timedelta(days=1),
+            Unavailability.end_date >= session.local_date - timedelta(days=1),
+        )
+    ).all()
+    doctor = _doctor(practitioner, zone, list(unavailable), None)
+    if not engine.is_available(doctor, _engine_session(session)):
+        reasons.append(
+            f"{practitioner.display_name} est indisponible le {session.local_date:%d/%m/%Y}."
+        )
+    nearby = db.session.scalars(
+        sa.select(Session)
+        .join(Assignment, Assignment.session_id == Session.id)
+        .where(
+            Assignment.practitioner_id == practitioner.id,
+            Session.starts_at >= session.starts_at - timedelta(days=2),
+            Session.starts_at <= session.starts_at + timedelta(days=2),
+            Session.id != session.id,
+            ~Session.cancelled,
+        )
+    ).all()
+    mine = [_engine_session(s) for s in nearby] + [_engine_session(session)]
+    for first, second in engine.conflicts(doctor, mine, timedelta(hours=10)):
+        other = first if second.id == session.id else second
+        reasons.append(
+            f"{practitioner.display_name} assure déjà une plage le {other.local_date:%d/%m} "
+            "trop proche (chevauchement ou moins de 10 h de repos)."
+        )
+    return reasons
+
+
+def assign(
+    session: Session,
+    practitioner: Practitioner,
+    *,
+    source: AssignmentSource,
+    locked: bool,
+    by: User | None,
+) -> Assignment:
+    """Put a GP on a session if every hard rule allows it."""
+    if session.cancelled:
+        raise ValidationError("Cette plage est annulée.")
+    if len(session.assignments) >= session.gps_needed:
+        raise ValidationError("Cette plage est déjà complète.")
+    reasons = hard_rule_breaches(session, practitioner)
+    if reasons:
+        raise ValidationError(" ".join(reasons))
+    assignment = Assignment(
+        practitioner_id=practitioner.id, seat=_free_seat(session), source=source, locked=locked
+    )
+    session.assignments.append(assignment)
+    if session.period.status == PeriodStatus.PUBLISHED:
+        session.version += 1
+    db.session.flush()
+    audit.record(
+        "assignment.create",
+        by=by,
+        territory_id=session.territory_id,
+        target=assignment,
+        detail={"session": session.id, "source": source.value},
+    )
+    return assignment
+
+
+def volunteer(session: Session, practitioner: Practitioner, *, by: User | None) -> Assignment:
+    if session.period.status != PeriodStatus.WISHES_OPEN:
+        raise ValidationError(
+            "On ne peut se porter volontaire que pendant le recueil des souhaits."
+        )
+    return assign(session, practitioner, source=AssignmentSource.VOLUNTEERED, locked=True, by=by)
+
+
+def unassign(assignment: Assignment, *, by: User | None) -> None:
+    session = assignment.session
+    if session.period.status == PeriodStatus.PUBLISHED:
+        session.version += 1
+    audit.record(
+        "assignment.delete",
+        by=by,
+        territory_id=session.territory_id,
+        target=assignment,
+        detail={"session": session.id, "practitioner": assignment.practitioner_id},
+    )
+    session.assignments.remove(assignment)
+    db.session.flush()
