@@ -93,6 +93,9 @@ def demo_command() -> None:
 
 
 def init_cli(app: Flask) -> None:
+    from rota.cli import rota_cli
+
+    app.cli.add_command(rota_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(demo_command)

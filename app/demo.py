@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import date, time, timedelta
 
 import sqlalchemy as sa
 
@@ -19,6 +20,7 @@ from app.models import Practitioner, Site, Territory, User
 from app.passwords import hash_password
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
+from app.timeutil import now_utc
 from app.validators import luhn_valid
 
 DEMO_PASSWORD = "demo-tourderole-2026"
@@ -320,7 +322,62 @@ _ACCOUNT_LABELS = [
 DEMO_ACCOUNTS = _accounts()
 
 
-def load_demo() -> bool:
+def _published_rota(
+    territory: Territory, sites: list[Site], gps: list[Practitioner], today: date
+) -> None:
+    """Templates for the four sites and a published rota from this Monday for five weeks."""
+    from rota import services as rota_services
+    from rota.models import ConsultationMode, HolidayRule
+
+    monday = today - timedelta(days=today.weekday())
+    msp, port, dunes, mmg = sites
+    weekdays = frozenset(range(5))
+    specs = [
+        (msp, weekdays, time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
+        (port, weekdays, time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
+        (dunes, frozenset({0, 2, 4}), time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
+        (mmg, frozenset({5}), time(9), time(13), 2, ConsultationMode.SURGERY, 8, 4),
+        (mmg, frozenset({6}), time(9), time(12), 1, ConsultationMode.WALK_IN, 0, 0),
+        (mmg, frozenset(), time(9), time(13), 1, ConsultationMode.SURGERY, 4, 2),
+    ]
+    for site, days, start, end, needed, mode, sas, pharmacy in specs:
+        rota_services.create_template(
+            territory,
+            rota_services.TemplateData(
+                site_id=site.id,
+                weekdays=days,
+                start_time=start,
+                end_time=end,
+                gps_needed=needed,
+                slot_minutes=15,
+                mode=mode,
+                sas_slots=sas,
+                pharmacy_slots=pharmacy,
+                valid_from=monday,
+                valid_to=None,
+                on_holidays=HolidayRule.ONLY if not days else HolidayRule.SKIP,
+            ),
+            by=None,
+        )
+    period = rota_services.create_period(
+        territory,
+        name=f"Semaines du {monday:%d/%m/%Y}",
+        start_date=monday,
+        end_date=monday + timedelta(weeks=5, days=-1),
+        by=None,
+    )
+    rota_services.open_wishes(period, deadline=None, by=None)
+    # A few GPs volunteer first, as they would during the wishes window.
+    for gp, session in zip(
+        gps[:6], [s for s in period.sessions if s.gps_needed == 1][::7], strict=False
+    ):
+        if session.site_id in {site.id for site in gp.sites}:
+            rota_services.volunteer(session, gp, by=None)
+    rota_services.generate_rota(period, by=None)
+    rota_services.publish_rota(period, by=None)
+
+
+def load_demo(today: date | None = None) -> bool:
     """Create the demo territories in one transaction; do nothing if they exist."""
     if db.session.scalar(sa.select(Territory.id).where(Territory.slug == MAIN_SLUG)):
         return False
@@ -392,6 +449,7 @@ def load_demo() -> bool:
             name="Coordination Île de Ré",
         )
         _account("admin@demo.tourderole.fr", Role.ADMIN, None, password_hash, name="Administration")
+        _published_rota(main, sites, gps, today or now_utc().date())
         db.session.commit()
     except Exception:
         db.session.rollback()

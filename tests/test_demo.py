@@ -50,6 +50,18 @@ def test_demo_territory_is_realistic(runner):
     assert all(gp.sites for gp in gps)
 
 
+def test_demo_has_a_published_rota_from_this_week_for_five_weeks(runner):
+    from rota.models import Assignment, PeriodStatus, RotaPeriod, Session
+
+    runner.invoke(args=["demo"])
+    period = db.session.scalar(sa.select(RotaPeriod))
+    assert period.status == PeriodStatus.PUBLISHED
+    assert period.start_date.weekday() == 0
+    assert (period.end_date - period.start_date).days == 34
+    places = db.session.scalar(sa.select(sa.func.sum(Session.gps_needed)))
+    assert db.session.scalar(sa.select(sa.func.count(Assignment.id))) == places
+
+
 def test_demo_territories_share_no_commune(runner):
     runner.invoke(args=["demo"])
     territories = db.session.scalars(sa.select(Territory)).all()

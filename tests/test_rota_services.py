@@ -1,0 +1,216 @@
+"""Rota use cases on both engines: templates, the period lifecycle, volunteers, manual edits."""
+
+from datetime import date, time, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.enums import Profession
+from app.extensions import db
+from app.validators import ValidationError
+from rota import services
+from rota.models import (
+    Assignment,
+    AssignmentSource,
+    ConsultationMode,
+    HolidayRule,
+    OutboxMessage,
+    PeriodStatus,
+    Session,
+)
+
+MONDAY = date(2027, 3, 1)
+
+
+def template_data(site, **kw):
+    values = {
+        "site_id": site.id,
+        "weekdays": frozenset(range(5)),
+        "start_time": time(17),
+        "end_time": time(20),
+        "gps_needed": 1,
+        "slot_minutes": 15,
+        "mode": ConsultationMode.SURGERY,
+        "sas_slots": 4,
+        "pharmacy_slots": 2,
+        "valid_from": MONDAY,
+        "valid_to": None,
+        "on_holidays": HolidayRule.SKIP,
+    }
+    values.update(kw)
+    return services.TemplateData(**values)
+
+
+@pytest.fixture
+def world(make_territory, make_site, make_practitioner):
+    territory = make_territory()
+    site = make_site(territory, name="MSP des Marais")
+    gps = [
+        make_practitioner(
+            territory, family_name=f"Med{i}", email=f"gp{i}@example.org", site_ids=[site.id]
+        )
+        for i in range(4)
+    ]
+    services.create_template(territory, template_data(site), by=None)
+    period = services.create_period(
+        territory, name="Mars", start_date=MONDAY, end_date=MONDAY + timedelta(days=13), by=None
+    )
+    db.session.commit()
+    return territory, site, gps, period
+
+
+def test_overlapping_templates_at_one_site_are_refused(world):
+    territory, site, _, _ = world
+    with pytest.raises(ValidationError, match="chevauche"):
+        services.create_template(
+            territory, template_data(site, start_time=time(19), end_time=time(21)), by=None
+        )
+
+
+def test_reserved_slots_cannot_exceed_the_session(world):
+    territory, site, _, _ = world
+    with pytest.raises(ValidationError, match="dépassent"):
+        services.create_template(
+            territory,
+            template_data(site, start_time=time(8), end_time=time(9), sas_slots=5),
+            by=None,
+        )
+
+
+def test_lifecycle_open_generate_publish(world):
+    territory, _, gps, period = world
+    with pytest.raises(ValidationError, match="après l'ouverture"):
+        services.generate_rota(period, by=None)
+    assert services.open_wishes(period, deadline=None, by=None) == 10
+    assert services.expand_sessions(period) == 0  # idempotent
+    solution = services.generate_rota(period, by=None)
+    db.session.commit()
+    assert solution.figures["filled"] == 10
+    assert period.status == PeriodStatus.GENERATED
+    loads = [
+        db.session.scalar(sa.select(sa.func.count()).where(Assignment.practitioner_id == g.id))
+        for g in gps
+    ]
+    assert sorted(loads) == [2, 2, 3, 3]
+    assert services.publish_rota(period, by=None) == 1
+    db.session.commit()
+    subjects = db.session.scalars(sa.select(OutboxMessage.subject)).all()
+    assert sum("publié" in s for s in subjects) == 4
+    with pytest.raises(ValidationError):
+        services.publish_rota(period, by=None)
+
+
+def test_volunteered_sessions_survive_regeneration(world):
+    _, _, gps, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    first = period.sessions[0]
+    services.volunteer(first, gps[3], by=None)
+    services.generate_rota(period, by=None)
+    services.generate_rota(period, by=None)
+    db.session.commit()
+    kept = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == first.id))
+    assert (kept.practitioner_id, kept.source, kept.locked) == (
+        gps[3].id,
+        AssignmentSource.VOLUNTEERED,
+        True,
+    )
+
+
+def test_unavailability_is_respected_by_generation(world):
+    _, _, gps, period = world
+    services.declare_unavailability(
+        gps[0], start_date=MONDAY, end_date=MONDAY + timedelta(days=13), reason="congés", by=None
+    )
+    services.open_wishes(period, deadline=None, by=None)
+    services.generate_rota(period, by=None)
+    db.session.commit()
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(Assignment.practitioner_id == gps[0].id))
+        == 0
+    )
+
+
+def test_manual_assignment_breaking_a_hard_rule_is_refused(world, make_site, make_practitioner):
+    territory, site, gps, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    monday = period.sessions[0]
+    services.assign(monday, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+    with pytest.raises(ValidationError, match="déjà complète"):
+        services.assign(monday, gps[1], source=AssignmentSource.MANUAL, locked=False, by=None)
+    elsewhere = make_practitioner(
+        territory, family_name="Ailleurs", site_ids=[make_site(territory, name="Autre").id]
+    )
+    with pytest.raises(ValidationError, match="n'exerce pas à MSP des Marais"):
+        services.assign(
+            period.sessions[1], elsewhere, source=AssignmentSource.MANUAL, locked=False, by=None
+        )
+    services.declare_unavailability(
+        gps[2],
+        start_date=MONDAY + timedelta(days=1),
+        end_date=MONDAY + timedelta(days=1),
+        reason="",
+        by=None,
+    )
+    with pytest.raises(ValidationError, match="indisponible le 02/03/2027"):
+        services.assign(
+            period.sessions[1], gps[2], source=AssignmentSource.MANUAL, locked=False, by=None
+        )
+    pharmacist = make_practitioner(territory, profession=Profession.PHARMACIST, site_ids=[site.id])
+    with pytest.raises(ValidationError, match="pas un médecin actif"):
+        services.assign(
+            period.sessions[2], pharmacist, source=AssignmentSource.MANUAL, locked=False, by=None
+        )
+
+
+def test_seat_constraint_makes_overstaffing_impossible_in_the_schema(world):
+    _, _, gps, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    session = period.sessions[0]
+    db.session.add(
+        Assignment(
+            session_id=session.id, practitioner_id=gps[0].id, seat=1, source=AssignmentSource.MANUAL
+        )
+    )
+    db.session.add(
+        Assignment(
+            session_id=session.id, practitioner_id=gps[1].id, seat=1, source=AssignmentSource.MANUAL
+        )
+    )
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_overlapping_periods_are_refused(world):
+    territory = world[0]
+    with pytest.raises(ValidationError, match="chevauchent"):
+        services.create_period(
+            territory,
+            name="Bis",
+            start_date=MONDAY + timedelta(days=7),
+            end_date=MONDAY + timedelta(days=30),
+            by=None,
+        )
+
+
+def test_cli_generate_and_publish(world, runner):
+    _, _, _, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    db.session.commit()
+    result = runner.invoke(args=["rota", "publish", str(period.id)])
+    assert result.exit_code != 0
+    assert "Seul un tableau généré" in result.output
+    result = runner.invoke(args=["rota", "generate", str(period.id)])
+    assert result.exit_code == 0, result.output
+    assert "10/10 places pourvues" in result.output
+    result = runner.invoke(args=["rota", "publish", str(period.id)])
+    assert "publié (version 1)" in result.output
+    assert runner.invoke(args=["rota", "generate", "999"]).exit_code != 0
+
+
+def test_sessions_follow_the_territory_calendar(world):
+    territory, _, _, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    first = db.session.scalar(sa.select(Session).order_by(Session.starts_at))
+    assert first.starts_at.hour == 16  # 17:00 in Paris in March (CET) is 16:00 UTC
+    assert first.category == "weekday"
