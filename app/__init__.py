@@ -54,4 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
+    from rota.views import bp as rota_bp
+
+    app.register_blueprint(rota_bp)
     return app

@@ -583,3 +583,11 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
     )
     session.assignments.remove(assignment)
     db.session.flush()
+
+
+def period_fairness(period: RotaPeriod) -> list:
+    """Load vs target per GP for the review page (rows of ``rota.fairness``)."""
+    from rota.fairness import fairness_rows
+
+    held = [(a.session_id, a.practitioner_id) for s in period.sessions for a in s.assignments]
+    return fairness_rows(build_problem(period), held)

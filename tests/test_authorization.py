@@ -4,6 +4,7 @@ Adding a route without classifying it here fails ``test_every_route_is_in_the_ma
 """
 
 from dataclasses import dataclass
+from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,12 +13,16 @@ from flask import Flask
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, User
+from app.timeutil import now_utc
+from rota import services as rota_services
+from rota.models import ConsultationMode, HolidayRule
 from tests.conftest import PASSWORD
 
 ANON = "anonymous"
 ROLES = [ANON, *[r.value for r in Role]]
 COORD = {Role.COORDINATOR.value}
 ADMIN = {Role.ADMIN.value}
+GP = {Role.GP.value}
 ANYONE = set(ROLES)
 LOGGED_IN = {r.value for r in Role}
 
@@ -58,6 +63,15 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("territory.invite_user", "POST"): COORD,
     ("territory.toggle_user", "POST"): COORD,
     ("territory.reinvite_user", "POST"): COORD,
+    ("rota.templates", "GET"): COORD,
+    ("rota.templates", "POST"): COORD,
+    ("rota.periods", "GET"): COORD,
+    ("rota.periods", "POST"): COORD,
+    ("rota.period", "GET"): COORD,
+    ("rota.period_action", "POST"): COORD,
+    ("rota.my_sessions", "GET"): GP,
+    ("rota.my_sessions", "POST"): GP,
+    ("rota.volunteer", "POST"): GP,
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
@@ -79,10 +93,38 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     site = make_site(territory)
     gp = make_practitioner(territory, site_ids=[site.id], profession=Profession.GP)
     users = {
-        role.value: make_user(role, territory, email=f"{email_prefix}-{role.value}@example.org")
+        role.value: make_user(
+            role,
+            territory,
+            email=f"{email_prefix}-{role.value}@example.org",
+            practitioner=gp if role == Role.GP else None,
+        )
         for role in Role
         if role != Role.ADMIN
     }
+    rota_services.create_template(
+        territory,
+        rota_services.TemplateData(
+            site_id=site.id,
+            weekdays=frozenset(range(7)),
+            start_time=time(17),
+            end_time=time(20),
+            gps_needed=1,
+            slot_minutes=15,
+            mode=ConsultationMode.SURGERY,
+            sas_slots=0,
+            pharmacy_slots=0,
+            valid_from=date(2026, 1, 1),
+            valid_to=None,
+            on_holidays=HolidayRule.NORMAL,
+        ),
+        by=None,
+    )
+    start = now_utc().date() + timedelta(days=1)
+    period = rota_services.create_period(
+        territory, name="Période", start_date=start, end_date=start + timedelta(days=6), by=None
+    )
+    rota_services.open_wishes(period, deadline=None, by=None)
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
     db.session.commit()
@@ -95,6 +137,8 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "action": "desactiver",
         "token": "made-up-token",
         "filename": "style.css",
+        "period_id": period.id,
+        "session_id": period.sessions[0].id,
     }
     return users, ids
 
@@ -109,8 +153,12 @@ def world(app, make_territory, make_site, make_practitioner, make_user) -> World
     return World(users=users, ids=ids, other_ids=other_ids)
 
 
+ACTION_FOR = {"rota.period_action": "generer"}
+
+
 def _url(app: Flask, endpoint: str, values: dict) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values = {**values, "action": ACTION_FOR.get(endpoint, values["action"])}
     return app.url_for(endpoint, **{k: values[k] for k in rule.arguments})
 
 
@@ -166,6 +214,8 @@ ID_ROUTES = sorted(
         "territory.toggle_practitioner",
         "territory.toggle_user",
         "territory.reinvite_user",
+        "rota.period",
+        "rota.period_action",
     }
 )
 
@@ -182,6 +232,15 @@ def test_other_territory_ids_are_not_found(app, client, world, endpoint, method)
     assert response.status_code == 404
     db.session.expire_all()
     assert _snapshot() == before
+
+
+def test_gp_cannot_volunteer_on_another_territory_session(app, client, world):
+    from rota.models import Assignment
+
+    client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
+    response = client.post(_url(app, "rota.volunteer", world.other_ids))
+    assert response.status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count(Assignment.id))) == 0
 
 
 def _snapshot():

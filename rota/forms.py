@@ -1,0 +1,57 @@
+"""Forms of the rota pages (French labels and messages)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.territory.forms import MultiCheckboxField, select_choices
+from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
+
+REQUIRED = "Ce champ est obligatoire."
+
+
+class TemplateForm(FlaskForm):
+    site_id = SelectField("Lieu", coerce=int, choices=[])
+    weekdays = MultiCheckboxField(
+        "Jours", coerce=int, choices=select_choices(enumerate(WEEKDAY_LABELS))
+    )
+    start_time = TimeField("Début (heure locale)", validators=[DataRequired(REQUIRED)])
+    end_time = TimeField("Fin (heure locale)", validators=[DataRequired(REQUIRED)])
+    gps_needed = IntegerField(
+        "Médecins nécessaires",
+        default=1,
+        validators=[DataRequired(REQUIRED), NumberRange(1, 10, "Entre 1 et 10 médecins.")],
+    )
+    slot_minutes = IntegerField(
+        "Durée d'un créneau (minutes)",
+        default=15,
+        validators=[DataRequired(REQUIRED), NumberRange(5, 120, "Entre 5 et 120 minutes.")],
+    )
+    mode = SelectField("Mode de consultation", choices=select_choices(ConsultationMode.choices()))
+    sas_slots = IntegerField(
+        "Créneaux réservés au SAS (régulation)",
+        default=0,
+        validators=[Optional(), NumberRange(0, 100, "Nombre invalide.")],
+    )
+    pharmacy_slots = IntegerField(
+        "Créneaux réservés aux pharmacies",
+        default=0,
+        validators=[Optional(), NumberRange(0, 100, "Nombre invalide.")],
+    )
+    valid_from = DateField("Valable à partir du", validators=[DataRequired(REQUIRED)])
+    valid_to = DateField("Jusqu'au (facultatif)", validators=[Optional()])
+    on_holidays = SelectField("Jours fériés", choices=select_choices(HolidayRule.choices()))
+
+
+class PeriodForm(FlaskForm):
+    name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=120)])
+    start_date = DateField("Premier jour", validators=[DataRequired(REQUIRED)])
+    end_date = DateField("Dernier jour", validators=[DataRequired(REQUIRED)])
+
+
+class UnavailabilityForm(FlaskForm):
+    start_date = DateField("Du", validators=[DataRequired(REQUIRED)])
+    end_date = DateField("Au (inclus)", validators=[DataRequired(REQUIRED)])
+    reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=200)])

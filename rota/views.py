@@ -1,0 +1,254 @@
+"""Rota pages: templates and periods for the coordinator, declarations for GPs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.enums import Role
+from app.extensions import db
+from app.models import Practitioner, Site
+from app.security import get_in_territory_or_404, roles_required
+from app.territory.forms import ConfirmForm, select_choices
+from app.territory.views import _attempt, _territory
+from app.timeutil import now_utc
+from rota import forms, services
+from rota.fairness import bar_chart
+from rota.models import (
+    Assignment,
+    ConsultationMode,
+    HolidayRule,
+    PeriodStatus,
+    RotaPeriod,
+    Session,
+    SessionTemplate,
+    Unavailability,
+    Wish,
+)
+
+bp = Blueprint("rota", __name__)
+coordinator_only = roles_required(Role.COORDINATOR)
+gp_only = roles_required(Role.GP)
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+@bp.route("/coordination/plages-types", methods=["GET", "POST"])
+@coordinator_only
+def templates():
+    """Session templates of the territory, and a form to add one."""
+    territory = _territory()
+    form = forms.TemplateForm()
+    form.site_id.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
+    if form.validate_on_submit():
+        data = services.TemplateData(
+            site_id=form.site_id.data,
+            weekdays=frozenset(form.weekdays.data or []),
+            start_time=form.start_time.data,
+            end_time=form.end_time.data,
+            gps_needed=form.gps_needed.data,
+            slot_minutes=form.slot_minutes.data,
+            mode=ConsultationMode(form.mode.data),
+            sas_slots=form.sas_slots.data or 0,
+            pharmacy_slots=form.pharmacy_slots.data or 0,
+            valid_from=form.valid_from.data,
+            valid_to=form.valid_to.data,
+            on_holidays=HolidayRule(form.on_holidays.data),
+        )
+        ok, _ = _attempt(lambda: services.create_template(territory, data, by=current_user))
+        if ok:
+            flash("Plage type enregistrée.", "success")
+            return redirect(url_for("rota.templates"))
+    items = db.session.scalars(
+        sa.select(SessionTemplate)
+        .join(Site, Site.id == SessionTemplate.site_id)
+        .where(SessionTemplate.territory_id == territory.id)
+        .order_by(Site.name, SessionTemplate.start_time)
+    ).all()
+    return render_template("rota/templates.html", templates=items, form=form)
+
+
+# --- periods -------------------------------------------------------------------------------------
+
+
+@bp.route("/coordination/periodes", methods=["GET", "POST"])
+@coordinator_only
+def periods():
+    territory = _territory()
+    form = forms.PeriodForm()
+    if form.validate_on_submit():
+        ok, period = _attempt(
+            lambda: services.create_period(
+                territory,
+                name=form.name.data or "",
+                start_date=form.start_date.data,
+                end_date=form.end_date.data,
+                by=current_user,
+            )
+        )
+        if ok and period is not None:
+            flash(f"Période « {period.name} » créée.", "success")
+            return redirect(url_for("rota.period", period_id=period.id))
+    items = db.session.scalars(
+        sa.select(RotaPeriod)
+        .where(RotaPeriod.territory_id == territory.id)
+        .order_by(RotaPeriod.start_date.desc())
+    ).all()
+    return render_template("rota/periods.html", periods=items, form=form)
+
+
+@bp.get("/coordination/periodes/<int:period_id>")
+@coordinator_only
+def period(period_id: int):
+    """Review: the grid (sites × days), unfilled sessions, fairness table and chart."""
+    period = get_in_territory_or_404(RotaPeriod, period_id)
+    territory = _territory()
+    sessions = period.sessions
+    days = sorted({s.local_date for s in sessions})
+    grid: dict[tuple[int, object], list[Session]] = defaultdict(list)
+    for s in sessions:
+        grid[(s.site_id, s.local_date)].append(s)
+    sites = [s for s in territory.sites if any(x.site_id == s.id for x in sessions)]
+    unfilled = [s for s in sessions if not s.cancelled and len(s.assignments) < s.gps_needed]
+    rows = services.period_fairness(period) if sessions else []
+    answered = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Wish).where(Wish.period_id == period.id)
+    )
+    return render_template(
+        "rota/period.html",
+        period=period,
+        days=days,
+        sites=sites,
+        grid=grid,
+        unfilled=unfilled,
+        rows=[r for r in rows if r.total or r.total_target],
+        chart=bar_chart([r for r in rows if r.total or r.total_target]),
+        answered=answered,
+        gp_count=len(services._active_gps(territory.id)),
+        form=ConfirmForm(),
+        PeriodStatus=PeriodStatus,
+    )
+
+
+@bp.post("/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier):action>")
+@coordinator_only
+def period_action(period_id: int, action: str):
+    period = get_in_territory_or_404(RotaPeriod, period_id)
+    if action == "ouvrir":
+        ok, created = _attempt(
+            lambda: services.open_wishes(
+                period, deadline=now_utc() + timedelta(days=14), by=current_user
+            )
+        )
+        if ok:
+            flash(
+                f"Recueil des souhaits ouvert : {created} plage(s) créée(s), médecins prévenus.",
+                "success",
+            )
+    elif action == "generer":
+        ok, solution = _attempt(lambda: services.generate_rota(period, by=current_user))
+        if ok and solution is not None:
+            f = solution.figures
+            flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
+            for item in solution.unfilled[:10]:
+                flash(f"Non pourvue : {item.reason}.", "warning")
+    else:
+        ok, version = _attempt(lambda: services.publish_rota(period, by=current_user))
+        if ok:
+            flash(f"Tableau publié (version {version}) ; les médecins sont prévenus.", "success")
+    return redirect(url_for("rota.period", period_id=period.id))
+
+
+# --- GP pages ---------------------------------------------------------------------------------------
+
+
+def _me() -> Practitioner:
+    practitioner = current_user.practitioner
+    if practitioner is None or practitioner.territory_id != current_user.territory_id:
+        abort(403)
+    return practitioner
+
+
+@bp.route("/mes-plages", methods=["GET", "POST"])
+@gp_only
+def my_sessions():
+    """My upcoming sessions, my unavailability, and sessions I may volunteer for."""
+    me = _me()
+    form = forms.UnavailabilityForm()
+    if form.validate_on_submit():
+        ok, _ = _attempt(
+            lambda: services.declare_unavailability(
+                me,
+                start_date=form.start_date.data,
+                end_date=form.end_date.data,
+                reason=form.reason.data or "",
+                by=current_user,
+            )
+        )
+        if ok:
+            flash("Indisponibilité enregistrée.", "success")
+            return redirect(url_for("rota.my_sessions"))
+    now = now_utc()
+    upcoming = db.session.scalars(
+        sa.select(Session)
+        .join(Assignment, Assignment.session_id == Session.id)
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .where(
+            Assignment.practitioner_id == me.id,
+            Session.ends_at >= now,
+            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.WISHES_OPEN]),
+        )
+        .order_by(Session.starts_at)
+    ).all()
+    my_sites = [s.id for s in me.sites]
+    open_sessions = [
+        s
+        for s in db.session.scalars(
+            sa.select(Session)
+            .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+            .where(
+                RotaPeriod.territory_id == me.territory_id,
+                RotaPeriod.status == PeriodStatus.WISHES_OPEN,
+                Session.site_id.in_(my_sites),
+                Session.starts_at >= now,
+                ~Session.cancelled,
+            )
+            .order_by(Session.starts_at)
+            .limit(200)
+        )
+        if len(s.assignments) < s.gps_needed
+        and all(a.practitioner_id != me.id for a in s.assignments)
+    ]
+    unavailability = db.session.scalars(
+        sa.select(Unavailability)
+        .where(Unavailability.practitioner_id == me.id, Unavailability.end_date >= now.date())
+        .order_by(Unavailability.start_date)
+    ).all()
+    return render_template(
+        "rota/my_sessions.html",
+        me=me,
+        upcoming=upcoming,
+        open_sessions=open_sessions,
+        unavailability=unavailability,
+        form=form,
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.post("/plages/<int:session_id>/volontaire")
+@gp_only
+def volunteer(session_id: int):
+    me = _me()
+    session = get_in_territory_or_404(Session, session_id)
+    ok, _ = _attempt(lambda: services.volunteer(session, me, by=current_user))
+    if ok:
+        flash(
+            f"Vous assurerez la plage du {session.local_date:%d/%m/%Y} à {session.site.name}.",
+            "success",
+        )
+    return redirect(url_for("rota.my_sessions"))
