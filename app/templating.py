@@ -8,7 +8,7 @@ from flask import Flask, current_app
 from flask_login import current_user
 
 from app.enums import Profession, Role, SiteKind
-from app.timeutil import format_local
+from app.timeutil import format_local, local
 from app.validators import display_phone
 
 
@@ -23,7 +23,19 @@ def local_filter(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return format_local(value, _zone(), fmt)
 
 
+FRENCH_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def local_day_filter(value: datetime | None) -> str:
+    """ "lundi 30/11/2026" in the user's zone: strftime's %A would follow the C locale."""
+    if value is None:
+        return ""
+    day = local(value, _zone())
+    return f"{FRENCH_WEEKDAYS[day.weekday()]} {day:%d/%m/%Y}"
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["local"] = local_filter
+    app.jinja_env.filters["local_day"] = local_day_filter
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.globals.update(Role=Role, SiteKind=SiteKind, Profession=Profession)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.territory.forms import MultiCheckboxField, select_choices
 from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
@@ -22,12 +22,12 @@ class TemplateForm(FlaskForm):
     gps_needed = IntegerField(
         "Médecins nécessaires",
         default=1,
-        validators=[DataRequired(REQUIRED), NumberRange(1, 10, "Entre 1 et 10 médecins.")],
+        validators=[InputRequired(REQUIRED), NumberRange(1, 10, "Entre 1 et 10 médecins.")],
     )
     slot_minutes = IntegerField(
         "Durée d'un créneau (minutes)",
         default=15,
-        validators=[DataRequired(REQUIRED), NumberRange(5, 120, "Entre 5 et 120 minutes.")],
+        validators=[InputRequired(REQUIRED), NumberRange(5, 120, "Entre 5 et 120 minutes.")],
     )
     mode = SelectField("Mode de consultation", choices=select_choices(ConsultationMode.choices()))
     sas_slots = IntegerField(

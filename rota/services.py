@@ -95,6 +95,18 @@ def _check_template(territory: Territory, data: TemplateData, *, template_id: in
     site = db.session.get(Site, data.site_id)
     if site is None or site.territory_id != territory.id:
         raise ValidationError("Choisissez un lieu du territoire.")
+    others = db.session.scalars(
+        sa.select(SessionTemplate).where(
+            SessionTemplate.site_id == data.site_id,
+            SessionTemplate.active,
+            SessionTemplate.id != (template_id or 0),
+        )
+    ).all()
+    specs = [_spec(t, _template_data(t), t.id) for t in others]
+    specs.append(_spec(None, data, template_id or 0))
+    problems = calendar.check_templates(specs)
+    if problems:
+        raise ValidationError(" ".join(problems))
     if data.mode != ConsultationMode.WALK_IN:
         session_minutes = (
             (
@@ -110,18 +122,6 @@ def _check_template(territory: Territory, data: TemplateData, *, template_id: in
                 f"Les créneaux réservés ({data.sas_slots + data.pharmacy_slots}) dépassent "
                 f"les {slots} créneaux de la plage."
             )
-    others = db.session.scalars(
-        sa.select(SessionTemplate).where(
-            SessionTemplate.site_id == data.site_id,
-            SessionTemplate.active,
-            SessionTemplate.id != (template_id or 0),
-        )
-    ).all()
-    specs = [_spec(t, _template_data(t), t.id) for t in others]
-    specs.append(_spec(None, data, template_id or 0))
-    problems = calendar.check_templates(specs)
-    if problems:
-        raise ValidationError(" ".join(problems))
 
 
 def create_template(

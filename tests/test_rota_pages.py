@@ -1,0 +1,163 @@
+"""Rota pages as a coordinator and a GP would use them."""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.enums import Role
+from app.extensions import db
+from app.timeutil import now_utc
+from rota.models import Assignment, PeriodStatus, RotaPeriod, SessionTemplate, Unavailability
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def setup(app, make_territory, make_site, make_practitioner, make_user):
+    territory = make_territory()
+    site = make_site(territory, name="MSP des Marais")
+    gps = [
+        make_practitioner(territory, family_name=f"Med{i}", site_ids=[site.id]) for i in range(3)
+    ]
+    coordinator = make_user(Role.COORDINATOR, territory, email="coord@example.org")
+    gp_user = make_user(Role.GP, territory, email="gp@example.org", practitioner=gps[0])
+    return territory, site, gps, coordinator, gp_user
+
+
+def _login(app, email):
+    client = app.test_client()
+    assert client.post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def _template_form(site, **kw):
+    start = now_utc().date()
+    data = {
+        "site_id": site.id,
+        "weekdays": ["0", "1", "2", "3", "4", "5", "6"],
+        "start_time": "17:00",
+        "end_time": "20:00",
+        "gps_needed": "1",
+        "slot_minutes": "15",
+        "mode": "surgery",
+        "sas_slots": "4",
+        "pharmacy_slots": "2",
+        "valid_from": start.isoformat(),
+        "valid_to": "",
+        "on_holidays": "normal",
+    }
+    data.update(kw)
+    return data
+
+
+def test_coordinator_goes_from_template_to_published_rota(app, setup):
+    _, site, _, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    assert coord.post("/coordination/plages-types", data=_template_form(site)).status_code == 302
+    start = now_utc().date() + timedelta(days=1)
+    response = coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "Décembre",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=5)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    assert response.headers["Location"].endswith(f"/coordination/periodes/{period.id}")
+    page = coord.post(f"/coordination/periodes/{period.id}/ouvrir", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "6 plage(s) créée(s)" in page
+    page = coord.post(
+        f"/coordination/periodes/{period.id}/generer", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "6/6 places pourvues" in page
+    assert "<svg" in page
+    assert "Équité" in page
+    page = coord.post(
+        f"/coordination/periodes/{period.id}/publier", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "publié (version 1)" in page
+    db.session.expire_all()
+    assert db.session.get(RotaPeriod, period.id).status == PeriodStatus.PUBLISHED
+
+
+def test_bad_template_is_explained_and_not_saved(app, setup):
+    _, site, _, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    page = coord.post(
+        "/coordination/plages-types", data=_template_form(site, end_time="17:00")
+    ).get_data(as_text=True)
+    assert "différente de l&#39;heure de début" in page
+    page = coord.post(
+        "/coordination/plages-types", data=_template_form(site, gps_needed="0")
+    ).get_data(as_text=True)
+    assert "Entre 1 et 10 médecins" in page
+    assert db.session.scalar(sa.select(sa.func.count(SessionTemplate.id))) == 0
+
+
+def test_period_actions_out_of_order_are_refused(app, setup):
+    coord = _login(app, "coord@example.org")
+    start = date(2027, 1, 4)
+    coord.post(
+        "/coordination/periodes",
+        data={"name": "Janvier", "start_date": start.isoformat(), "end_date": "2027-01-31"},
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    page = coord.post(
+        f"/coordination/periodes/{period.id}/publier", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Seul un tableau généré" in page
+    page = coord.post(f"/coordination/periodes/{period.id}/ouvrir", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "définissez d&#39;abord des plages types" in page
+    db.session.expire_all()
+    assert db.session.get(RotaPeriod, period.id).status == PeriodStatus.DRAFT
+
+
+def test_gp_declares_unavailability_and_volunteers(app, setup):
+    _, site, gps, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    coord.post("/coordination/plages-types", data=_template_form(site))
+    start = now_utc().date() + timedelta(days=1)
+    coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "P",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=3)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+
+    gp = _login(app, "gp@example.org")
+    page = gp.get("/mes-plages").get_data(as_text=True)
+    assert "Je prends cette plage" in page
+    bad = gp.post(
+        "/mes-plages",
+        data={"start_date": "2027-02-10", "end_date": "2027-02-01"},
+        follow_redirects=True,
+    )
+    assert "doit suivre son début" in bad.get_data(as_text=True)
+    gp.post(
+        "/mes-plages",
+        data={"start_date": "2027-02-01", "end_date": "2027-02-10", "reason": "congés"},
+    )
+    assert db.session.scalar(sa.select(Unavailability.reason)) == "congés"
+
+    session = period.sessions[0]
+    page = gp.post(f"/plages/{session.id}/volontaire", follow_redirects=True).get_data(as_text=True)
+    assert "Vous assurerez la plage" in page
+    taken = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == session.id))
+    assert (taken.practitioner_id, taken.locked) == (gps[0].id, True)
+    page = gp.post(f"/plages/{session.id}/volontaire", follow_redirects=True).get_data(as_text=True)
+    assert "déjà complète" in page
+
+
+def test_gp_without_practitioner_link_is_refused(app, setup, make_user):
+    territory = setup[0]
+    make_user(Role.GP, territory, email="orphan@example.org")
+    assert _login(app, "orphan@example.org").get("/mes-plages").status_code == 403
