@@ -591,3 +591,49 @@ def period_fairness(period: RotaPeriod) -> list:
 
     held = [(a.session_id, a.practitioner_id) for s in period.sessions for a in s.assignments]
     return fairness_rows(build_problem(period), held)
+
+
+def soft_warnings(session: Session, practitioner: Practitioner) -> list[str]:
+    """What a manual assignment would bend without breaking (French; allowed, but said)."""
+    warnings = []
+    wish = db.session.scalar(
+        sa.select(Wish).where(
+            Wish.period_id == session.period_id, Wish.practitioner_id == practitioner.id
+        )
+    )
+    if wish is not None and session.local_date.isoformat() in wish.avoid_dates:
+        warnings.append(
+            f"{practitioner.display_name} avait demandé à éviter le {session.local_date:%d/%m}."
+        )
+    if (
+        wish is not None
+        and wish.preferred_weekday_mask
+        and not (wish.preferred_weekday_mask >> session.local_date.weekday()) & 1
+    ):
+        warnings.append(
+            f"Ce jour ne fait pas partie des jours préférés de {practitioner.display_name}."
+        )
+    rows = {r.doctor_id: r for r in period_fairness(session.period)}
+    row = rows.get(practitioner.id)
+    if (
+        row is not None
+        and row.loads.get(session.category, 0) + 1 > row.targets.get(session.category, 0) + 1
+    ):
+        warnings.append(
+            f"{practitioner.display_name} dépassera sa cible équitable "
+            f"({row.targets.get(session.category, 0):.1f}) pour cette catégorie.".replace(
+                ".", ",", 1
+            )
+        )
+    return warnings
+
+
+def set_locked(assignment: Assignment, locked: bool, *, by: User | None) -> None:
+    assignment.locked = locked
+    db.session.flush()
+    audit.record(
+        "assignment.lock" if locked else "assignment.unlock",
+        by=by,
+        territory_id=assignment.session.territory_id,
+        target=assignment,
+    )

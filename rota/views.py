@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.enums import Role
@@ -20,6 +20,7 @@ from rota import forms, services
 from rota.fairness import bar_chart
 from rota.models import (
     Assignment,
+    AssignmentSource,
     ConsultationMode,
     HolidayRule,
     PeriodStatus,
@@ -162,6 +163,75 @@ def period_action(period_id: int, action: str):
         if ok:
             flash(f"Tableau publié (version {version}) ; les médecins sont prévenus.", "success")
     return redirect(url_for("rota.period", period_id=period.id))
+
+
+# --- manual edits ------------------------------------------------------------------------------------
+
+
+@bp.get("/coordination/plages/<int:session_id>")
+@coordinator_only
+def session_detail(session_id: int):
+    """One session: who holds it, and who else could (manual assignment)."""
+    session = get_in_territory_or_404(Session, session_id)
+    held = {a.practitioner_id for a in session.assignments}
+    candidates = [
+        gp
+        for gp in services._active_gps(session.territory_id)
+        if session.site_id in {s.id for s in gp.sites} and gp.id not in held
+    ]
+    return render_template(
+        "rota/session.html", session=session, candidates=candidates, PeriodStatus=PeriodStatus
+    )
+
+
+@bp.post("/coordination/plages/<int:session_id>/affecter")
+@coordinator_only
+def assign(session_id: int):
+    """Assign a GP by hand: a hard-rule breach is refused, a soft one is allowed with a warning."""
+    session = get_in_territory_or_404(Session, session_id)
+    practitioner_id = request.form.get("practitioner_id", type=int)
+    if not practitioner_id:
+        flash("Choisissez un médecin.", "error")
+        return redirect(url_for("rota.session_detail", session_id=session.id))
+    practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
+    warnings = services.soft_warnings(session, practitioner)
+    ok, _ = _attempt(
+        lambda: services.assign(
+            session,
+            practitioner,
+            source=AssignmentSource.MANUAL,
+            locked=bool(request.form.get("locked")),
+            by=current_user,
+        )
+    )
+    if ok:
+        flash(f"{practitioner.display_name} affecté·e.", "success")
+        for warning in warnings:
+            flash(warning, "warning")
+    return redirect(url_for("rota.session_detail", session_id=session.id))
+
+
+def _assignment_or_404(assignment_id: int) -> Assignment:
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or assignment.session.territory_id != current_user.territory_id:
+        abort(404)
+    return assignment
+
+
+@bp.post(
+    "/coordination/affectations/<int:assignment_id>/<any(retirer, verrouiller, deverrouiller):action>"
+)
+@coordinator_only
+def edit_assignment(assignment_id: int, action: str):
+    assignment = _assignment_or_404(assignment_id)
+    session_id = assignment.session_id
+    if action == "retirer":
+        ok, _ = _attempt(lambda: services.unassign(assignment, by=current_user))
+        if ok:
+            flash("Affectation retirée ; la plage est à pourvoir.", "success")
+    else:
+        _attempt(lambda: services.set_locked(assignment, action == "verrouiller", by=current_user))
+    return redirect(url_for("rota.session_detail", session_id=session_id))
 
 
 # --- GP pages ---------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.periods", "POST"): COORD,
     ("rota.period", "GET"): COORD,
     ("rota.period_action", "POST"): COORD,
+    ("rota.session_detail", "GET"): COORD,
+    ("rota.assign", "POST"): COORD,
+    ("rota.edit_assignment", "POST"): COORD,
     ("rota.my_sessions", "GET"): GP,
     ("rota.my_sessions", "POST"): GP,
     ("rota.volunteer", "POST"): GP,
@@ -125,6 +128,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         territory, name="Période", start_date=start, end_date=start + timedelta(days=6), by=None
     )
     rota_services.open_wishes(period, deadline=None, by=None)
+    volunteered = rota_services.volunteer(period.sessions[1], gp, by=None)
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
     db.session.commit()
@@ -139,6 +143,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "filename": "style.css",
         "period_id": period.id,
         "session_id": period.sessions[0].id,
+        "assignment_id": volunteered.id,
     }
     return users, ids
 
@@ -153,7 +158,7 @@ def world(app, make_territory, make_site, make_practitioner, make_user) -> World
     return World(users=users, ids=ids, other_ids=other_ids)
 
 
-ACTION_FOR = {"rota.period_action": "generer"}
+ACTION_FOR = {"rota.period_action": "generer", "rota.edit_assignment": "verrouiller"}
 
 
 def _url(app: Flask, endpoint: str, values: dict) -> str:
@@ -216,6 +221,9 @@ ID_ROUTES = sorted(
         "territory.reinvite_user",
         "rota.period",
         "rota.period_action",
+        "rota.session_detail",
+        "rota.assign",
+        "rota.edit_assignment",
     }
 )
 
@@ -240,7 +248,14 @@ def test_gp_cannot_volunteer_on_another_territory_session(app, client, world):
     client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
     response = client.post(_url(app, "rota.volunteer", world.other_ids))
     assert response.status_code == 404
-    assert db.session.scalar(sa.select(sa.func.count(Assignment.id))) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Assignment.id)).where(
+                Assignment.session_id == world.other_ids["session_id"]
+            )
+        )
+        == 0
+    )
 
 
 def _snapshot():
@@ -253,6 +268,10 @@ def _snapshot():
         db.session.execute(
             sa.select(User.id, User.active, User.invitation_hash).order_by(User.id)
         ).all(),
+        db.session.execute(
+            sa.text("SELECT id, session_id, practitioner_id, locked FROM assignment ORDER BY id")
+        ).all(),
+        db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
     )
 
 

@@ -161,3 +161,65 @@ def test_gp_without_practitioner_link_is_refused(app, setup, make_user):
     territory = setup[0]
     make_user(Role.GP, territory, email="orphan@example.org")
     assert _login(app, "orphan@example.org").get("/mes-plages").status_code == 403
+
+
+def test_manual_edit_refuses_a_breach_and_warns_on_a_wish(app, setup, make_practitioner, make_site):
+    from rota import services
+
+    territory, site, gps, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    coord.post("/coordination/plages-types", data=_template_form(site))
+    start = now_utc().date() + timedelta(days=1)
+    coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "P",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=3)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    first, second = period.sessions[0], period.sessions[1]
+    services.save_wish(
+        period,
+        gps[1],
+        weight=1.0,
+        preferred_weekdays=frozenset(),
+        preferred_site_ids=[],
+        avoid_dates=[first.local_date],
+        by=None,
+    )
+    db.session.commit()
+
+    page = coord.post(
+        f"/coordination/plages/{first.id}/affecter",
+        data={"practitioner_id": gps[1].id},
+        follow_redirects=True,
+    )
+    text = page.get_data(as_text=True)
+    assert "affecté·e" in text
+    assert "avait demandé à éviter" in text
+
+    other = make_practitioner(
+        territory, family_name="Loin", site_ids=[make_site(territory, name="Ailleurs").id]
+    )
+    text = coord.post(
+        f"/coordination/plages/{second.id}/affecter",
+        data={"practitioner_id": other.id},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "n&#39;exerce pas à MSP des Marais" in text
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Assignment.id)).where(Assignment.session_id == second.id)
+        )
+        == 0
+    )
+
+    assignment = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == first.id))
+    coord.post(f"/coordination/affectations/{assignment.id}/verrouiller")
+    db.session.expire_all()
+    assert db.session.get(Assignment, assignment.id).locked is True
+    coord.post(f"/coordination/affectations/{assignment.id}/retirer")
+    assert db.session.get(Assignment, assignment.id) is None
