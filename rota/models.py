@@ -281,3 +281,63 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} to={self.recipient!r}>"
+
+
+class SwapStatus(LabelledEnum):
+    OPEN = "open", "En attente"
+    ACCEPTED = "accepted", "Acceptée"
+    CANCELLED = "cancelled", "Annulée"
+
+
+class SwapRequest(db.Model):
+    """A GP hands a session to a named colleague, or to anyone on the bourse (no recipient)."""
+
+    __tablename__ = "swap_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    assignment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="SET NULL")
+    )
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("snp_session.id", ondelete="CASCADE"))
+    from_practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE")
+    )
+    to_practitioner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE")
+    )
+    taken_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="SET NULL")
+    )
+    status: Mapped[SwapStatus] = mapped_column(_enum(SwapStatus, "swap_status"))
+    message: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    session: Mapped[Session] = relationship(viewonly=True)
+    from_practitioner: Mapped[Practitioner] = relationship(
+        foreign_keys=[from_practitioner_id], viewonly=True
+    )
+    to_practitioner: Mapped[Practitioner | None] = relationship(
+        foreign_keys=[to_practitioner_id], viewonly=True
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "to_practitioner_id IS NULL OR to_practitioner_id <> from_practitioner_id",
+            name="not_to_self",
+        ),
+        # At most one open offer per assignment.
+        sa.Index(
+            "uq_swap_request_open_assignment",
+            "assignment_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<SwapRequest {self.id} session={self.session_id} {self.status.value}>"

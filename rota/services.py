@@ -30,6 +30,8 @@ from rota.models import (
     RotaPeriod,
     Session,
     SessionTemplate,
+    SwapRequest,
+    SwapStatus,
     Unavailability,
     Wish,
     mask_to_weekdays,
@@ -637,3 +639,106 @@ def set_locked(assignment: Assignment, locked: bool, *, by: User | None) -> None
         territory_id=assignment.session.territory_id,
         target=assignment,
     )
+
+
+# --- swaps and the bourse ------------------------------------------------------------------------
+
+
+def offer_swap(
+    assignment: Assignment, *, to: Practitioner | None, message: str, by: User | None
+) -> SwapRequest:
+    """A GP hands over one of their sessions: to a named colleague, or on the bourse."""
+    session = assignment.session
+    if session.period.status != PeriodStatus.PUBLISHED:
+        raise ValidationError("Seules les plages d'un tableau publié peuvent être cédées.")
+    if session.starts_at <= now_utc():
+        raise ValidationError("Cette plage a déjà commencé.")
+    if to is not None and (
+        to.territory_id != session.territory_id or to.id == assignment.practitioner_id
+    ):
+        raise ValidationError("Choisissez un confrère ou une consœur du territoire.")
+    if db.session.scalar(
+        sa.select(SwapRequest.id).where(
+            SwapRequest.assignment_id == assignment.id, SwapRequest.status == SwapStatus.OPEN
+        )
+    ):
+        raise ValidationError("Cette plage est déjà proposée.")
+    request = SwapRequest(
+        territory_id=session.territory_id,
+        assignment_id=assignment.id,
+        session_id=session.id,
+        from_practitioner_id=assignment.practitioner_id,
+        to_practitioner_id=to.id if to else None,
+        status=SwapStatus.OPEN,
+        message=message.strip()[:300],
+    )
+    db.session.add(request)
+    db.session.flush()
+    if to is not None and to.email:
+        _notify(
+            session.territory_id,
+            to.email,
+            "Tour de rôle : un confrère vous propose une plage",
+            f"{assignment.practitioner.display_name} vous propose la plage du "
+            f"{session.local_date:%d/%m/%Y} à {session.site.name}. Acceptez-la dans Tour de rôle.",
+        )
+    audit.record(
+        "swap.offer",
+        by=by,
+        territory_id=session.territory_id,
+        target=request,
+        detail={"to": to.id if to else None},
+    )
+    return request
+
+
+def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -> Assignment:
+    """The colleague takes the session, if every hard rule allows it."""
+    if request.status != SwapStatus.OPEN or request.assignment_id is None:
+        raise ValidationError("Cette proposition n'est plus ouverte.")
+    if request.to_practitioner_id is not None and request.to_practitioner_id != taker.id:
+        raise ValidationError("Cette proposition est adressée à un autre médecin.")
+    if taker.id == request.from_practitioner_id:
+        raise ValidationError("Vous ne pouvez pas reprendre votre propre plage.")
+    assignment = db.session.get(Assignment, request.assignment_id)
+    assert assignment is not None
+    session = assignment.session
+    if session.starts_at <= now_utc():
+        raise ValidationError("Cette plage a déjà commencé.")
+    reasons = hard_rule_breaches(session, taker)
+    if reasons:
+        raise ValidationError(" ".join(reasons))
+    giver = assignment.practitioner
+    assignment.practitioner_id = taker.id
+    assignment.source = AssignmentSource.SWAPPED
+    assignment.locked = True
+    session.version += 1
+    request.status = SwapStatus.ACCEPTED
+    request.taken_by_id = taker.id
+    request.decided_at = now_utc()
+    db.session.flush()
+    if giver.email:
+        _notify(
+            session.territory_id,
+            giver.email,
+            "Tour de rôle : votre plage est reprise",
+            f"{taker.display_name} assurera la plage du {session.local_date:%d/%m/%Y} à "
+            f"{session.site.name}.",
+        )
+    audit.record(
+        "swap.accept",
+        by=by,
+        territory_id=session.territory_id,
+        target=request,
+        detail={"from": giver.id, "to": taker.id},
+    )
+    return assignment
+
+
+def cancel_swap(request: SwapRequest, *, by: User | None) -> None:
+    if request.status != SwapStatus.OPEN:
+        raise ValidationError("Cette proposition n'est plus ouverte.")
+    request.status = SwapStatus.CANCELLED
+    request.decided_at = now_utc()
+    db.session.flush()
+    audit.record("swap.cancel", by=by, territory_id=request.territory_id, target=request)

@@ -27,6 +27,8 @@ from rota.models import (
     RotaPeriod,
     Session,
     SessionTemplate,
+    SwapRequest,
+    SwapStatus,
     Unavailability,
     Wish,
 )
@@ -299,6 +301,32 @@ def my_sessions():
         .where(Unavailability.practitioner_id == me.id, Unavailability.end_date >= now.date())
         .order_by(Unavailability.start_date)
     ).all()
+    mine = {a.session_id: a for s in upcoming for a in s.assignments if a.practitioner_id == me.id}
+    offers = db.session.scalars(
+        sa.select(SwapRequest)
+        .join(Session, Session.id == SwapRequest.session_id)
+        .where(
+            SwapRequest.territory_id == me.territory_id,
+            SwapRequest.status == SwapStatus.OPEN,
+            Session.starts_at >= now,
+        )
+        .order_by(Session.starts_at)
+    ).all()
+    for_me = [
+        o
+        for o in offers
+        if o.from_practitioner_id != me.id
+        and (
+            o.to_practitioner_id == me.id
+            or (o.to_practitioner_id is None and o.session.site_id in my_sites)
+        )
+    ]
+    my_offers = {o.assignment_id: o for o in offers if o.from_practitioner_id == me.id}
+    gps = services._active_gps(me.territory_id)
+    colleagues = {
+        site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
+        for site_id in {s.site_id for s in upcoming}
+    }
     return render_template(
         "rota/my_sessions.html",
         me=me,
@@ -307,7 +335,55 @@ def my_sessions():
         unavailability=unavailability,
         form=form,
         confirm=ConfirmForm(),
+        mine=mine,
+        for_me=for_me,
+        my_offers=my_offers,
+        colleagues=colleagues,
+        PeriodStatus=PeriodStatus,
     )
+
+
+@bp.post("/mes-plages/<int:assignment_id>/ceder")
+@gp_only
+def offer_swap(assignment_id: int):
+    """Hand one of my sessions to a named colleague, or post it on the bourse."""
+    me = _me()
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or assignment.practitioner_id != me.id:
+        abort(404)
+    to_id = request.form.get("to", type=int)
+    to = get_in_territory_or_404(Practitioner, to_id) if to_id else None
+    message = request.form.get("message", "")
+    ok, _ = _attempt(
+        lambda: services.offer_swap(assignment, to=to, message=message, by=current_user)
+    )
+    if ok:
+        flash(
+            f"Plage proposée à {to.display_name}."
+            if to
+            else "Plage proposée sur la bourse aux plages.",
+            "success",
+        )
+    return redirect(url_for("rota.my_sessions"))
+
+
+@bp.post("/echanges/<int:swap_id>/<any(accepter, annuler):action>")
+@gp_only
+def decide_swap(swap_id: int, action: str):
+    """Accept a session offered to me (or on the bourse), or withdraw my own offer."""
+    me = _me()
+    swap = get_in_territory_or_404(SwapRequest, swap_id)
+    if action == "annuler":
+        if swap.from_practitioner_id != me.id:
+            abort(404)
+        ok, _ = _attempt(lambda: services.cancel_swap(swap, by=current_user))
+        if ok:
+            flash("Proposition retirée.", "success")
+    else:
+        ok, _ = _attempt(lambda: services.accept_swap(swap, me, by=current_user))
+        if ok:
+            flash("Plage reprise : elle apparaît dans vos plages à venir.", "success")
+    return redirect(url_for("rota.my_sessions"))
 
 
 @bp.post("/plages/<int:session_id>/volontaire")

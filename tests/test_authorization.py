@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Commune, Practitioner, Site, User
 from app.timeutil import now_utc
 from rota import services as rota_services
-from rota.models import ConsultationMode, HolidayRule
+from rota.models import ConsultationMode, HolidayRule, SwapRequest, SwapStatus
 from tests.conftest import PASSWORD
 
 ANON = "anonymous"
@@ -75,6 +75,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.my_sessions", "GET"): GP,
     ("rota.my_sessions", "POST"): GP,
     ("rota.volunteer", "POST"): GP,
+    ("rota.offer_swap", "POST"): GP,
+    ("rota.decide_swap", "POST"): GP,
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
@@ -129,6 +131,15 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     )
     rota_services.open_wishes(period, deadline=None, by=None)
     volunteered = rota_services.volunteer(period.sessions[1], gp, by=None)
+    swap = SwapRequest(
+        territory_id=territory.id,
+        assignment_id=volunteered.id,
+        session_id=volunteered.session_id,
+        from_practitioner_id=gp.id,
+        status=SwapStatus.OPEN,
+    )
+    db.session.add(swap)
+    db.session.flush()
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
     db.session.commit()
@@ -144,6 +155,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "period_id": period.id,
         "session_id": period.sessions[0].id,
         "assignment_id": volunteered.id,
+        "swap_id": swap.id,
     }
     return users, ids
 
@@ -158,7 +170,11 @@ def world(app, make_territory, make_site, make_practitioner, make_user) -> World
     return World(users=users, ids=ids, other_ids=other_ids)
 
 
-ACTION_FOR = {"rota.period_action": "generer", "rota.edit_assignment": "verrouiller"}
+ACTION_FOR = {
+    "rota.period_action": "generer",
+    "rota.edit_assignment": "verrouiller",
+    "rota.decide_swap": "accepter",
+}
 
 
 def _url(app: Flask, endpoint: str, values: dict) -> str:
@@ -242,20 +258,14 @@ def test_other_territory_ids_are_not_found(app, client, world, endpoint, method)
     assert _snapshot() == before
 
 
-def test_gp_cannot_volunteer_on_another_territory_session(app, client, world):
-    from rota.models import Assignment
-
+@pytest.mark.parametrize("endpoint", ["rota.volunteer", "rota.offer_swap", "rota.decide_swap"])
+def test_gp_cannot_touch_another_territory_session(app, client, world, endpoint):
     client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
-    response = client.post(_url(app, "rota.volunteer", world.other_ids))
+    before = _snapshot()
+    response = client.post(_url(app, endpoint, world.other_ids))
     assert response.status_code == 404
-    assert (
-        db.session.scalar(
-            sa.select(sa.func.count(Assignment.id)).where(
-                Assignment.session_id == world.other_ids["session_id"]
-            )
-        )
-        == 0
-    )
+    db.session.expire_all()
+    assert _snapshot() == before
 
 
 def _snapshot():
@@ -272,6 +282,7 @@ def _snapshot():
             sa.text("SELECT id, session_id, practitioner_id, locked FROM assignment ORDER BY id")
         ).all(),
         db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
+        db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
     )
 
 

@@ -223,3 +223,46 @@ def test_manual_edit_refuses_a_breach_and_warns_on_a_wish(app, setup, make_pract
     assert db.session.get(Assignment, assignment.id).locked is True
     coord.post(f"/coordination/affectations/{assignment.id}/retirer")
     assert db.session.get(Assignment, assignment.id) is None
+
+
+def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, make_user):
+    from rota import services
+
+    territory, site, gps, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    coord.post("/coordination/plages-types", data=_template_form(site))
+    start = now_utc().date() + timedelta(days=2)
+    coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "P",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=2)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    session = period.sessions[0]
+    services.assign(session, gps[0], source=services.AssignmentSource.MANUAL, locked=True, by=None)
+    db.session.commit()
+    coord.post(f"/coordination/periodes/{period.id}/generer")
+    coord.post(f"/coordination/periodes/{period.id}/publier")
+
+    giver = _login(app, "gp@example.org")
+    assignment = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == session.id))
+    page = giver.post(
+        f"/mes-plages/{assignment.id}/ceder", data={"to": ""}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "proposée sur la bourse" in page
+
+    make_user(Role.GP, territory, email="taker@example.org", practitioner=gps[1])
+    taker = _login(app, "taker@example.org")
+    page = taker.get("/mes-plages").get_data(as_text=True)
+    assert "Plages proposées par vos confrères" in page
+    from rota.models import SwapRequest
+
+    swap = db.session.scalar(sa.select(SwapRequest))
+    page = taker.post(f"/echanges/{swap.id}/accepter", follow_redirects=True).get_data(as_text=True)
+    assert "Plage reprise" in page
+    db.session.expire_all()
+    assert db.session.get(Assignment, assignment.id).practitioner_id == gps[1].id

@@ -214,3 +214,58 @@ def test_sessions_follow_the_territory_calendar(world):
     first = db.session.scalar(sa.select(Session).order_by(Session.starts_at))
     assert first.starts_at.hour == 16  # 17:00 in Paris in March (CET) is 16:00 UTC
     assert first.category == "weekday"
+
+
+def _published(world, start):
+    territory, site, gps, _ = world
+    period = services.create_period(
+        territory, name="Bientôt", start_date=start, end_date=start + timedelta(days=3), by=None
+    )
+    services.open_wishes(period, deadline=None, by=None)
+    services.generate_rota(period, by=None)
+    services.publish_rota(period, by=None)
+    db.session.commit()
+    return period
+
+
+def test_swap_to_a_named_colleague_then_accept(world):
+    from rota.models import SwapStatus
+
+    _, _, gps, _ = world
+    period = _published(world, MONDAY + timedelta(days=35))
+    assignment = period.sessions[0].assignments[0]
+    giver = assignment.practitioner_id
+    taker = next(g for g in gps if g.id != giver)
+    other = next(g for g in gps if g.id not in (giver, taker.id))
+    swap = services.offer_swap(assignment, to=taker, message="Empêchement", by=None)
+    with pytest.raises(ValidationError, match="déjà proposée"):
+        services.offer_swap(assignment, to=None, message="", by=None)
+    with pytest.raises(ValidationError, match="adressée à un autre"):
+        services.accept_swap(swap, other, by=None)
+    version = period.sessions[0].version
+    services.accept_swap(swap, taker, by=None)
+    db.session.commit()
+    assert assignment.practitioner_id == taker.id
+    assert assignment.source == AssignmentSource.SWAPPED
+    assert period.sessions[0].version == version + 1
+    assert swap.status == SwapStatus.ACCEPTED
+    with pytest.raises(ValidationError, match="n'est plus ouverte"):
+        services.accept_swap(swap, taker, by=None)
+
+
+def test_swap_acceptance_breaking_a_hard_rule_is_refused(world):
+
+    _, _, gps, _ = world
+    period = _published(world, MONDAY + timedelta(days=35))
+    first = period.sessions[0]
+    assignment = first.assignments[0]
+    taker = next(g for g in gps if g.id != assignment.practitioner_id)
+    services.declare_unavailability(
+        taker, start_date=first.local_date, end_date=first.local_date, reason="", by=None
+    )
+    swap = services.offer_swap(assignment, to=None, message="", by=None)
+    with pytest.raises(ValidationError, match="indisponible"):
+        services.accept_swap(swap, taker, by=None)
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Assignment, assignment.id).practitioner_id != taker.id
