@@ -55,3 +55,22 @@ class UnavailabilityForm(FlaskForm):
     start_date = DateField("Du", validators=[DataRequired(REQUIRED)])
     end_date = DateField("Au (inclus)", validators=[DataRequired(REQUIRED)])
     reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=200)])
+
+
+class WishForm(FlaskForm):
+    weight = SelectField(
+        "Mon engagement sur la période",
+        coerce=float,
+        choices=select_choices(
+            [(0.5, "Réduit (moitié)"), (1.0, "Normal"), (1.5, "Renforcé (×1,5)"), (2.0, "Double")]
+        ),
+        default=1.0,
+    )
+    preferred_weekdays = MultiCheckboxField(
+        "Jours préférés", coerce=int, choices=select_choices(enumerate(WEEKDAY_LABELS))
+    )
+    preferred_site_ids = MultiCheckboxField("Lieux préférés", coerce=int, choices=[])
+    avoid_dates = StringField(
+        "Dates à éviter (JJ/MM/AAAA, séparées par des virgules)",
+        validators=[Optional(), Length(max=500)],
+    )

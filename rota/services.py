@@ -742,3 +742,30 @@ def cancel_swap(request: SwapRequest, *, by: User | None) -> None:
     request.decided_at = now_utc()
     db.session.flush()
     audit.record("swap.cancel", by=by, territory_id=request.territory_id, target=request)
+
+
+def remind_gps(period: RotaPeriod, *, by: User | None) -> int:
+    """E-mail the GPs who have not answered the wishes window yet."""
+    if period.status != PeriodStatus.WISHES_OPEN:
+        raise ValidationError("Le recueil des souhaits n'est pas ouvert.")
+    answered = set(
+        db.session.scalars(sa.select(Wish.practitioner_id).where(Wish.period_id == period.id))
+    )
+    silent = [gp for gp in _active_gps(period.territory_id) if gp.id not in answered and gp.email]
+    for gp in silent:
+        _notify(
+            period.territory_id,
+            gp.email,
+            f"Rappel : vos souhaits pour « {period.name} »",
+            f"Bonjour {gp.display_name},\n\nVous n'avez pas encore répondu pour la période "
+            f"« {period.name} ». Déclarez vos souhaits et indisponibilités dans Tour de rôle.",
+        )
+    db.session.flush()
+    audit.record(
+        "period.remind",
+        by=by,
+        territory_id=period.territory_id,
+        target=period,
+        detail={"reminded": len(silent)},
+    )
+    return len(silent)

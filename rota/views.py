@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,6 +16,7 @@ from app.security import get_in_territory_or_404, roles_required
 from app.territory.forms import ConfirmForm, select_choices
 from app.territory.views import _attempt, _territory
 from app.timeutil import now_utc
+from app.validators import ValidationError
 from rota import forms, services
 from rota.fairness import bar_chart
 from rota.models import (
@@ -31,6 +32,7 @@ from rota.models import (
     SwapStatus,
     Unavailability,
     Wish,
+    mask_to_weekdays,
 )
 
 bp = Blueprint("rota", __name__)
@@ -138,7 +140,7 @@ def period(period_id: int):
     )
 
 
-@bp.post("/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier):action>")
+@bp.post("/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier, relancer):action>")
 @coordinator_only
 def period_action(period_id: int, action: str):
     period = get_in_territory_or_404(RotaPeriod, period_id)
@@ -160,6 +162,10 @@ def period_action(period_id: int, action: str):
             flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
             for item in solution.unfilled[:10]:
                 flash(f"Non pourvue : {item.reason}.", "warning")
+    elif action == "relancer":
+        ok, count = _attempt(lambda: services.remind_gps(period, by=current_user))
+        if ok:
+            flash(f"{count} médecin(s) relancé(s) par e-mail.", "success")
     else:
         ok, version = _attempt(lambda: services.publish_rota(period, by=current_user))
         if ok:
@@ -322,6 +328,49 @@ def my_sessions():
         )
     ]
     my_offers = {o.assignment_id: o for o in offers if o.from_practitioner_id == me.id}
+    open_periods = []
+    for period in db.session.scalars(
+        sa.select(RotaPeriod)
+        .where(
+            RotaPeriod.territory_id == me.territory_id,
+            RotaPeriod.status == PeriodStatus.WISHES_OPEN,
+        )
+        .order_by(RotaPeriod.start_date)
+    ):
+        wish = db.session.scalar(
+            sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == me.id)
+        )
+        wish_form = forms.WishForm(formdata=None)
+        wish_form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
+        if wish is not None:
+            wish_form.weight.data = wish.weight
+            wish_form.preferred_weekdays.data = sorted(
+                mask_to_weekdays(wish.preferred_weekday_mask)
+            )
+            wish_form.preferred_site_ids.data = wish.preferred_site_ids
+            wish_form.avoid_dates.data = ", ".join(
+                date.fromisoformat(d).strftime("%d/%m/%Y") for d in wish.avoid_dates
+            )
+        open_periods.append((period, wish, wish_form))
+    latest = db.session.scalar(
+        sa.select(RotaPeriod)
+        .where(
+            RotaPeriod.territory_id == me.territory_id, RotaPeriod.status == PeriodStatus.PUBLISHED
+        )
+        .order_by(RotaPeriod.start_date.desc())
+        .limit(1)
+    )
+    fairness = None
+    if latest is not None:
+        rows = [r for r in services.period_fairness(latest) if r.total or r.total_target]
+        mine_row = next((r for r in rows if r.doctor_id == me.id), None)
+        if mine_row is not None and rows:
+            fairness = {
+                "period": latest,
+                "me": mine_row,
+                "mean_load": sum(r.total for r in rows) / len(rows),
+                "max_gap": max(abs(r.total - r.total_target) for r in rows),
+            }
     gps = services._active_gps(me.territory_id)
     colleagues = {
         site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
@@ -339,8 +388,55 @@ def my_sessions():
         for_me=for_me,
         my_offers=my_offers,
         colleagues=colleagues,
+        open_periods=open_periods,
+        fairness=fairness,
         PeriodStatus=PeriodStatus,
     )
+
+
+def _parse_dates(text: str) -> list[date]:
+    days = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            day, month, year = (int(x) for x in part.split("/"))
+            days.append(date(year, month, day))
+        except ValueError as exc:
+            raise ValidationError(f"Date illisible : « {part} » (format JJ/MM/AAAA).") from exc
+    return days
+
+
+@bp.post("/periodes/<int:period_id>/souhaits")
+@gp_only
+def save_wish(period_id: int):
+    """My commitment and preferences for a period whose wishes window is open."""
+    me = _me()
+    period = get_in_territory_or_404(RotaPeriod, period_id)
+    form = forms.WishForm()
+    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
+    if not form.validate():
+        flash(
+            "Souhaits invalides : " + " ".join(e for errs in form.errors.values() for e in errs),
+            "error",
+        )
+        return redirect(url_for("rota.my_sessions"))
+
+    def save() -> Wish:
+        return services.save_wish(
+            period,
+            me,
+            weight=form.weight.data,
+            preferred_weekdays=frozenset(form.preferred_weekdays.data or []),
+            preferred_site_ids=list(form.preferred_site_ids.data or []),
+            avoid_dates=_parse_dates(form.avoid_dates.data or ""),
+            by=current_user,
+        )
+
+    ok, _ = _attempt(save)
+    if ok:
+        flash(f"Souhaits enregistrés pour « {period.name} ».", "success")
+    return redirect(url_for("rota.my_sessions"))
 
 
 @bp.post("/mes-plages/<int:assignment_id>/ceder")

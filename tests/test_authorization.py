@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.periods", "POST"): COORD,
     ("rota.period", "GET"): COORD,
     ("rota.period_action", "POST"): COORD,
+    ("rota.save_wish", "POST"): GP,
     ("rota.session_detail", "GET"): COORD,
     ("rota.assign", "POST"): COORD,
     ("rota.edit_assignment", "POST"): COORD,
@@ -258,7 +259,9 @@ def test_other_territory_ids_are_not_found(app, client, world, endpoint, method)
     assert _snapshot() == before
 
 
-@pytest.mark.parametrize("endpoint", ["rota.volunteer", "rota.offer_swap", "rota.decide_swap"])
+@pytest.mark.parametrize(
+    "endpoint", ["rota.volunteer", "rota.offer_swap", "rota.decide_swap", "rota.save_wish"]
+)
 def test_gp_cannot_touch_another_territory_session(app, client, world, endpoint):
     client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
     before = _snapshot()
@@ -283,6 +286,7 @@ def _snapshot():
         ).all(),
         db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
+        db.session.execute(sa.text("SELECT id, weight FROM wish ORDER BY id")).all(),
     )
 
 

@@ -266,3 +266,65 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
     assert "Plage reprise" in page
     db.session.expire_all()
     assert db.session.get(Assignment, assignment.id).practitioner_id == gps[1].id
+
+
+def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
+    from rota.models import OutboxMessage, Wish
+
+    _, site, gps, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    coord.post("/coordination/plages-types", data=_template_form(site))
+    start = now_utc().date() + timedelta(days=3)
+    coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "P",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=6)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+
+    gp = _login(app, "gp@example.org")
+    assert "pas encore répondu" in gp.get("/mes-plages").get_data(as_text=True)
+    bad = gp.post(
+        f"/periodes/{period.id}/souhaits",
+        data={"weight": "1.0", "avoid_dates": "31/02/2027"},
+        follow_redirects=True,
+    )
+    assert "Date illisible" in bad.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Wish.id))) == 0
+    avoid = (start + timedelta(days=1)).strftime("%d/%m/%Y")
+    page = gp.post(
+        f"/periodes/{period.id}/souhaits",
+        data={
+            "weight": "0.5",
+            "preferred_weekdays": ["0", "2"],
+            "preferred_site_ids": [str(site.id)],
+            "avoid_dates": avoid,
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Souhaits enregistrés" in page
+    wish = db.session.scalar(sa.select(Wish))
+    assert (wish.weight, wish.preferred_weekday_mask, wish.preferred_site_ids) == (
+        0.5,
+        0b101,
+        [site.id],
+    )
+    assert wish.avoid_dates == [(start + timedelta(days=1)).isoformat()]
+
+    before = db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))
+    page = coord.post(
+        f"/coordination/periodes/{period.id}/relancer", follow_redirects=True
+    ).get_data(as_text=True)
+    assert "0 médecin(s) relancé(s)" in page  # the others have no e-mail address
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == before
+
+    coord.post(f"/coordination/periodes/{period.id}/generer")
+    db.session.expire_all()
+    held = db.session.scalars(
+        sa.select(Assignment).where(Assignment.practitioner_id == gps[0].id)
+    ).all()
+    assert all(a.session.local_date != start + timedelta(days=1) for a in held)
