@@ -34,7 +34,13 @@ def local_day_filter(value: datetime | None) -> str:
     return f"{FRENCH_WEEKDAYS[day.weekday()]} {day:%d/%m/%Y}"
 
 
+def decimal_filter(value: float, digits: int = 1) -> str:
+    """French decimal comma: 3,6 rather than 3.6."""
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
 def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["decimal"] = decimal_filter
     app.jinja_env.filters["local"] = local_filter
     app.jinja_env.filters["local_day"] = local_day_filter
     app.jinja_env.filters["phone"] = display_phone
