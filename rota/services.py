@@ -239,7 +239,7 @@ def open_wishes(period: RotaPeriod, *, deadline: datetime | None, by: User | Non
         raise ValidationError("Aucune plage à créer : définissez d'abord des plages types actives.")
     period.status = PeriodStatus.WISHES_OPEN
     period.wishes_deadline = deadline
-    for gp in _active_gps(period.territory_id):
+    for gp in active_gps(period.territory_id):
         if gp.email:
             _notify(
                 period.territory_id,
@@ -260,7 +260,7 @@ def open_wishes(period: RotaPeriod, *, deadline: datetime | None, by: User | Non
     return created
 
 
-def _active_gps(territory_id: int) -> list[Practitioner]:
+def active_gps(territory_id: int) -> list[Practitioner]:
     return list(
         db.session.scalars(
             sa.select(Practitioner)
@@ -385,7 +385,7 @@ def build_problem(period: RotaPeriod) -> engine.Problem:
     """The period as the engine sees it: live sessions, active GPs, declarations, locks."""
     zone = _zone(period.territory_id)
     sessions = [s for s in period.sessions if not s.cancelled]
-    gps = _active_gps(period.territory_id)
+    gps = active_gps(period.territory_id)
     unavailable: dict[int, list[Unavailability]] = defaultdict(list)
     for u in db.session.scalars(
         sa.select(Unavailability).where(
@@ -465,7 +465,7 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
     for s in period.sessions:
         for a in s.assignments:
             counts[a.practitioner_id] += 1
-    for gp in _active_gps(period.territory_id):
+    for gp in active_gps(period.territory_id):
         if gp.email and counts[gp.id]:
             _notify(
                 period.territory_id,
@@ -751,7 +751,7 @@ def remind_gps(period: RotaPeriod, *, by: User | None) -> int:
     answered = set(
         db.session.scalars(sa.select(Wish.practitioner_id).where(Wish.period_id == period.id))
     )
-    silent = [gp for gp in _active_gps(period.territory_id) if gp.id not in answered and gp.email]
+    silent = [gp for gp in active_gps(period.territory_id) if gp.id not in answered and gp.email]
     for gp in silent:
         _notify(
             period.territory_id,

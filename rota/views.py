@@ -134,7 +134,7 @@ def period(period_id: int):
         rows=[r for r in rows if r.total or r.total_target],
         chart=bar_chart([r for r in rows if r.total or r.total_target]),
         answered=answered,
-        gp_count=len(services._active_gps(territory.id)),
+        gp_count=len(services.active_gps(territory.id)),
         form=ConfirmForm(),
         PeriodStatus=PeriodStatus,
     )
@@ -184,7 +184,7 @@ def session_detail(session_id: int):
     held = {a.practitioner_id for a in session.assignments}
     candidates = [
         gp
-        for gp in services._active_gps(session.territory_id)
+        for gp in services.active_gps(session.territory_id)
         if session.site_id in {s.id for s in gp.sites} and gp.id not in held
     ]
     return render_template(
@@ -371,7 +371,7 @@ def my_sessions():
                 "mean_load": sum(r.total for r in rows) / len(rows),
                 "max_gap": max(abs(r.total - r.total_target) for r in rows),
             }
-    gps = services._active_gps(me.territory_id)
+    gps = services.active_gps(me.territory_id)
     colleagues = {
         site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
         for site_id in {s.site_id for s in upcoming}

@@ -50,6 +50,23 @@ def _template_form(site, **kw):
     return data
 
 
+def _open_period(coord, site, *, offset: int, days: int):
+    """Through the pages: a template, a period starting in ``offset`` days, wishes opened."""
+    assert coord.post("/coordination/plages-types", data=_template_form(site)).status_code == 302
+    start = now_utc().date() + timedelta(days=offset)
+    coord.post(
+        "/coordination/periodes",
+        data={
+            "name": "P",
+            "start_date": start.isoformat(),
+            "end_date": (start + timedelta(days=days)).isoformat(),
+        },
+    )
+    period = db.session.scalar(sa.select(RotaPeriod))
+    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    return start, period
+
+
 def test_coordinator_goes_from_template_to_published_rota(app, setup):
     _, site, _, _, _ = setup
     coord = _login(app, "coord@example.org")
@@ -120,18 +137,7 @@ def test_period_actions_out_of_order_are_refused(app, setup):
 def test_gp_declares_unavailability_and_volunteers(app, setup):
     _, site, gps, _, _ = setup
     coord = _login(app, "coord@example.org")
-    coord.post("/coordination/plages-types", data=_template_form(site))
-    start = now_utc().date() + timedelta(days=1)
-    coord.post(
-        "/coordination/periodes",
-        data={
-            "name": "P",
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=3)).isoformat(),
-        },
-    )
-    period = db.session.scalar(sa.select(RotaPeriod))
-    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    start, period = _open_period(coord, site, offset=1, days=3)
 
     gp = _login(app, "gp@example.org")
     page = gp.get("/mes-plages").get_data(as_text=True)
@@ -168,18 +174,7 @@ def test_manual_edit_refuses_a_breach_and_warns_on_a_wish(app, setup, make_pract
 
     territory, site, gps, _, _ = setup
     coord = _login(app, "coord@example.org")
-    coord.post("/coordination/plages-types", data=_template_form(site))
-    start = now_utc().date() + timedelta(days=1)
-    coord.post(
-        "/coordination/periodes",
-        data={
-            "name": "P",
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=3)).isoformat(),
-        },
-    )
-    period = db.session.scalar(sa.select(RotaPeriod))
-    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    start, period = _open_period(coord, site, offset=1, days=3)
     first, second = period.sessions[0], period.sessions[1]
     services.save_wish(
         period,
@@ -230,18 +225,7 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
 
     territory, site, gps, _, _ = setup
     coord = _login(app, "coord@example.org")
-    coord.post("/coordination/plages-types", data=_template_form(site))
-    start = now_utc().date() + timedelta(days=2)
-    coord.post(
-        "/coordination/periodes",
-        data={
-            "name": "P",
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=2)).isoformat(),
-        },
-    )
-    period = db.session.scalar(sa.select(RotaPeriod))
-    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    start, period = _open_period(coord, site, offset=2, days=2)
     session = period.sessions[0]
     services.assign(session, gps[0], source=services.AssignmentSource.MANUAL, locked=True, by=None)
     db.session.commit()
@@ -273,18 +257,7 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
 
     _, site, gps, _, _ = setup
     coord = _login(app, "coord@example.org")
-    coord.post("/coordination/plages-types", data=_template_form(site))
-    start = now_utc().date() + timedelta(days=3)
-    coord.post(
-        "/coordination/periodes",
-        data={
-            "name": "P",
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=6)).isoformat(),
-        },
-    )
-    period = db.session.scalar(sa.select(RotaPeriod))
-    coord.post(f"/coordination/periodes/{period.id}/ouvrir")
+    start, period = _open_period(coord, site, offset=3, days=6)
 
     gp = _login(app, "gp@example.org")
     assert "pas encore répondu" in gp.get("/mes-plages").get_data(as_text=True)
