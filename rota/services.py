@@ -769,3 +769,33 @@ def remind_gps(period: RotaPeriod, *, by: User | None) -> int:
         detail={"reminded": len(silent)},
     )
     return len(silent)
+
+
+def set_template_active(template: SessionTemplate, active: bool, *, by: User | None) -> None:
+    """Deactivated templates create no new sessions; existing sessions are left as they are."""
+    if active:
+        template.active = True
+        try:
+            _check_template(
+                template.site.territory, _template_data(template), template_id=template.id
+            )
+        except ValidationError:
+            template.active = False
+            raise
+    else:
+        template.active = False
+    db.session.flush()
+    audit.record(
+        "template.activate" if active else "template.deactivate",
+        by=by,
+        territory_id=template.territory_id,
+        target=template,
+    )
+
+
+def archive_period(period: RotaPeriod, *, by: User | None) -> None:
+    if period.status != PeriodStatus.PUBLISHED or period.end_date >= now_utc().date():
+        raise ValidationError("Seule une période publiée et terminée peut être archivée.")
+    period.status = PeriodStatus.ARCHIVED
+    db.session.flush()
+    audit.record("period.archive", by=by, territory_id=period.territory_id, target=period)

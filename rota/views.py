@@ -78,6 +78,20 @@ def templates():
     return render_template("rota/templates.html", templates=items, form=form)
 
 
+@bp.post("/coordination/plages-types/<int:template_id>/<any(activer, desactiver):action>")
+@coordinator_only
+def toggle_template(template_id: int, action: str):
+    template = get_in_territory_or_404(SessionTemplate, template_id)
+    ok, _ = _attempt(
+        lambda: services.set_template_active(template, action == "activer", by=current_user)
+    )
+    if ok:
+        flash(
+            "Plage type réactivée." if action == "activer" else "Plage type désactivée.", "success"
+        )
+    return redirect(url_for("rota.templates"))
+
+
 # --- periods -------------------------------------------------------------------------------------
 
 
@@ -140,7 +154,9 @@ def period(period_id: int):
     )
 
 
-@bp.post("/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier, relancer):action>")
+@bp.post(
+    "/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier, relancer, archiver):action>"
+)
 @coordinator_only
 def period_action(period_id: int, action: str):
     period = get_in_territory_or_404(RotaPeriod, period_id)
@@ -162,6 +178,10 @@ def period_action(period_id: int, action: str):
             flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
             for item in solution.unfilled[:10]:
                 flash(f"Non pourvue : {item.reason}.", "warning")
+    elif action == "archiver":
+        ok, _ = _attempt(lambda: services.archive_period(period, by=current_user))
+        if ok:
+            flash("Période archivée.", "success")
     elif action == "relancer":
         ok, count = _attempt(lambda: services.remind_gps(period, by=current_user))
         if ok:

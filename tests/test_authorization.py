@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("territory.reinvite_user", "POST"): COORD,
     ("rota.templates", "GET"): COORD,
     ("rota.templates", "POST"): COORD,
+    ("rota.toggle_template", "POST"): COORD,
     ("rota.periods", "GET"): COORD,
     ("rota.periods", "POST"): COORD,
     ("rota.period", "GET"): COORD,
@@ -108,7 +109,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         for role in Role
         if role != Role.ADMIN
     }
-    rota_services.create_template(
+    template = rota_services.create_template(
         territory,
         rota_services.TemplateData(
             site_id=site.id,
@@ -157,6 +158,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "session_id": period.sessions[0].id,
         "assignment_id": volunteered.id,
         "swap_id": swap.id,
+        "template_id": template.id,
     }
     return users, ids
 
@@ -238,6 +240,7 @@ ID_ROUTES = sorted(
         "territory.reinvite_user",
         "rota.period",
         "rota.period_action",
+        "rota.toggle_template",
         "rota.session_detail",
         "rota.assign",
         "rota.edit_assignment",
@@ -287,6 +290,7 @@ def _snapshot():
         db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, weight FROM wish ORDER BY id")).all(),
+        db.session.execute(sa.text("SELECT id, active FROM session_template ORDER BY id")).all(),
     )
 
 

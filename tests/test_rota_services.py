@@ -17,6 +17,7 @@ from rota.models import (
     OutboxMessage,
     PeriodStatus,
     Session,
+    SessionTemplate,
 )
 
 MONDAY = date(2027, 3, 1)
@@ -269,3 +270,31 @@ def test_swap_acceptance_breaking_a_hard_rule_is_refused(world):
     db.session.rollback()
     db.session.expire_all()
     assert db.session.get(Assignment, assignment.id).practitioner_id != taker.id
+
+
+def test_deactivated_template_creates_no_sessions_and_reactivation_rechecks_overlaps(world):
+    territory, site, _, period = world
+    template = db.session.scalar(sa.select(SessionTemplate))
+    services.set_template_active(template, False, by=None)
+    services.create_template(
+        territory, template_data(site, start_time=time(18), end_time=time(21)), by=None
+    )
+    with pytest.raises(ValidationError, match="chevauche"):
+        services.set_template_active(template, True, by=None)
+    assert template.active is False
+    services.open_wishes(period, deadline=None, by=None)
+    assert {s.starts_at.hour for s in period.sessions} == {17}  # 18:00 Paris in March = 17:00 UTC
+
+
+def test_only_a_finished_published_period_can_be_archived(world):
+    _, _, _, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    services.generate_rota(period, by=None)
+    with pytest.raises(ValidationError, match="publiée et terminée"):
+        services.archive_period(period, by=None)
+    services.publish_rota(period, by=None)
+    with pytest.raises(ValidationError, match="publiée et terminée"):
+        services.archive_period(period, by=None)  # ends in 2027
+    period.end_date = period.start_date = date(2026, 1, 5)
+    services.archive_period(period, by=None)
+    assert period.status == PeriodStatus.ARCHIVED
