@@ -42,6 +42,9 @@ class Territory(db.Model):
     holiday_subdivision: Mapped[str | None] = mapped_column(sa.String(16))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Rota rules the coordinator sets for every GP of the territory.
+    min_rest_hours: Mapped[int] = mapped_column(default=10, server_default="10")
+    max_sessions_per_week: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(
@@ -54,6 +57,11 @@ class Territory(db.Model):
     __table_args__ = (
         sa.CheckConstraint("length(slug) >= 2", name="slug_length"),
         sa.CheckConstraint("finess IS NULL OR length(finess) = 9", name="finess_length"),
+        sa.CheckConstraint("min_rest_hours >= 0 AND min_rest_hours <= 48", name="min_rest_range"),
+        sa.CheckConstraint(
+            "max_sessions_per_week IS NULL OR max_sessions_per_week >= 1",
+            name="weekly_max_positive",
+        ),
     )
 
     @property

@@ -336,14 +336,22 @@ def save_wish(
 # --- the engine's view of the database ---------------------------------------------------------
 
 
-def _zone(territory_id: int) -> ZoneInfo:
+def _territory_of(territory_id: int) -> Territory:
     territory = db.session.get(Territory, territory_id)
     assert territory is not None
-    return ZoneInfo(territory.timezone)
+    return territory
+
+
+def _zone(territory_id: int) -> ZoneInfo:
+    return ZoneInfo(_territory_of(territory_id).timezone)
 
 
 def _doctor(
-    gp: Practitioner, zone: ZoneInfo, unavailable: list[Unavailability], wish: Wish | None
+    gp: Practitioner,
+    zone: ZoneInfo,
+    unavailable: list[Unavailability],
+    wish: Wish | None,
+    max_per_week: int | None = None,
 ) -> engine.Doctor:
     def local_midnight(day: date) -> datetime:
         return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
@@ -365,6 +373,7 @@ def _doctor(
         if wish
         else frozenset(),
         usual_site_id=min((s.id for s in gp.sites if s.active), default=None),
+        max_per_week=max_per_week,
     )
 
 
@@ -405,10 +414,15 @@ def build_problem(period: RotaPeriod) -> engine.Problem:
         for a in s.assignments
         if a.locked
     )
+    territory = _territory_of(period.territory_id)
     return engine.Problem(
         sessions=tuple(_engine_session(s) for s in sessions),
-        doctors=tuple(_doctor(g, zone, unavailable[g.id], wishes.get(g.id)) for g in gps),
+        doctors=tuple(
+            _doctor(g, zone, unavailable[g.id], wishes.get(g.id), territory.max_sessions_per_week)
+            for g in gps
+        ),
         locks=locks,
+        min_rest_hours=territory.min_rest_hours,
     )
 
 
@@ -522,12 +536,37 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
         )
     ).all()
     mine = [_engine_session(s) for s in nearby] + [_engine_session(session)]
-    for first, second in engine.conflicts(doctor, mine, timedelta(hours=10)):
+    territory = _territory_of(session.territory_id)
+    rest = territory.min_rest_hours
+    for first, second in engine.conflicts(doctor, mine, timedelta(hours=rest)):
         other = first if second.id == session.id else second
         reasons.append(
             f"{practitioner.display_name} assure déjà une plage le {other.local_date:%d/%m} "
-            "trop proche (chevauchement ou moins de 10 h de repos)."
+            f"trop proche (chevauchement ou moins de {rest} h de repos)."
         )
+    weekly_max = territory.max_sessions_per_week
+    if weekly_max is not None:
+        week = engine.iso_week(session.local_date)
+        weekly = [
+            s
+            for s in db.session.scalars(
+                sa.select(Session)
+                .join(Assignment, Assignment.session_id == Session.id)
+                .where(
+                    Assignment.practitioner_id == practitioner.id,
+                    Session.local_date >= session.local_date - timedelta(days=7),
+                    Session.local_date <= session.local_date + timedelta(days=7),
+                    ~Session.cancelled,
+                    Session.id != session.id,
+                )
+            )
+            if engine.iso_week(s.local_date) == week
+        ]
+        if len(weekly) >= weekly_max:
+            reasons.append(
+                f"{practitioner.display_name} atteint déjà le maximum de {weekly_max} plage(s) "
+                "cette semaine."
+            )
     return reasons
 
 

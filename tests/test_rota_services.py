@@ -298,3 +298,40 @@ def test_only_a_finished_published_period_can_be_archived(world):
     period.end_date = period.start_date = date(2026, 1, 5)
     services.archive_period(period, by=None)
     assert period.status == PeriodStatus.ARCHIVED
+
+
+def test_territory_weekly_maximum_binds_generation_and_manual_edits(world):
+    territory, _, gps, period = world
+    territory.max_sessions_per_week = 1
+    services.open_wishes(period, deadline=None, by=None)
+    solution = services.generate_rota(period, by=None)
+    db.session.commit()
+    # 4 GPs, one session a week each: 8 of the 10 weekday places can be filled.
+    assert solution.figures["filled"] == 8
+    assert {u.session_id for u in solution.unfilled} <= {s.id for s in period.sessions}
+    empty = next(s for s in period.sessions if not s.assignments)
+    with pytest.raises(ValidationError, match="maximum de 1 plage"):
+        services.assign(empty, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+
+
+def test_territory_minimum_rest_is_used_for_manual_edits(world, make_site):
+    territory, site, gps, period = world
+    night_site = make_site(territory, name="Nuit")
+    gps[0].sites.append(night_site)
+    services.create_template(
+        territory, template_data(night_site, start_time=time(20), end_time=time(8)), by=None
+    )
+    services.open_wishes(period, deadline=None, by=None)
+    night = next(
+        s for s in period.sessions if s.site_id == night_site.id and s.local_date == MONDAY
+    )
+    evening = next(
+        s
+        for s in period.sessions
+        if s.site_id == site.id and s.local_date == MONDAY + timedelta(days=1)
+    )
+    services.assign(night, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+    with pytest.raises(ValidationError, match="moins de 10 h de repos"):
+        services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+    territory.min_rest_hours = 8
+    services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)

@@ -318,3 +318,17 @@ def test_admin_duplicate_slug_is_refused_and_nothing_created(
     )
     assert "déjà pris" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(User).where(User.email == "x@y.fr")) is None
+
+
+def test_rota_rules_are_set_in_the_territory_settings(client, coordinator, territory):
+    base = {"name": "CPTS", "timezone": "Europe/Paris", "holiday_subdivision": ""}
+    bad = client.post("/coordination/territoire", data={**base, "min_rest_hours": "72"})
+    assert "Entre 0 et 48 heures" in bad.get_data(as_text=True)
+    ok = client.post(
+        "/coordination/territoire",
+        data={**base, "min_rest_hours": "11", "max_sessions_per_week": "2"},
+    )
+    assert ok.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(Territory, territory.id)
+    assert (saved.min_rest_hours, saved.max_sessions_per_week) == (11, 2)

@@ -8,13 +8,20 @@ from wtforms import (
     EmailField,
     FloatField,
     HiddenField,
+    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.enums import Profession, SiteKind
@@ -62,6 +69,15 @@ class TerritoryForm(FlaskForm):
         "Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)]
     )
     email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
+    min_rest_hours = IntegerField(
+        "Repos minimal entre deux plages d'un médecin (heures)",
+        default=10,
+        validators=[Optional(), NumberRange(0, 48, "Entre 0 et 48 heures.")],
+    )
+    max_sessions_per_week = IntegerField(
+        "Maximum de plages par médecin et par semaine (facultatif)",
+        validators=[Optional(), NumberRange(1, 14, "Entre 1 et 14 plages.")],
+    )
 
 
 class NewTerritoryForm(TerritoryForm):

@@ -74,9 +74,11 @@ class TerritorySettings:
     holiday_subdivision: str | None
     phone: str | None
     email: str | None
+    min_rest_hours: int = 10
+    max_sessions_per_week: int | None = None
 
 
-def _clean_settings(settings: TerritorySettings) -> dict[str, str | None]:
+def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | None]:
     name = settings.name.strip()
     if not name:
         raise ValidationError("Le nom du territoire est obligatoire.")
@@ -84,6 +86,10 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | None]:
         raise ValidationError(f"Fuseau horaire inconnu : « {settings.timezone} ».")
     if (settings.holiday_subdivision or "") not in HOLIDAY_SUBDIVISIONS:
         raise ValidationError("Subdivision de jours fériés inconnue.")
+    if not 0 <= settings.min_rest_hours <= 48:
+        raise ValidationError("Le repos minimal doit être compris entre 0 et 48 heures.")
+    if settings.max_sessions_per_week is not None and settings.max_sessions_per_week < 1:
+        raise ValidationError("Le maximum hebdomadaire doit être d'au moins une plage.")
     return {
         "name": name,
         "finess": normalise_finess(settings.finess) if settings.finess else None,
@@ -91,6 +97,8 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | None]:
         "holiday_subdivision": settings.holiday_subdivision or None,
         "phone": normalise_phone(settings.phone) if settings.phone else None,
         "email": normalise_email(settings.email) if settings.email else None,
+        "min_rest_hours": settings.min_rest_hours,
+        "max_sessions_per_week": settings.max_sessions_per_week,
     }
 
 

@@ -62,6 +62,8 @@ def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
         holiday_subdivision=form.holiday_subdivision.data or None,
         phone=form.phone.data or None,
         email=form.email.data or None,
+        min_rest_hours=form.min_rest_hours.data if form.min_rest_hours.data is not None else 10,
+        max_sessions_per_week=form.max_sessions_per_week.data or None,
     )
 
 
