@@ -45,6 +45,8 @@ class Territory(db.Model):
     # Rota rules the coordinator sets for every GP of the territory.
     min_rest_hours: Mapped[int] = mapped_column(default=10, server_default="10")
     max_sessions_per_week: Mapped[int | None]
+    # When set, a swap accepted by a colleague waits for the coordinator's approval.
+    swaps_need_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(

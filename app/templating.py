@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask, current_app
 from flask_login import current_user
@@ -34,6 +34,32 @@ def local_day_filter(value: datetime | None) -> str:
     return f"{FRENCH_WEEKDAYS[day.weekday()]} {day:%d/%m/%Y}"
 
 
+FRENCH_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def month_filter(value: date) -> str:
+    """ "décembre 2026", whatever the server's locale."""
+    return f"{FRENCH_MONTHS[value.month - 1]} {value.year}"
+
+
+def weekday_filter(value: date) -> str:
+    """ "lun. 07" for a calendar date (no zone: it is already local)."""
+    return f"{FRENCH_WEEKDAYS[value.weekday()][:3]}. {value:%d}"
+
+
 def decimal_filter(value: float, digits: int = 1) -> str:
     """French decimal comma: 3,6 rather than 3.6."""
     return f"{value:.{digits}f}".replace(".", ",")
@@ -43,5 +69,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["decimal"] = decimal_filter
     app.jinja_env.filters["local"] = local_filter
     app.jinja_env.filters["local_day"] = local_day_filter
+    app.jinja_env.filters["month"] = month_filter
+    app.jinja_env.filters["short_day"] = weekday_filter
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.globals.update(Role=Role, SiteKind=SiteKind, Profession=Profession)

@@ -74,3 +74,17 @@ class WishForm(FlaskForm):
         "Dates à éviter (JJ/MM/AAAA, séparées par des virgules)",
         validators=[Optional(), Length(max=500)],
     )
+    target_sessions = IntegerField(
+        "Ou bien : nombre de plages sur lequel je m'engage (facultatif)",
+        validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
+    )
+    max_per_day = SelectField(
+        "Plages par jour au maximum",
+        coerce=int,
+        choices=select_choices([(1, "Une"), (2, "Deux"), (3, "Trois")]),
+        default=1,
+    )
+    max_per_period = IntegerField(
+        "Maximum de plages sur la période (facultatif)",
+        validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
+    )

@@ -41,6 +41,7 @@ class AssignmentSource(LabelledEnum):
     GENERATED = "generated", "Généré"
     MANUAL = "manual", "Affecté par la coordination"
     SWAPPED = "swapped", "Échange"
+    BOURSE = "bourse", "Pris sur la bourse"
 
 
 WEEKDAY_LABELS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -249,6 +250,10 @@ class Wish(db.Model):
     preferred_weekday_mask: Mapped[int] = mapped_column(default=0)
     preferred_site_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     avoid_dates: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Personal limits and commitment: a fixed number of sessions replaces the weight.
+    max_per_day: Mapped[int] = mapped_column(default=1, server_default="1")
+    max_per_period: Mapped[int | None]
+    target_sessions: Mapped[int | None]
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     __table_args__ = (
@@ -256,6 +261,18 @@ class Wish(db.Model):
         sa.CheckConstraint("weight >= 0 AND weight <= 3", name="weight_range"),
         sa.CheckConstraint(
             "preferred_weekday_mask >= 0 AND preferred_weekday_mask < 128", name="mask_range"
+        ),
+        sa.CheckConstraint("max_per_day >= 1 AND max_per_day <= 3", name="max_per_day_range"),
+        sa.CheckConstraint(
+            "max_per_period IS NULL OR max_per_period >= 0", name="max_per_period_positive"
+        ),
+        sa.CheckConstraint(
+            "target_sessions IS NULL OR (target_sessions >= 0 AND target_sessions <= 100)",
+            name="target_range",
+        ),
+        sa.CheckConstraint(
+            "target_sessions IS NULL OR max_per_period IS NULL OR target_sessions <= max_per_period",
+            name="target_within_max",
         ),
     )
 
@@ -285,7 +302,9 @@ class OutboxMessage(db.Model):
 
 class SwapStatus(LabelledEnum):
     OPEN = "open", "En attente"
+    PENDING = "pending", "En attente de validation"
     ACCEPTED = "accepted", "Acceptée"
+    REFUSED = "refused", "Refusée par la coordination"
     CANCELLED = "cancelled", "Annulée"
 
 
@@ -329,13 +348,17 @@ class SwapRequest(db.Model):
             "to_practitioner_id IS NULL OR to_practitioner_id <> from_practitioner_id",
             name="not_to_self",
         ),
-        # At most one open offer per assignment.
+        # At most one live offer (open, or taken and awaiting approval) per assignment.
         sa.Index(
             "uq_swap_request_open_assignment",
             "assignment_id",
             unique=True,
-            sqlite_where=sa.text("status = 'open'"),
-            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status IN ('open', 'pending')"),
+            postgresql_where=sa.text("status IN ('open', 'pending')"),
+        ),
+        sa.CheckConstraint(
+            "status <> 'pending' OR taken_by_id IS NOT NULL",
+            name="taken_when_pending",
         ),
     )
 

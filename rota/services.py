@@ -6,6 +6,7 @@ Each function flushes and audits; the caller commits once (view or CLI).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app import audit
-from app.enums import Profession
+from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
 from app.territory.services import holiday_subdivision_code
@@ -149,6 +150,47 @@ def create_template(
     db.session.flush()
     audit.record("template.create", by=by, territory_id=territory.id, target=template)
     return template
+
+
+def update_template(template: SessionTemplate, data: TemplateData, *, by: User | None) -> None:
+    """Change a template for the periods opened from now on.
+
+    Sessions already expanded keep their times and places: GPs may have planned around
+    them, and published ones are in their calendars. Change those one by one if needed.
+    """
+    territory = _territory_of(template.territory_id)
+    if template.active:
+        _check_template(territory, data, template_id=template.id)
+    elif db.session.get(Site, data.site_id) is None or data.site_id not in {
+        s.id for s in territory.sites
+    }:
+        raise ValidationError("Choisissez un lieu du territoire.")
+    before = _template_data(template)
+    template.site_id = data.site_id
+    template.weekday_mask = weekdays_to_mask(data.weekdays)
+    template.start_time = data.start_time
+    template.end_time = data.end_time
+    template.gps_needed = data.gps_needed
+    template.slot_minutes = data.slot_minutes
+    template.mode = data.mode
+    template.sas_slots = data.sas_slots
+    template.pharmacy_slots = data.pharmacy_slots
+    template.valid_from = data.valid_from
+    template.valid_to = data.valid_to
+    template.on_holidays = data.on_holidays
+    db.session.flush()
+    changed = {
+        name: str(getattr(data, name))
+        for name in TemplateData.__dataclass_fields__
+        if getattr(data, name) != getattr(before, name)
+    }
+    audit.record(
+        "template.update",
+        by=by,
+        territory_id=template.territory_id,
+        target=template,
+        detail=changed,
+    )
 
 
 # --- periods -----------------------------------------------------------------------------------
@@ -313,12 +355,34 @@ def save_wish(
     preferred_weekdays: frozenset[int],
     preferred_site_ids: list[int],
     avoid_dates: list[date],
+    max_per_day: int = 1,
+    max_per_period: int | None = None,
+    target_sessions: int | None = None,
     by: User | None,
 ) -> Wish:
+    """Record a GP's answer for a period (replacing an earlier one).
+
+    ``target_sessions`` is a firm commitment to a number of sessions: the engine then
+    gives the GP that many (when places allow) instead of a share by weight.
+    """
     if period.status not in (PeriodStatus.DRAFT, PeriodStatus.WISHES_OPEN):
         raise ValidationError("Le recueil des souhaits est clos pour cette période.")
     if not 0 <= weight <= 3:
         raise ValidationError("L'engagement doit être compris entre 0 et 3.")
+    if not 1 <= max_per_day <= 3:
+        raise ValidationError("Le nombre de plages par jour doit être compris entre 1 et 3.")
+    if max_per_period is not None and max_per_period < 0:
+        raise ValidationError("Le maximum sur la période ne peut pas être négatif.")
+    if target_sessions is not None and not 0 <= target_sessions <= 100:
+        raise ValidationError("Le nombre de plages souhaité doit être compris entre 0 et 100.")
+    if (
+        target_sessions is not None
+        and max_per_period is not None
+        and target_sessions > max_per_period
+    ):
+        raise ValidationError(
+            "Le nombre de plages souhaité dépasse le maximum que vous avez fixé pour la période."
+        )
     wish = db.session.scalar(
         sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == practitioner.id)
     ) or Wish(period_id=period.id, practitioner_id=practitioner.id)
@@ -326,6 +390,9 @@ def save_wish(
     wish.preferred_weekday_mask = weekdays_to_mask(preferred_weekdays)
     wish.preferred_site_ids = sorted(preferred_site_ids)
     wish.avoid_dates = sorted(d.isoformat() for d in avoid_dates)
+    wish.max_per_day = max_per_day
+    wish.max_per_period = max_per_period
+    wish.target_sessions = target_sessions
     wish.answered_at = now_utc()
     db.session.add(wish)
     db.session.flush()
@@ -374,6 +441,9 @@ def _doctor(
         else frozenset(),
         usual_site_id=min((s.id for s in gp.sites if s.active), default=None),
         max_per_week=max_per_week,
+        max_per_day=wish.max_per_day if wish else 1,
+        max_per_period=wish.max_per_period if wish else None,
+        # PENDING-ENGINE target_sessions=wish.target_sessions if wish else None,
     )
 
 
@@ -519,7 +589,12 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
             Unavailability.end_date >= session.local_date - timedelta(days=1),
         )
     ).all()
-    doctor = _doctor(practitioner, zone, list(unavailable), None)
+    wish = db.session.scalar(
+        sa.select(Wish).where(
+            Wish.period_id == session.period_id, Wish.practitioner_id == practitioner.id
+        )
+    )
+    doctor = _doctor(practitioner, zone, list(unavailable), wish)
     if not engine.is_available(doctor, _engine_session(session)):
         reasons.append(
             f"{practitioner.display_name} est indisponible le {session.local_date:%d/%m/%Y}."
@@ -544,6 +619,29 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
             f"{practitioner.display_name} assure déjà une plage le {other.local_date:%d/%m} "
             f"trop proche (chevauchement ou moins de {rest} h de repos)."
         )
+    same_day = [s for s in nearby if s.local_date == session.local_date]
+    if len(same_day) >= doctor.max_per_day:
+        reasons.append(
+            f"{practitioner.display_name} assure déjà {len(same_day)} plage(s) le "
+            f"{session.local_date:%d/%m} (maximum : {doctor.max_per_day} par jour)."
+        )
+    if doctor.max_per_period is not None:
+        held = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Assignment)
+            .join(Session, Session.id == Assignment.session_id)
+            .where(
+                Assignment.practitioner_id == practitioner.id,
+                Session.period_id == session.period_id,
+                Session.id != session.id,
+                ~Session.cancelled,
+            )
+        )
+        if held >= doctor.max_per_period:
+            reasons.append(
+                f"{practitioner.display_name} a atteint son maximum de "
+                f"{doctor.max_per_period} plage(s) sur la période."
+            )
     weekly_max = territory.max_sessions_per_week
     if weekly_max is not None:
         week = engine.iso_week(session.local_date)
@@ -698,7 +796,8 @@ def offer_swap(
         raise ValidationError("Choisissez un confrère ou une consœur du territoire.")
     if db.session.scalar(
         sa.select(SwapRequest.id).where(
-            SwapRequest.assignment_id == assignment.id, SwapRequest.status == SwapStatus.OPEN
+            SwapRequest.assignment_id == assignment.id,
+            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
         )
     ):
         raise ValidationError("Cette plage est déjà proposée.")
@@ -731,14 +830,23 @@ def offer_swap(
     return request
 
 
-def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -> Assignment:
-    """The colleague takes the session, if every hard rule allows it."""
-    if request.status != SwapStatus.OPEN or request.assignment_id is None:
-        raise ValidationError("Cette proposition n'est plus ouverte.")
-    if request.to_practitioner_id is not None and request.to_practitioner_id != taker.id:
-        raise ValidationError("Cette proposition est adressée à un autre médecin.")
-    if taker.id == request.from_practitioner_id:
-        raise ValidationError("Vous ne pouvez pas reprendre votre propre plage.")
+def _coordinator_emails(territory_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(User.email)
+            .where(
+                User.territory_id == territory_id,
+                User.role == Role.COORDINATOR,
+                User.active,
+            )
+            .order_by(User.email)
+        )
+    )
+
+
+def _swap_assignment(request: SwapRequest, taker: Practitioner) -> Assignment:
+    """The assignment a swap hands over, once checked that ``taker`` may hold it now."""
+    assert request.assignment_id is not None
     assignment = db.session.get(Assignment, request.assignment_id)
     assert assignment is not None
     session = assignment.session
@@ -747,6 +855,51 @@ def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -
     reasons = hard_rule_breaches(session, taker)
     if reasons:
         raise ValidationError(" ".join(reasons))
+    return assignment
+
+
+def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -> Assignment | None:
+    """The colleague takes the session, if every hard rule allows it.
+
+    Where the territory wants swaps approved, the request waits for the coordinator
+    (``None`` is returned) and the session does not move yet.
+    """
+    if request.status != SwapStatus.OPEN or request.assignment_id is None:
+        raise ValidationError("Cette proposition n'est plus ouverte.")
+    if request.to_practitioner_id is not None and request.to_practitioner_id != taker.id:
+        raise ValidationError("Cette proposition est adressée à un autre médecin.")
+    if taker.id == request.from_practitioner_id:
+        raise ValidationError("Vous ne pouvez pas reprendre votre propre plage.")
+    assignment = _swap_assignment(request, taker)
+    if _territory_of(request.territory_id).swaps_need_approval:
+        request.status = SwapStatus.PENDING
+        request.taken_by_id = taker.id
+        db.session.flush()
+        session = assignment.session
+        for email in _coordinator_emails(request.territory_id):
+            _notify(
+                request.territory_id,
+                email,
+                "Tour de rôle : un échange attend votre validation",
+                f"{taker.display_name} reprendrait la plage du {session.local_date:%d/%m/%Y} "
+                f"à {session.site.name} de {assignment.practitioner.display_name}. "
+                "Validez ou refusez l'échange dans Tour de rôle (plages à pourvoir).",
+            )
+        audit.record(
+            "swap.take",
+            by=by,
+            territory_id=request.territory_id,
+            target=request,
+            detail={"from": request.from_practitioner_id, "to": taker.id},
+        )
+        return None
+    return _complete_swap(request, assignment, taker, by=by)
+
+
+def _complete_swap(
+    request: SwapRequest, assignment: Assignment, taker: Practitioner, *, by: User | None
+) -> Assignment:
+    session = assignment.session
     giver = assignment.practitioner
     assignment.practitioner_id = taker.id
     assignment.source = AssignmentSource.SWAPPED
@@ -774,13 +927,84 @@ def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -
     return assignment
 
 
+def approve_swap(request: SwapRequest, *, by: User | None) -> Assignment:
+    """The coordinator lets a taken swap go through, the hard rules checked again."""
+    if request.status != SwapStatus.PENDING or request.taken_by_id is None:
+        raise ValidationError("Cet échange n'attend pas de validation.")
+    if request.assignment_id is None:
+        raise ValidationError("La plage de cet échange n'existe plus.")
+    taker = db.session.get(Practitioner, request.taken_by_id)
+    assert taker is not None
+    assignment = _swap_assignment(request, taker)
+    return _complete_swap(request, assignment, taker, by=by)
+
+
+def refuse_swap(request: SwapRequest, *, by: User | None) -> None:
+    """The coordinator refuses a taken swap: the session stays with the GP who offered it."""
+    if request.status != SwapStatus.PENDING:
+        raise ValidationError("Cet échange n'attend pas de validation.")
+    request.status = SwapStatus.REFUSED
+    request.decided_at = now_utc()
+    db.session.flush()
+    session = request.session
+    for gp in (request.from_practitioner, db.session.get(Practitioner, request.taken_by_id)):
+        if gp is not None and gp.email:
+            _notify(
+                request.territory_id,
+                gp.email,
+                "Tour de rôle : échange refusé par la coordination",
+                f"L'échange de la plage du {session.local_date:%d/%m/%Y} à {session.site.name} "
+                f"n'a pas été validé : {request.from_practitioner.display_name} la garde.",
+            )
+    audit.record("swap.refuse", by=by, territory_id=request.territory_id, target=request)
+
+
 def cancel_swap(request: SwapRequest, *, by: User | None) -> None:
-    if request.status != SwapStatus.OPEN:
+    if request.status not in (SwapStatus.OPEN, SwapStatus.PENDING):
         raise ValidationError("Cette proposition n'est plus ouverte.")
     request.status = SwapStatus.CANCELLED
     request.decided_at = now_utc()
     db.session.flush()
     audit.record("swap.cancel", by=by, territory_id=request.territory_id, target=request)
+
+
+def take_open_place(session: Session, practitioner: Practitioner, *, by: User | None) -> Assignment:
+    """A GP fills an unfilled place of a published rota from the bourse.
+
+    Filling a gap needs no approval: the coordinator is told, and the hard rules apply.
+    """
+    if session.period.status != PeriodStatus.PUBLISHED:
+        raise ValidationError("Cette plage n'appartient pas à un tableau publié.")
+    if session.starts_at <= now_utc():
+        raise ValidationError("Cette plage a déjà commencé.")
+    assignment = assign(session, practitioner, source=AssignmentSource.BOURSE, locked=True, by=by)
+    for email in _coordinator_emails(session.territory_id):
+        _notify(
+            session.territory_id,
+            email,
+            "Tour de rôle : une plage à pourvoir a trouvé preneur",
+            f"{practitioner.display_name} assurera la plage du {session.local_date:%d/%m/%Y} "
+            f"à {session.site.name}.",
+        )
+    return assignment
+
+
+def open_places(territory_id: int, *, site_ids: Iterable[int] | None = None) -> list[Session]:
+    """Upcoming sessions of published rotas that still miss GPs (the gaps dashboard, the bourse)."""
+    query = (
+        sa.select(Session)
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .where(
+            Session.territory_id == territory_id,
+            RotaPeriod.status == PeriodStatus.PUBLISHED,
+            Session.starts_at >= now_utc(),
+            ~Session.cancelled,
+        )
+        .order_by(Session.starts_at, Session.site_id)
+    )
+    if site_ids is not None:
+        query = query.where(Session.site_id.in_(list(site_ids)))
+    return [s for s in db.session.scalars(query) if len(s.assignments) < s.gps_needed]
 
 
 def remind_gps(period: RotaPeriod, *, by: User | None) -> int:

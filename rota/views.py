@@ -51,20 +51,7 @@ def templates():
     form = forms.TemplateForm()
     form.site_id.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
     if form.validate_on_submit():
-        data = services.TemplateData(
-            site_id=form.site_id.data,
-            weekdays=frozenset(form.weekdays.data or []),
-            start_time=form.start_time.data,
-            end_time=form.end_time.data,
-            gps_needed=form.gps_needed.data,
-            slot_minutes=form.slot_minutes.data,
-            mode=ConsultationMode(form.mode.data),
-            sas_slots=form.sas_slots.data or 0,
-            pharmacy_slots=form.pharmacy_slots.data or 0,
-            valid_from=form.valid_from.data,
-            valid_to=form.valid_to.data,
-            on_holidays=HolidayRule(form.on_holidays.data),
-        )
+        data = _template_data(form)
         ok, _ = _attempt(lambda: services.create_template(territory, data, by=current_user))
         if ok:
             flash("Plage type enregistrée.", "success")
@@ -76,6 +63,50 @@ def templates():
         .order_by(Site.name, SessionTemplate.start_time)
     ).all()
     return render_template("rota/templates.html", templates=items, form=form)
+
+
+def _template_data(form: forms.TemplateForm) -> services.TemplateData:
+    return services.TemplateData(
+        site_id=form.site_id.data,
+        weekdays=frozenset(form.weekdays.data or []),
+        start_time=form.start_time.data,
+        end_time=form.end_time.data,
+        gps_needed=form.gps_needed.data,
+        slot_minutes=form.slot_minutes.data,
+        mode=ConsultationMode(form.mode.data),
+        sas_slots=form.sas_slots.data or 0,
+        pharmacy_slots=form.pharmacy_slots.data or 0,
+        valid_from=form.valid_from.data,
+        valid_to=form.valid_to.data,
+        on_holidays=HolidayRule(form.on_holidays.data),
+    )
+
+
+@bp.route("/coordination/plages-types/<int:template_id>", methods=["GET", "POST"])
+@coordinator_only
+def edit_template(template_id: int):
+    """Change a template; sessions already created keep their times."""
+    template = get_in_territory_or_404(SessionTemplate, template_id)
+    territory = _territory()
+    form = forms.TemplateForm(obj=template)
+    form.site_id.choices = select_choices(
+        (s.id, s.name) for s in territory.sites if s.active or s.id == template.site_id
+    )
+    if request.method == "GET":
+        form.weekdays.data = sorted(template.weekdays)
+        form.mode.data = template.mode.value
+        form.on_holidays.data = template.on_holidays.value
+    if form.validate_on_submit():
+        data = _template_data(form)
+        ok, _ = _attempt(lambda: services.update_template(template, data, by=current_user))
+        if ok:
+            flash(
+                "Plage type modifiée. Les plages déjà créées dans les périodes ouvertes "
+                "ne changent pas.",
+                "success",
+            )
+            return redirect(url_for("rota.templates"))
+    return render_template("rota/template_edit.html", template=template, form=form)
 
 
 @bp.post("/coordination/plages-types/<int:template_id>/<any(activer, desactiver):action>")
@@ -333,7 +364,7 @@ def my_sessions():
         .join(Session, Session.id == SwapRequest.session_id)
         .where(
             SwapRequest.territory_id == me.territory_id,
-            SwapRequest.status == SwapStatus.OPEN,
+            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
             Session.starts_at >= now,
         )
         .order_by(Session.starts_at)
@@ -341,13 +372,20 @@ def my_sessions():
     for_me = [
         o
         for o in offers
-        if o.from_practitioner_id != me.id
+        if o.status == SwapStatus.OPEN
+        and o.from_practitioner_id != me.id
         and (
             o.to_practitioner_id == me.id
             or (o.to_practitioner_id is None and o.session.site_id in my_sites)
         )
     ]
     my_offers = {o.assignment_id: o for o in offers if o.from_practitioner_id == me.id}
+    my_takes = [o for o in offers if o.status == SwapStatus.PENDING and o.taken_by_id == me.id]
+    bourse_places = [
+        s
+        for s in services.open_places(me.territory_id, site_ids=my_sites)
+        if all(a.practitioner_id != me.id for a in s.assignments)
+    ]
     open_periods = []
     for period in db.session.scalars(
         sa.select(RotaPeriod)
@@ -371,6 +409,9 @@ def my_sessions():
             wish_form.avoid_dates.data = ", ".join(
                 date.fromisoformat(d).strftime("%d/%m/%Y") for d in wish.avoid_dates
             )
+            wish_form.max_per_day.data = wish.max_per_day
+            wish_form.max_per_period.data = wish.max_per_period
+            wish_form.target_sessions.data = wish.target_sessions
         open_periods.append((period, wish, wish_form))
     latest = db.session.scalar(
         sa.select(RotaPeriod)
@@ -407,6 +448,9 @@ def my_sessions():
         mine=mine,
         for_me=for_me,
         my_offers=my_offers,
+        my_takes=my_takes,
+        practitioner_names={gp.id: gp.display_name for gp in gps},
+        bourse_places=bourse_places,
         colleagues=colleagues,
         open_periods=open_periods,
         fairness=fairness,
@@ -450,6 +494,9 @@ def save_wish(period_id: int):
             preferred_weekdays=frozenset(form.preferred_weekdays.data or []),
             preferred_site_ids=list(form.preferred_site_ids.data or []),
             avoid_dates=_parse_dates(form.avoid_dates.data or ""),
+            max_per_day=form.max_per_day.data,
+            max_per_period=form.max_per_period.data,
+            target_sessions=form.target_sessions.data,
             by=current_user,
         )
 
@@ -496,10 +543,72 @@ def decide_swap(swap_id: int, action: str):
         if ok:
             flash("Proposition retirée.", "success")
     else:
-        ok, _ = _attempt(lambda: services.accept_swap(swap, me, by=current_user))
-        if ok:
+        ok, taken = _attempt(lambda: services.accept_swap(swap, me, by=current_user))
+        if ok and taken is None:
+            flash("Reprise enregistrée : elle attend la validation de la coordination.", "success")
+        elif ok:
             flash("Plage reprise : elle apparaît dans vos plages à venir.", "success")
     return redirect(url_for("rota.my_sessions"))
+
+
+@bp.post("/plages/<int:session_id>/prendre")
+@gp_only
+def take_place(session_id: int):
+    """Fill an unfilled place of a published rota from the bourse."""
+    me = _me()
+    session = get_in_territory_or_404(Session, session_id)
+    ok, _ = _attempt(lambda: services.take_open_place(session, me, by=current_user))
+    if ok:
+        flash(
+            f"Merci : vous assurerez la plage du {session.local_date:%d/%m/%Y} à "
+            f"{session.site.name}.",
+            "success",
+        )
+    return redirect(url_for("rota.my_sessions"))
+
+
+# --- gaps dashboard ---------------------------------------------------------------------------------
+
+
+@bp.get("/coordination/a-pourvoir")
+@coordinator_only
+def gaps():
+    """Unfilled places of published rotas, sessions offered on the bourse, swaps to approve."""
+    territory = _territory()
+    now = now_utc()
+    swaps = db.session.scalars(
+        sa.select(SwapRequest)
+        .join(Session, Session.id == SwapRequest.session_id)
+        .where(
+            SwapRequest.territory_id == territory.id,
+            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
+            Session.starts_at >= now,
+        )
+        .order_by(Session.starts_at)
+    ).all()
+    return render_template(
+        "rota/gaps.html",
+        territory=territory,
+        places=services.open_places(territory.id),
+        pending=[w for w in swaps if w.status == SwapStatus.PENDING],
+        offered=[w for w in swaps if w.status == SwapStatus.OPEN],
+        practitioners={p.id: p for p in services.active_gps(territory.id)},
+    )
+
+
+@bp.post("/coordination/echanges/<int:swap_id>/<any(valider, refuser):action>")
+@coordinator_only
+def approve_swap(swap_id: int, action: str):
+    swap = get_in_territory_or_404(SwapRequest, swap_id)
+    if action == "valider":
+        ok, _ = _attempt(lambda: services.approve_swap(swap, by=current_user))
+        if ok:
+            flash("Échange validé : les deux médecins sont prévenus.", "success")
+    else:
+        ok, _ = _attempt(lambda: services.refuse_swap(swap, by=current_user))
+        if ok:
+            flash("Échange refusé : la plage reste à son titulaire.", "success")
+    return redirect(url_for("rota.gaps"))
 
 
 @bp.post("/plages/<int:session_id>/volontaire")
@@ -514,3 +623,87 @@ def volunteer(session_id: int):
             "success",
         )
     return redirect(url_for("rota.my_sessions"))
+
+
+# --- printable monthly rota -------------------------------------------------------------------------
+
+
+def _month_of(period: RotaPeriod, text: str | None) -> date:
+    """First day of the month asked for (``AAAA-MM``), within the period; else its first month."""
+    first = period.start_date.replace(day=1)
+    if text:
+        try:
+            year, month = (int(x) for x in text.split("-"))
+            asked = date(year, month, 1)
+        except ValueError:
+            abort(404)
+        if first <= asked <= period.end_date:
+            return asked
+        abort(404)
+    return first
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@bp.get("/tableaux")
+@roles_required(Role.COORDINATOR, Role.REGULATOR, Role.GP)
+def rota_list():
+    """Published rotas, month by month, to print or read."""
+    statuses = [PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]
+    if current_user.role == Role.COORDINATOR:
+        statuses += [PeriodStatus.WISHES_OPEN, PeriodStatus.GENERATED]
+    periods = db.session.scalars(
+        sa.select(RotaPeriod)
+        .where(
+            RotaPeriod.territory_id == current_user.territory_id,
+            RotaPeriod.status.in_(statuses),
+        )
+        .order_by(RotaPeriod.start_date.desc())
+    ).all()
+    months = {}
+    for p in periods:
+        month, listed = p.start_date.replace(day=1), []
+        while month <= p.end_date:
+            listed.append(month)
+            month = _next_month(month)
+        months[p.id] = listed
+    return render_template("rota/rota_list.html", periods=periods, months=months)
+
+
+@bp.get("/tableaux/<int:period_id>/impression")
+@roles_required(Role.COORDINATOR, Role.REGULATOR, Role.GP)
+def print_rota(period_id: int):
+    """The month's rota on one A4 landscape page, for the Centre 15 and the sites.
+
+    Coordinators may print any period (drafts are marked so); others only published ones.
+    """
+    period = get_in_territory_or_404(RotaPeriod, period_id)
+    published = period.status in (PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED)
+    if not published and current_user.role != Role.COORDINATOR:
+        abort(404)
+    month = _month_of(period, request.args.get("mois"))
+    after = _next_month(month)
+    sessions = [s for s in period.sessions if month <= s.local_date < after and not s.cancelled]
+    territory = _territory()
+    site_ids = {s.site_id for s in sessions}
+    sites = [s for s in territory.sites if s.id in site_ids]
+    cells: dict[tuple[int, date], list[Session]] = defaultdict(list)
+    for s in sorted(sessions, key=lambda x: x.starts_at):
+        cells[(s.site_id, s.local_date)].append(s)
+    days = sorted({s.local_date for s in sessions})
+    previous = (month - timedelta(days=1)).replace(day=1)
+    return render_template(
+        "rota/print.html",
+        period=period,
+        territory=territory,
+        month=month,
+        days=days,
+        sites=sites,
+        cells=cells,
+        published=published,
+        previous=previous if previous >= period.start_date.replace(day=1) else None,
+        following=after if after <= period.end_date else None,
+        printed_at=now_utc(),
+    )

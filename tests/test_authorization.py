@@ -25,6 +25,7 @@ ADMIN = {Role.ADMIN.value}
 GP = {Role.GP.value}
 ANYONE = set(ROLES)
 LOGGED_IN = {r.value for r in Role}
+ROTA_READERS = {Role.COORDINATOR.value, Role.REGULATOR.value, Role.GP.value}
 
 # (endpoint, method) -> roles allowed. Everyone else: anonymous → login page, others → 403.
 MATRIX: dict[tuple[str, str], set[str]] = {
@@ -79,6 +80,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.volunteer", "POST"): GP,
     ("rota.offer_swap", "POST"): GP,
     ("rota.decide_swap", "POST"): GP,
+    ("rota.edit_template", "GET"): COORD,
+    ("rota.edit_template", "POST"): COORD,
+    ("rota.take_place", "POST"): GP,
+    ("rota.gaps", "GET"): COORD,
+    ("rota.approve_swap", "POST"): COORD,
+    ("rota.rota_list", "GET"): ROTA_READERS,
+    ("rota.print_rota", "GET"): ROTA_READERS,
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
@@ -86,6 +94,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 
 # Routes whose public answer is legitimately a 404 for a made-up token.
 NOT_FOUND_FOR_EVERYONE = {"auth.accept_invitation"}
+# The world's period is not published yet: only its coordinator may print the draft.
+NOT_FOUND_FOR = {("rota.print_rota", Role.GP.value), ("rota.print_rota", Role.REGULATOR.value)}
 
 
 @dataclass
@@ -177,6 +187,7 @@ ACTION_FOR = {
     "rota.period_action": "generer",
     "rota.edit_assignment": "verrouiller",
     "rota.decide_swap": "accepter",
+    "rota.approve_swap": "refuser",
 }
 
 
@@ -215,7 +226,7 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
     elif not allowed:
         assert response.status_code == 403
         assert "accès" in response.get_data(as_text=True)
-    elif endpoint in NOT_FOUND_FOR_EVERYONE:
+    elif endpoint in NOT_FOUND_FOR_EVERYONE or (endpoint, role) in NOT_FOUND_FOR:
         assert response.status_code == 404
     elif method == "GET":
         assert response.status_code in (200, 302), response.status_code
@@ -244,6 +255,8 @@ ID_ROUTES = sorted(
         "rota.session_detail",
         "rota.assign",
         "rota.edit_assignment",
+        "rota.edit_template",
+        "rota.approve_swap",
     }
 )
 
@@ -263,7 +276,8 @@ def test_other_territory_ids_are_not_found(app, client, world, endpoint, method)
 
 
 @pytest.mark.parametrize(
-    "endpoint", ["rota.volunteer", "rota.offer_swap", "rota.decide_swap", "rota.save_wish"]
+    "endpoint",
+    ["rota.volunteer", "rota.offer_swap", "rota.decide_swap", "rota.save_wish", "rota.take_place"],
 )
 def test_gp_cannot_touch_another_territory_session(app, client, world, endpoint):
     client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
@@ -290,7 +304,9 @@ def _snapshot():
         db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, weight FROM wish ORDER BY id")).all(),
-        db.session.execute(sa.text("SELECT id, active FROM session_template ORDER BY id")).all(),
+        db.session.execute(
+            sa.text("SELECT id, active, start_time FROM session_template ORDER BY id")
+        ).all(),
     )
 
 
@@ -320,3 +336,10 @@ def test_invite_cannot_link_another_territory_practitioner(app, client, world):
     )
     assert response.status_code == 200  # refused by the form: not a valid choice
     assert db.session.scalar(sa.select(User).where(User.email == "intrus@example.org")) is None
+
+
+@pytest.mark.parametrize("role", sorted(ROTA_READERS))
+def test_another_territory_rota_cannot_be_printed(app, client, world, role):
+    client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD})
+    response = client.get(_url(app, "rota.print_rota", world.other_ids))
+    assert response.status_code == 404

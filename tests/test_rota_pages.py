@@ -301,3 +301,158 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
         sa.select(Assignment).where(Assignment.practitioner_id == gps[0].id)
     ).all()
     assert all(a.session.local_date != start + timedelta(days=1) for a in held)
+
+
+def _published_period(app, site, *, offset: int = 2, days: int = 3):
+    coord = _login(app, "coord@example.org")
+    start, period = _open_period(coord, site, offset=offset, days=days)
+    coord.post(f"/coordination/periodes/{period.id}/generer")
+    coord.post(f"/coordination/periodes/{period.id}/publier")
+    db.session.expire_all()
+    return coord, start, db.session.get(RotaPeriod, period.id)
+
+
+def test_coordinator_edits_a_template(app, setup):
+    _, site, _, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    coord.post("/coordination/plages-types", data=_template_form(site))
+    template = db.session.scalar(sa.select(SessionTemplate))
+    page = coord.get(f"/coordination/plages-types/{template.id}").get_data(as_text=True)
+    assert 'value="17:00"' in page
+    assert "gardent leurs horaires" in page
+    bad = coord.post(
+        f"/coordination/plages-types/{template.id}",
+        data=_template_form(site, end_time="17:00"),
+    ).get_data(as_text=True)
+    assert "différente de l&#39;heure de début" in bad
+    page = coord.post(
+        f"/coordination/plages-types/{template.id}",
+        data=_template_form(site, start_time="18:00", end_time="21:00", gps_needed="2"),
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Plage type modifiée" in page
+    db.session.expire_all()
+    template = db.session.get(SessionTemplate, template.id)
+    assert (template.start_time.hour, template.gps_needed) == (18, 2)
+
+
+def test_gp_wish_form_records_personal_limits(app, setup):
+    from rota.models import Wish
+
+    _, site, _, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    _, period = _open_period(coord, site, offset=3, days=6)
+    gp = _login(app, "gp@example.org")
+    page = gp.post(
+        f"/periodes/{period.id}/souhaits",
+        data={"weight": "1.0", "target_sessions": "4", "max_per_day": "2", "max_per_period": "3"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "dépasse le maximum" in page
+    assert db.session.scalar(sa.select(sa.func.count(Wish.id))) == 0
+    gp.post(
+        f"/periodes/{period.id}/souhaits",
+        data={"weight": "1.0", "target_sessions": "2", "max_per_day": "2", "max_per_period": "3"},
+    )
+    wish = db.session.scalar(sa.select(Wish))
+    assert (wish.target_sessions, wish.max_per_day, wish.max_per_period) == (2, 2, 3)
+    page = gp.get("/mes-plages").get_data(as_text=True)
+    assert 'name="target_sessions" type="number" value="2"' in page
+
+
+def test_gap_on_the_bourse_taken_by_a_gp_and_seen_by_the_coordinator(app, setup):
+    territory, site, gps, _, _ = setup
+    coord, _, period = _published_period(app, site)
+    session = period.sessions[0]
+    holder = session.assignments[0]
+    coord.post(f"/coordination/affectations/{holder.id}/retirer")
+    db.session.expire_all()
+    page = coord.get("/coordination/a-pourvoir").get_data(as_text=True)
+    assert "Places manquantes (1)" in page
+    assert f"/coordination/plages/{session.id}" in page
+
+    gp = _login(app, "gp@example.org")
+    page = gp.get("/mes-plages").get_data(as_text=True)
+    assert "Bourse : plages à pourvoir" in page
+    page = gp.post(f"/plages/{session.id}/prendre", follow_redirects=True).get_data(as_text=True)
+    assert "Merci : vous assurerez la plage" in page
+    db.session.expire_all()
+    assert [a.practitioner_id for a in db.session.get(type(session), session.id).assignments] == [
+        gps[0].id
+    ]
+    assert "Places manquantes (0)" in coord.get("/coordination/a-pourvoir").get_data(as_text=True)
+
+
+def test_coordinator_approves_a_swap_when_the_territory_asks(app, setup, make_user):
+    from rota.models import SwapRequest, SwapStatus
+
+    territory, site, gps, _, _ = setup
+    territory.swaps_need_approval = True
+    db.session.commit()
+    coord, _, period = _published_period(app, site)
+    mine = db.session.scalar(sa.select(Assignment).where(Assignment.practitioner_id == gps[0].id))
+    gp = _login(app, "gp@example.org")
+    gp.post(f"/mes-plages/{mine.id}/ceder", data={"to": str(gps[1].id)})
+    make_user(Role.GP, territory, email="taker@example.org", practitioner=gps[1])
+    taker = _login(app, "taker@example.org")
+    swap = db.session.scalar(sa.select(SwapRequest))
+    page = taker.post(f"/echanges/{swap.id}/accepter", follow_redirects=True).get_data(as_text=True)
+    assert "attend la validation de la coordination" in page
+    assert "en attente de validation" in gp.get("/mes-plages").get_data(as_text=True)
+    page = coord.get("/coordination/a-pourvoir").get_data(as_text=True)
+    assert "Échanges à valider (1)" in page
+    page = coord.post(f"/coordination/echanges/{swap.id}/valider", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Échange validé" in page
+    db.session.expire_all()
+    assert db.session.get(SwapRequest, swap.id).status == SwapStatus.ACCEPTED
+    assert db.session.get(Assignment, mine.id).practitioner_id == gps[1].id
+
+
+def test_settings_page_turns_swap_approval_on(app, setup):
+    territory, _, _, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    form = coord.get("/coordination/territoire").get_data(as_text=True)
+    assert "validés par la coordination" in form
+    coord.post(
+        "/coordination/territoire",
+        data={
+            "name": territory.name,
+            "timezone": "Europe/Paris",
+            "holiday_subdivision": "",
+            "min_rest_hours": "10",
+            "swaps_need_approval": "y",
+        },
+    )
+    db.session.expire_all()
+    assert db.session.get(type(territory), territory.id).swaps_need_approval is True
+
+
+def test_printable_month_for_regulators_and_gps(app, setup, make_user):
+    territory, site, gps, _, _ = setup
+    coord = _login(app, "coord@example.org")
+    start, period = _open_period(coord, site, offset=2, days=3)
+    coord.post(f"/coordination/periodes/{period.id}/generer")
+    make_user(Role.REGULATOR, territory, email="samu@example.org")
+    regulator = _login(app, "samu@example.org")
+    assert regulator.get(f"/tableaux/{period.id}/impression").status_code == 404  # not published
+    draft = coord.get(f"/tableaux/{period.id}/impression").get_data(as_text=True)
+    assert "PROJET non publié" in draft
+    coord.post(f"/coordination/periodes/{period.id}/publier")
+    listing = regulator.get("/tableaux").get_data(as_text=True)
+    assert f"/tableaux/{period.id}/impression?mois={start:%Y-%m}" in listing
+    page = regulator.get(f"/tableaux/{period.id}/impression?mois={start:%Y-%m}").get_data(
+        as_text=True
+    )
+    assert "print.css" in page
+    css = regulator.get("/static/print.css")
+    assert "size: A4 landscape" in css.get_data(as_text=True)
+    css.close()
+    assert "version 1 publiée" in page
+    assert site.name in page
+    names = {a.practitioner.family_name for s in period.sessions for a in s.assignments}
+    assert names
+    assert all(f". {n}</span>" in page for n in names)
+    assert regulator.get(f"/tableaux/{period.id}/impression?mois=1999-01").status_code == 404
+    assert regulator.get(f"/tableaux/{period.id}/impression?mois=bad").status_code == 404

@@ -335,3 +335,192 @@ def test_territory_minimum_rest_is_used_for_manual_edits(world, make_site):
         services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
     territory.min_rest_hours = 8
     services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+
+
+def test_editing_a_template_changes_future_periods_only(world):
+    territory, site, _, period = world
+    template = db.session.scalar(sa.select(SessionTemplate))
+    services.open_wishes(period, deadline=None, by=None)
+    db.session.commit()
+    services.update_template(
+        template, template_data(site, start_time=time(18), end_time=time(21)), by=None
+    )
+    db.session.commit()
+    assert (template.start_time, template.end_time) == (time(18), time(21))
+    assert {s.starts_at.hour for s in period.sessions} == {16}  # already expanded: unchanged
+    later = services.create_period(
+        territory,
+        name="Avril",
+        start_date=MONDAY + timedelta(days=28),
+        end_date=MONDAY + timedelta(days=32),
+        by=None,
+    )
+    services.open_wishes(later, deadline=None, by=None)
+    assert {s.starts_at.hour for s in later.sessions} == {16}  # 18:00 Paris in April (CEST)
+
+
+def test_editing_a_template_into_an_overlap_is_refused_and_changes_nothing(world):
+    territory, site, _, _ = world
+    template = db.session.scalar(sa.select(SessionTemplate))
+    services.create_template(
+        territory, template_data(site, start_time=time(8), end_time=time(12)), by=None
+    )
+    db.session.commit()
+    with pytest.raises(ValidationError, match="chevauchent"):
+        services.update_template(
+            template, template_data(site, start_time=time(11), end_time=time(14)), by=None
+        )
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(SessionTemplate, template.id).start_time == time(17)
+
+
+def test_personal_limits_bind_generation_and_manual_edits(world, make_site):
+    territory, site, gps, period = world
+    services.create_template(
+        territory, template_data(site, start_time=time(9), end_time=time(12)), by=None
+    )
+    territory.min_rest_hours = 0
+    services.open_wishes(period, deadline=None, by=None)
+    # Med0 allows two sessions a day but at most 3 in the period.
+    services.save_wish(
+        period,
+        gps[0],
+        weight=1.0,
+        preferred_weekdays=frozenset(),
+        preferred_site_ids=[],
+        avoid_dates=[],
+        max_per_day=2,
+        max_per_period=3,
+        by=None,
+    )
+    services.generate_rota(period, by=None)
+    db.session.commit()
+    mine = [s for s in period.sessions for a in s.assignments if a.practitioner_id == gps[0].id]
+    assert len(mine) == 3  # a fair share would be 5 of the 20 places: capped at 3
+    others = [s for s in period.sessions for a in s.assignments if a.practitioner_id == gps[1].id]
+    assert len({s.local_date for s in others}) == len(others)  # the others: one a day
+    my_days = {s.local_date for s in mine}
+    free = next(s for s in period.sessions if s.local_date not in my_days)
+    for a in list(free.assignments):
+        services.unassign(a, by=None)
+    with pytest.raises(ValidationError, match="maximum de 3 plage"):
+        services.assign(free, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+
+
+def test_wish_limits_are_checked(world):
+    _, _, gps, period = world
+    kwargs = dict(weight=1.0, preferred_weekdays=frozenset(), preferred_site_ids=[], avoid_dates=[])
+    with pytest.raises(ValidationError, match="par jour"):
+        services.save_wish(period, gps[0], **kwargs, max_per_day=4, by=None)
+    with pytest.raises(ValidationError, match="dépasse le maximum"):
+        services.save_wish(period, gps[0], **kwargs, target_sessions=5, max_per_period=3, by=None)
+
+
+def test_one_session_a_day_is_a_hard_rule_even_without_rest(world):
+    territory, site, gps, period = world
+    services.create_template(
+        territory, template_data(site, start_time=time(9), end_time=time(12)), by=None
+    )
+    territory.min_rest_hours = 0
+    services.open_wishes(period, deadline=None, by=None)
+    morning, evening = sorted(
+        (s for s in period.sessions if s.local_date == MONDAY), key=lambda s: s.starts_at
+    )
+    services.assign(morning, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+    with pytest.raises(ValidationError, match="maximum : 1 par jour"):
+        services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
+
+
+def test_swaps_wait_for_approval_when_the_territory_asks(world, make_user):
+    from app.enums import Role
+    from rota.models import SwapStatus
+
+    territory, _, gps, _ = world
+    make_user(Role.COORDINATOR, territory, email="coord@example.org")
+    territory.swaps_need_approval = True
+    period = _published(world, MONDAY + timedelta(days=35))
+    session = period.sessions[0]
+    assignment = session.assignments[0]
+    giver = assignment.practitioner_id
+    taker = next(g for g in gps if g.id != giver)
+    swap = services.offer_swap(assignment, to=None, message="", by=None)
+    version = session.version
+    assert services.accept_swap(swap, taker, by=None) is None
+    db.session.commit()
+    assert swap.status == SwapStatus.PENDING
+    assert assignment.practitioner_id == giver
+    assert session.version == version
+    assert db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.recipient == "coord@example.org")
+    )
+    with pytest.raises(ValidationError, match="déjà proposée"):
+        services.offer_swap(assignment, to=None, message="", by=None)
+    services.approve_swap(swap, by=None)
+    db.session.commit()
+    assert (assignment.practitioner_id, swap.status) == (taker.id, SwapStatus.ACCEPTED)
+    assert session.version == version + 1
+    with pytest.raises(ValidationError, match="n'attend pas"):
+        services.refuse_swap(swap, by=None)
+
+
+def test_refused_swap_leaves_the_session_to_its_holder(world):
+    from rota.models import SwapStatus
+
+    territory, _, gps, _ = world
+    territory.swaps_need_approval = True
+    period = _published(world, MONDAY + timedelta(days=35))
+    assignment = period.sessions[0].assignments[0]
+    giver = assignment.practitioner_id
+    taker = next(g for g in gps if g.id != giver)
+    swap = services.offer_swap(assignment, to=taker, message="", by=None)
+    services.accept_swap(swap, taker, by=None)
+    services.refuse_swap(swap, by=None)
+    db.session.commit()
+    assert (assignment.practitioner_id, swap.status) == (giver, SwapStatus.REFUSED)
+    again = services.offer_swap(assignment, to=None, message="", by=None)  # may offer anew
+    assert again.status == SwapStatus.OPEN
+
+
+def test_approval_rechecks_the_hard_rules(world):
+    territory, _, gps, _ = world
+    territory.swaps_need_approval = True
+    period = _published(world, MONDAY + timedelta(days=35))
+    first = period.sessions[0]
+    assignment = first.assignments[0]
+    taker = next(g for g in gps if g.id != assignment.practitioner_id)
+    swap = services.offer_swap(assignment, to=None, message="", by=None)
+    services.accept_swap(swap, taker, by=None)
+    services.declare_unavailability(
+        taker, start_date=first.local_date, end_date=first.local_date, reason="", by=None
+    )
+    db.session.commit()
+    with pytest.raises(ValidationError, match="indisponible"):
+        services.approve_swap(swap, by=None)
+
+
+def test_unfilled_places_of_a_published_rota_go_to_the_bourse(world, make_user):
+    from app.enums import Role
+
+    territory, site, gps, _ = world
+    make_user(Role.COORDINATOR, territory, email="coord@example.org")
+    territory.max_sessions_per_week = 1
+    period = _published(world, MONDAY + timedelta(days=35))  # 4 sessions, 4 GPs: all filled
+    session = period.sessions[0]
+    holder = session.assignments[0]
+    services.unassign(holder, by=None)  # say the coordinator removed a GP after publication
+    db.session.commit()
+    assert [s.id for s in services.open_places(territory.id)] == [session.id]
+    assert services.open_places(territory.id, site_ids=[]) == []
+    territory.max_sessions_per_week = None
+    taker = next(g for g in gps if g.id != holder.practitioner_id)
+    version = session.version
+    taken = services.take_open_place(session, taker, by=None)
+    db.session.commit()
+    assert (taken.source, taken.locked) == (AssignmentSource.BOURSE, True)
+    assert session.version == version + 1
+    assert services.open_places(territory.id) == []
+    with pytest.raises(ValidationError, match="complète"):
+        services.take_open_place(session, gps[0], by=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     EmailField,
     FloatField,
     HiddenField,
@@ -77,6 +78,9 @@ class TerritoryForm(FlaskForm):
     max_sessions_per_week = IntegerField(
         "Maximum de plages par médecin et par semaine (facultatif)",
         validators=[Optional(), NumberRange(1, 14, "Entre 1 et 14 plages.")],
+    )
+    swaps_need_approval = BooleanField(
+        "Les échanges entre médecins sont validés par la coordination"
     )
 
 

@@ -76,9 +76,10 @@ class TerritorySettings:
     email: str | None
     min_rest_hours: int = 10
     max_sessions_per_week: int | None = None
+    swaps_need_approval: bool = False
 
 
-def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | None]:
+def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool | None]:
     name = settings.name.strip()
     if not name:
         raise ValidationError("Le nom du territoire est obligatoire.")
@@ -99,6 +100,7 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | None]:
         "email": normalise_email(settings.email) if settings.email else None,
         "min_rest_hours": settings.min_rest_hours,
         "max_sessions_per_week": settings.max_sessions_per_week,
+        "swaps_need_approval": settings.swaps_need_approval,
     }
 
 

@@ -64,6 +64,7 @@ def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
         email=form.email.data or None,
         min_rest_hours=form.min_rest_hours.data if form.min_rest_hours.data is not None else 10,
         max_sessions_per_week=form.max_sessions_per_week.data or None,
+        swaps_need_approval=bool(form.swaps_need_approval.data),
     )
 
 
