@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask --app wsgi demo | users create | import practitioners``."""
+"""Command-line interface: ``flask --app wsgi demo | users create | import practitioners | outbox``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.enums import Role
@@ -16,6 +16,7 @@ from app.validators import ValidationError
 
 users_cli = AppGroup("users", help="Gérer les comptes.")
 import_cli = AppGroup("import", help="Importer des données.")
+outbox_cli = AppGroup("outbox", help="Envoyer et consulter les courriels de notification.")
 
 
 def _territory(slug: str | None) -> Territory | None:
@@ -80,6 +81,68 @@ def import_practitioners_command(path: str, territory_slug: str) -> None:
     click.echo(f"{report.created} professionnel(s) créé(s), {report.updated} mis à jour.")
 
 
+@outbox_cli.command("send")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Nombre maximal de messages traités.",
+)
+def outbox_send_command(limit: int) -> None:
+    """Send the due notifications; run it every minute (cron, systemd timer).
+
+    Exits 1 when a message failed or was abandoned, so that cron mails the operator and
+    systemd marks the unit failed.
+    """
+    from app import mail
+
+    try:
+        sender = mail.sender_from_config(current_app.config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        report = mail.send_pending(sender, limit=limit)
+    finally:
+        sender.close()
+    for failure in report.failed:
+        click.echo(f"  en échec : n° {failure.message_id} à {failure.recipient} : {failure.error}")
+    for failure in report.abandoned:
+        click.echo(f"  abandonné : n° {failure.message_id} à {failure.recipient} : {failure.error}")
+    if report.stopped:
+        click.echo(f"Envoi interrompu, serveur injoignable : {report.stopped}")
+    click.echo(f"{report.summary()}.")
+    if not report.ok:
+        sys.exit(1)
+
+
+@outbox_cli.command("list")
+@click.option("--pending", is_flag=True, help="Seulement les messages non envoyés.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Nombre de messages."
+)
+def outbox_list_command(pending: bool, limit: int) -> None:
+    """Print the most recent messages, newest first, with their state."""
+    from app.mail import describe_state
+    from app.timeutil import format_local
+    from rota.models import OutboxMessage
+
+    query = sa.select(OutboxMessage).order_by(
+        OutboxMessage.created_at.desc(), OutboxMessage.id.desc()
+    )
+    if pending:
+        query = query.where(OutboxMessage.sent_at.is_(None))
+    messages = db.session.scalars(query.limit(limit)).all()
+    if not messages:
+        click.echo("Aucun message non envoyé." if pending else "Aucun message.")
+    zone = current_app.config["SNP_TIMEZONE"]
+    for message in messages:
+        click.echo(
+            f"n° {message.id}  {format_local(message.created_at, zone)}  {message.recipient}  "
+            f"{message.subject}  [{describe_state(message, zone)}]"
+        )
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Load the demo territories (idempotent) and print the demo accounts."""
@@ -98,4 +161,5 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(rota_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(demo_command)

@@ -62,4 +62,14 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "PREFERRED_URL_SCHEME": "http" if development else "https",
+        # E-mail (app/mail.py). Port and timeout stay text here: a typo must not stop the
+        # web app from starting, only ``flask outbox send``, which says what is wrong.
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "log"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": os.environ.get("MAIL_PORT") or None,  # None: 587, 465 or 25 by security
+        "MAIL_SECURITY": os.environ.get("MAIL_SECURITY", "starttls"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Tour de rôle <ne-pas-repondre@localhost>"),
+        "MAIL_TIMEOUT": os.environ.get("MAIL_TIMEOUT", "30"),
     }
