@@ -18,6 +18,13 @@ The rule that does not nest (minimum rest across midnight, overlaps for GPs who 
 sessions a day) is enforced by forbidding the offending arcs and solving again, until no
 conflict is left; a final check refuses to return anything that breaks a hard rule.
 Wishes are small arc costs, below one fairness step.
+
+Spreading (a GP should not hold two sessions less than three days apart) is a cost on a
+*pair* of arcs, which a flow can't express. It is a post-pass instead: exchanges of two
+unlocked sessions of one category between two GPs, which leave every per-category load (hence
+fairness and fill) untouched, accepted only when every hard rule still holds and the soft cost
+(close pairs and wishes) strictly decreases. A GP may also commit to a fixed number of
+sessions (``Doctor.target_sessions``) instead of a share by weight; see ``targets()``.
 """
 
 from __future__ import annotations
@@ -38,10 +45,20 @@ WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "d
 
 # Integer costs for the flow solver: one fairness step is worth SCALE; wishes stay below it.
 SCALE = 1000
+# The [floor T, ceil T] band: a session up to floor(T) earns BAND, one past ceil(T) costs BAND.
+# Far above any wish or weighted-deviation difference, so keeping every GP within the band
+# comes first whenever it is feasible (and otherwise as few sessions outside it as possible).
+BAND = 100 * SCALE
 WISH_AVOID = 400
 WISH_PREFERRED = 150
 USUAL_SITE = 100
 MAX_REPAIR_ROUNDS = 200
+# Spreading: two sessions of a GP whose local dates are less than SPREAD_DAYS apart (Monday and
+# Wednesday, not Monday and Thursday) are a "close pair". One close pair costs more than a
+# bent weekday or site preference; spreading never puts a GP on a date they asked to avoid.
+SPREAD_DAYS = 3
+SPREAD_COST = 200
+MAX_SPREAD_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,9 @@ class Doctor:
     preferred_site_ids: frozenset[int] = frozenset()
     avoid_dates: frozenset[date] = frozenset()
     usual_site_id: int | None = None
+    # A firm commitment to this many sessions in the period: replaces the share by weight
+    # (and what is owed) in ``targets()``.
+    target_sessions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,30 +165,82 @@ def may_hold(doctor: Doctor, session: Session) -> bool:
     return session.site_id in doctor.site_ids and is_available(doctor, session)
 
 
-def targets(problem: Problem) -> dict[int, dict[str, float]]:
-    """Each GP's fair share of the places of each category.
+def holdable_places(problem: Problem) -> dict[int, dict[str, int]]:
+    """``a_g,c``: the places of each category each GP could hold (site and availability).
 
-    ``T_g,c = P_c · w_g·a_g,c / Σ_h w_h·a_h,c`` where ``P_c`` is the number of places of the
-    category and ``a_g,c`` the share of them the GP could hold (site and availability), then
-    shifted by what the GP owes from earlier periods and renormalised to sum to ``P_c``.
+    Sessions are indexed by site so that the cost is the GP's sites' sessions, not all of them.
     """
+    by_site: dict[int, list[Session]] = defaultdict(list)
+    for s in problem.sessions:
+        by_site[s.site_id].append(s)
+    result: dict[int, dict[str, int]] = {}
+    for d in problem.doctors:
+        counts = dict.fromkeys(CATEGORIES, 0)
+        for site_id in d.site_ids:
+            for s in by_site.get(site_id, ()):
+                if s.category in counts and is_available(d, s):
+                    counts[s.category] += s.gps_needed
+        result[d.id] = counts
+    return result
+
+
+def committed_split(doctor: Doctor, holdable: dict[str, int]) -> dict[str, float]:
+    """A committed GP's ``N`` sessions split across categories, in whole sessions.
+
+    ``N`` is first capped by what the GP could hold (``Σ_c a_g,c``) and their period maximum.
+    The split is proportional to ``a_g,c``, rounded by largest remainders (ties: the solving
+    order of the categories) so that each category's target is a whole number summing to
+    ``N``: with ``floor(T) = ceil(T)`` the flow then gives exactly ``N`` whenever feasible,
+    where fractional targets could round up in both categories and give ``N + 1``.
+    """
+    can = sum(holdable.get(c, 0) for c in CATEGORIES)
+    n = min(max(0, doctor.target_sessions or 0), can)
+    if doctor.max_per_period is not None:
+        n = min(n, max(0, doctor.max_per_period))
+    if not can:
+        return dict.fromkeys(CATEGORIES, 0.0)
+    quotas = {c: n * holdable.get(c, 0) / can for c in CATEGORIES}
+    split = {c: math.floor(q) for c, q in quotas.items()}
+    by_remainder = sorted(CATEGORIES, key=lambda c: (-(quotas[c] - split[c]), CATEGORIES.index(c)))
+    for c in by_remainder[: n - sum(split.values())]:
+        split[c] += 1
+    return {c: float(split[c]) for c in CATEGORIES}
+
+
+def targets(problem: Problem) -> dict[int, dict[str, float]]:
+    """Each GP's fair share of the places of each category (``docs/rota.md``, Target load).
+
+    GPs who commit to ``target_sessions`` get that number, split by ``committed_split()``;
+    their targets are taken out of ``P_c`` first (scaled down if they exceed it). The rest,
+    ``R_c``, is shared among the other GPs as ``R_c · w_g·a_g,c / Σ_h w_h·a_h,c`` (``a_g,c``
+    from ``holdable_places()``), shifted by what each owes from earlier periods and
+    renormalised to sum to ``R_c``. A commitment ignores what is owed: the GP said how many
+    sessions they will do this period, and the others' owed places still balance the year.
+    """
+    holdable = holdable_places(problem)
+    committed = [d for d in problem.doctors if d.target_sessions is not None]
+    others = [d for d in problem.doctors if d.target_sessions is None]
     result: dict[int, dict[str, float]] = {d.id: {} for d in problem.doctors}
+    for d in committed:
+        result[d.id] = committed_split(d, holdable[d.id])
     for category in CATEGORIES:
-        sessions = [s for s in problem.sessions if s.category == category]
-        places = sum(s.gps_needed for s in sessions)
-        capacity = {
-            d.id: d.weight * sum(s.gps_needed for s in sessions if may_hold(d, s))
-            for d in problem.doctors
-        }
+        places = sum(s.gps_needed for s in problem.sessions if s.category == category)
+        fixed = sum(result[d.id][category] for d in committed)
+        if fixed > places:  # more committed than there are places: commitments shrink alike
+            for d in committed:
+                result[d.id][category] *= places / fixed
+            fixed = places
+        remaining = places - fixed
+        capacity = {d.id: d.weight * holdable[d.id][category] for d in others}
         total = sum(capacity.values())
-        for d in problem.doctors:
-            share = places * capacity[d.id] / total if total else 0.0
+        for d in others:
+            share = remaining * capacity[d.id] / total if total else 0.0
             owed = dict(d.owed).get(category, 0.0)
             result[d.id][category] = max(0.0, share + owed) if capacity[d.id] else 0.0
-        adjusted = sum(result[d.id][category] for d in problem.doctors)
+        adjusted = sum(result[d.id][category] for d in others)
         if adjusted > 0:
-            for d in problem.doctors:
-                result[d.id][category] *= places / adjusted
+            for d in others:
+                result[d.id][category] *= remaining / adjusted
     return result
 
 
@@ -255,9 +327,28 @@ def _wish_cost(doctor: Doctor, session: Session) -> int:
     return cost
 
 
-def _unit_cost(k: int, target: float, weight: float) -> int:
-    """Marginal cost of a GP's k-th session of a category: convex in k."""
-    return round(SCALE * (2 * k - 1 - 2 * target) / max(weight, 0.1) ** 0.5)
+def _unit_cost(k: int, target: float, doctor: Doctor) -> int:
+    """Marginal cost of a GP's k-th session of a category: convex (non-decreasing) in k.
+
+    The marginal of ``(k − T)²`` scaled by ``1/√w``, plus the band term (−BAND up to
+    ``floor(T)``, +BAND past ``ceil(T)``). Without the band, a wish (up to 0.8 of a step) or
+    the weight scaling could push a GP just outside ``[floor T, ceil T]``, in particular a GP
+    with a whole-number target (a commitment), whose units sit exactly at ±1 step.
+
+    A commitment is firmer than a share: its band counts twice, so when a site can't keep
+    everyone within their band, the GPs sharing by weight (whose targets are fractional and
+    whose band has some slack) absorb it first; and its weight plays no part (it is 1).
+    """
+    committed = doctor.target_sessions is not None
+    band = BAND * (2 if committed else 1)
+    weight = 1.0 if committed else max(doctor.weight, 0.1)
+    if k <= math.floor(target):
+        offset = -band
+    elif k > math.ceil(target):
+        offset = band
+    else:
+        offset = 0
+    return offset + round(SCALE * (2 * k - 1 - 2 * target) / weight**0.5)
 
 
 class _Pass:
@@ -360,7 +451,7 @@ class _Pass:
             target = self.targets[doctor.id].get(self.category, 0.0)
             for k in range(in_category + 1, in_category + max(0, room) + 1):
                 flow.add_arc_with_capacity_and_unit_cost(
-                    node(("g", doctor.id)), sink, 1, _unit_cost(k, target, doctor.weight)
+                    node(("g", doctor.id)), sink, 1, _unit_cost(k, target, doctor)
                 )
         if not session_arcs:
             return []
@@ -379,8 +470,12 @@ class _Pass:
         ]
 
 
-def solve(problem: Problem) -> Solution:
-    """Fill every session that can be filled, fairly; deterministic for a given input."""
+def solve(problem: Problem, *, spreading: bool = True) -> Solution:
+    """Fill every session that can be filled, fairly, then spread; deterministic.
+
+    ``spreading=False`` returns the rota of the flows alone (the first feasible one), which
+    the bench and the tests compare with the spread one.
+    """
     doctors = {d.id: d for d in problem.doctors}
     sessions = {s.id: s for s in problem.sessions}
     ordered_sessions = sorted(problem.sessions, key=lambda s: (s.starts_at, s.site_id, s.id))
@@ -417,10 +512,15 @@ def solve(problem: Problem) -> Solution:
     else:  # pragma: no cover - a safety net: drop what still conflicts rather than loop
         result = [a for a in result if (a.session_id, a.doctor_id) not in forbidden or a.locked]
 
+    if spreading:
+        result = spread(problem, result)
     assert not violations(problem, result), violations(problem, result)
     result.sort(key=lambda a: (sessions[a.session_id].starts_at, a.session_id, a.doctor_id))
     unfilled = _unfilled(problem, result, forbidden)
-    explanations = {d.id: _explain(d, result, sessions, goal[d.id]) for d in problem.doctors}
+    mine: dict[int, list[Assignment]] = defaultdict(list)
+    for a in result:
+        mine[a.doctor_id].append(a)
+    explanations = {d.id: _explain(d, mine[d.id], sessions, goal[d.id]) for d in problem.doctors}
     return Solution(
         assignments=tuple(result),
         unfilled=tuple(unfilled),
@@ -485,6 +585,229 @@ def _rest_conflicts(
     return forbid
 
 
+# --- spreading ----------------------------------------------------------------------------------
+
+
+def close_pairs(sessions: Iterable[Session]) -> int:
+    """Pairs of sessions (of one GP) whose local dates are less than ``SPREAD_DAYS`` apart.
+
+    Pairs, not days: three sessions Monday–Tuesday–Wednesday are three pairs, so a cluster
+    costs more than two separate close pairs. Two sessions on one day are a pair too.
+    """
+    days = sorted(s.local_date.toordinal() for s in sessions)
+    count = 0
+    for i, day in enumerate(days):
+        for later in days[i + 1 :]:
+            if later - day >= SPREAD_DAYS:
+                break
+            count += 1
+    return count
+
+
+def soft_cost(problem: Problem, assignments: Iterable[Assignment]) -> int:
+    """What ``spread()`` lowers: ``SPREAD_COST`` per close pair plus the flows' wish costs.
+
+    Locked assignments count too (they are in the GP's pairs), though they never move.
+    """
+    sessions = {s.id: s for s in problem.sessions}
+    doctors = {d.id: d for d in problem.doctors}
+    held: dict[int, list[Session]] = defaultdict(list)
+    cost = 0
+    for a in assignments:
+        session = sessions[a.session_id]
+        held[a.doctor_id].append(session)
+        cost += _wish_cost(doctors[a.doctor_id], session)
+    return cost + SPREAD_COST * sum(close_pairs(mine) for mine in held.values())
+
+
+def _near(day: int, days: Iterable[int]) -> int:
+    """How many of ``days`` (ordinals) are less than ``SPREAD_DAYS`` from ``day``."""
+    return sum(1 for other in days if -SPREAD_DAYS < other - day < SPREAD_DAYS)
+
+
+def _fits(doctor: Doctor, others: Sequence[Session], new: Session, min_rest: timedelta) -> bool:
+    """May ``doctor`` hold ``new`` on top of ``others`` (a valid schedule) under every hard rule?
+
+    The period count is not checked: an exchange gives one session for one.
+    """
+    if not may_hold(doctor, new):
+        return False
+    if sum(1 for s in others if s.local_date == new.local_date) >= doctor.max_per_day:
+        return False
+    week = iso_week(new.local_date)
+    if doctor.max_per_week is not None and (
+        sum(1 for s in others if iso_week(s.local_date) == week) >= doctor.max_per_week
+    ):
+        return False
+    return not conflicts(doctor, [*others, new], min_rest)
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """``first`` gives ``given`` to ``second`` and takes ``taken`` from them."""
+
+    delta: int  # change of the soft cost: negative
+    first: Doctor
+    given: Session
+    second: Doctor
+    taken: Session
+
+
+class _Spreader:
+    """The mutable state of the spreading search: who holds what, and cached wish costs."""
+
+    def __init__(self, problem: Problem, assignments: Sequence[Assignment]) -> None:
+        self.sessions = {s.id: s for s in problem.sessions}
+        self.doctors = {d.id: d for d in problem.doctors}
+        self.min_rest = timedelta(hours=problem.min_rest_hours)
+        self.day = {s.id: s.local_date.toordinal() for s in problem.sessions}
+        self.locked = frozenset((a.session_id, a.doctor_id) for a in assignments if a.locked)
+        self.held: dict[int, list[Session]] = defaultdict(list)
+        self.holders: dict[int, set[int]] = defaultdict(set)
+        for a in assignments:
+            self.held[a.doctor_id].append(self.sessions[a.session_id])
+            self.holders[a.session_id].add(a.doctor_id)
+        self.at_site: dict[int, list[Doctor]] = defaultdict(list)
+        for d in sorted(problem.doctors, key=lambda d: d.id):
+            for site_id in d.site_ids:
+                self.at_site[site_id].append(d)
+        self._wish: dict[tuple[int, int], int] = {}
+
+    def wish(self, doctor: Doctor, session: Session) -> int:
+        key = (doctor.id, session.id)
+        if key not in self._wish:
+            self._wish[key] = _wish_cost(doctor, session)
+        return self._wish[key]
+
+    def movable(self, doctor_id: int) -> list[Session]:
+        """The GP's unlocked sessions that are in a close pair, in time order."""
+        mine = self.held[doctor_id]
+        days = [self.day[s.id] for s in mine]
+        return sorted(
+            (
+                s
+                for s in mine
+                if (s.id, doctor_id) not in self.locked and _near(self.day[s.id], days) > 1
+            ),
+            key=lambda s: (s.starts_at, s.id),
+        )
+
+    def best_exchange(self, first: Doctor, given: Session) -> _Exchange | None:
+        """The exchange of ``given`` that lowers the soft cost most and breaks no hard rule.
+
+        Never onto a date the receiving GP asked to avoid: spreading is a comfort rule for
+        everyone, an avoided date an explicit request, and no number of close pairs should
+        outweigh it. Ties are broken by (session start, session id, GP id): deterministic.
+        """
+        mine = [s for s in self.held[first.id] if s.id != given.id]
+        my_days = [self.day[s.id] for s in mine]
+        given_day = self.day[given.id]
+        lost_here = _near(given_day, my_days)
+        given_wish = self.wish(first, given)
+        candidates: list[tuple[int, datetime, int, int, Doctor, Session]] = []
+        for second in self.at_site[given.site_id]:
+            if (
+                second.id == first.id
+                or second.id in self.holders[given.id]
+                or not is_available(second, given)
+                or given.local_date in second.avoid_dates
+            ):
+                continue
+            theirs = self.held.get(second.id)
+            if not theirs:
+                continue
+            their_days = [self.day[s.id] for s in theirs]
+            new_there = _near(given_day, their_days)
+            for taken in theirs:
+                if (
+                    taken.category != given.category
+                    or (taken.id, second.id) in self.locked
+                    or taken.site_id not in first.site_ids
+                    or first.id in self.holders[taken.id]
+                    or taken.local_date in first.avoid_dates
+                ):
+                    continue
+                taken_day = self.day[taken.id]
+                apart = -SPREAD_DAYS < taken_day - given_day < SPREAD_DAYS
+                pairs = (
+                    _near(taken_day, my_days)  # first's new pairs
+                    - lost_here
+                    + new_there
+                    - apart  # the taken session is no longer second's
+                    - (_near(taken_day, their_days) - 1)  # second's pairs with it, itself out
+                )
+                delta = (
+                    SPREAD_COST * pairs
+                    + self.wish(first, taken)
+                    - given_wish
+                    + self.wish(second, given)
+                    - self.wish(second, taken)
+                )
+                if delta < 0:
+                    candidates.append((delta, taken.starts_at, taken.id, second.id, second, taken))
+        candidates.sort(key=lambda c: c[:4])
+        for delta, _, _, _, second, taken in candidates:
+            their_rest = [s for s in self.held[second.id] if s.id != taken.id]
+            if _fits(first, mine, taken, self.min_rest) and _fits(
+                second, their_rest, given, self.min_rest
+            ):
+                return _Exchange(delta, first, given, second, taken)
+        return None
+
+    def apply(self, x: _Exchange) -> None:
+        self.held[x.first.id] = [s for s in self.held[x.first.id] if s.id != x.given.id]
+        self.held[x.first.id].append(x.taken)
+        self.held[x.second.id] = [s for s in self.held[x.second.id] if s.id != x.taken.id]
+        self.held[x.second.id].append(x.given)
+        self.holders[x.given.id].discard(x.first.id)
+        self.holders[x.given.id].add(x.second.id)
+        self.holders[x.taken.id].discard(x.second.id)
+        self.holders[x.taken.id].add(x.first.id)
+
+    def assignments(self) -> list[Assignment]:
+        return [
+            Assignment(s.id, doctor_id, (s.id, doctor_id) in self.locked)
+            for doctor_id in sorted(self.held)
+            for s in sorted(self.held[doctor_id], key=lambda s: (s.starts_at, s.id))
+        ]
+
+
+def spread(problem: Problem, assignments: Sequence[Assignment]) -> list[Assignment]:
+    """Space each GP's sessions out, leaving every per-category load as it is.
+
+    A pairwise penalty (two sessions of one GP less than ``SPREAD_DAYS`` apart) can't be a
+    flow cost, and handing a session to someone else would change two loads, hence the
+    fairness the flows just optimised. So the only move is an *exchange*: GP A gives one of
+    their unlocked sessions to GP B and takes one of B's unlocked sessions of the same
+    category. It is accepted only if both GPs may hold their new session under every hard
+    rule (site, availability, daily and weekly maxima, minimum rest and overlaps), neither
+    lands on a date they asked to avoid, and the soft cost (``SPREAD_COST`` per close pair
+    plus the wish costs of the flows) strictly decreases: preferences are traded against
+    spreading on one scale, and the search ends.
+
+    Bounded: only sessions in a close pair are moved, each time to the best exchange, for at
+    most ``MAX_SPREAD_PASSES`` passes over the GPs (sorted by id, sessions by time); the
+    candidates are the GPs of the session's site. Deterministic for a given input.
+    """
+    state = _Spreader(problem, assignments)
+    for _ in range(MAX_SPREAD_PASSES):
+        improved = False
+        for doctor_id in sorted(state.held):
+            first = state.doctors[doctor_id]
+            for given in state.movable(doctor_id):
+                if doctor_id not in state.holders[given.id]:
+                    continue  # exchanged away earlier in this loop
+                if _near(state.day[given.id], [state.day[s.id] for s in state.held[doctor_id]]) < 2:
+                    continue  # no longer in a close pair
+                exchange = state.best_exchange(first, given)
+                if exchange is not None:
+                    state.apply(exchange)
+                    improved = True
+        if not improved:
+            break
+    return state.assignments()
+
+
 def _unfilled(
     problem: Problem, result: Sequence[Assignment], forbidden: set[tuple[int, int]]
 ) -> list[Unfilled]:
@@ -530,11 +853,15 @@ def _wishes(doctor: Doctor, session: Session) -> tuple[int, int]:
 
 def _explain(
     doctor: Doctor,
-    result: Sequence[Assignment],
+    held: Sequence[Assignment],
     sessions: dict[int, Session],
     goal: dict[str, float],
 ) -> Explanation:
-    mine = [sessions[a.session_id] for a in result if a.doctor_id == doctor.id]
+    """The French text a GP reads: loads vs targets, commitment, locks, wishes, spreading.
+
+    ``held`` is this GP's assignments only (grouped by the caller: one pass, not one per GP).
+    """
+    mine = [sessions[a.session_id] for a in held]
     loads = {c: sum(1 for s in mine if s.category == c) for c in CATEGORIES}
     total = honoured = 0
     for s in mine:
@@ -549,13 +876,20 @@ def _explain(
             )
         )
     text = "; ".join(parts) + "."
-    locked_count = sum(1 for a in result if a.doctor_id == doctor.id and a.locked)
+    if doctor.target_sessions is not None:
+        text += f" Engagement : {doctor.target_sessions} plage(s) sur la période."
+    locked_count = sum(1 for a in held if a.locked)
     if locked_count:
         text += f" Dont {locked_count} plage(s) choisie(s) ou verrouillée(s)."
     if doctor.unavailable:
         text += f" {len(doctor.unavailable)} période(s) d'indisponibilité prise(s) en compte."
     if total:
         text += f" Souhaits respectés : {honoured} sur {total}."
+    close = close_pairs(mine)
+    if close:
+        text += f" {close} paire(s) de plages à moins de {SPREAD_DAYS} jours d'écart."
+    elif len(mine) > 1:
+        text += f" Plages espacées d'au moins {SPREAD_DAYS} jours."
     if not mine and not any(goal.values()):
         text = "Aucune plage possible : aucun lieu ou aucune disponibilité sur la période."
     return Explanation(doctor.id, loads, dict(goal), total, honoured, text)
@@ -564,7 +898,7 @@ def _explain(
 def quality_figures(
     problem: Problem, result: Sequence[Assignment], goal: dict[int, dict[str, float]]
 ) -> dict[str, float]:
-    """Figures a coordinator (and the bench) reads: fill, deviations, wishes."""
+    """Figures a coordinator (and the bench) reads: fill, deviations, wishes, spreading."""
     sessions = {s.id: s for s in problem.sessions}
     places = sum(s.gps_needed for s in problem.sessions)
     figures: dict[str, float] = {
@@ -597,4 +931,8 @@ def quality_figures(
         t, h = _wishes(doctors[a.doctor_id], sessions[a.session_id])
         total, honoured = total + t, honoured + h
     figures["wishes_honoured_pct"] = round(100 * honoured / total, 1) if total else 100.0
+    held: dict[int, list[Session]] = defaultdict(list)
+    for a in result:
+        held[a.doctor_id].append(sessions[a.session_id])
+    figures["close_pairs"] = sum(close_pairs(mine) for mine in held.values())
     return figures

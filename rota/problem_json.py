@@ -57,6 +57,15 @@ def _session(raw: dict[str, Any], i: int) -> Session:
         raise FormatError(f"{where} : champ obligatoire manquant {exc}.") from exc
 
 
+def _target_sessions(value: Any, where: str) -> int | None:
+    """Optional (older files have no such field); a whole number of sessions, never negative."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FormatError(f"{where}.target_sessions : nombre entier positif ou nul attendu.")
+    return value
+
+
 def _doctor(raw: dict[str, Any], i: int) -> Doctor:
     where = f"doctors[{i}]"
     try:
@@ -80,6 +89,7 @@ def _doctor(raw: dict[str, Any], i: int) -> Doctor:
             preferred_site_ids=frozenset(int(x) for x in raw.get("preferred_site_ids", [])),
             avoid_dates=frozenset(date.fromisoformat(x) for x in raw.get("avoid_dates", [])),
             usual_site_id=raw.get("usual_site_id"),
+            target_sessions=_target_sessions(raw.get("target_sessions"), where),
         )
     except KeyError as exc:
         raise FormatError(f"{where} : champ obligatoire manquant {exc}.") from exc

@@ -524,3 +524,25 @@ def test_unfilled_places_of_a_published_rota_go_to_the_bourse(world, make_user):
     assert services.open_places(territory.id) == []
     with pytest.raises(ValidationError, match="complète"):
         services.take_open_place(session, gps[0], by=None)
+
+
+def test_a_committed_number_of_sessions_replaces_the_weight(world):
+    _, _, gps, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    services.save_wish(
+        period,
+        gps[0],
+        weight=2.0,  # ignored: the commitment wins
+        preferred_weekdays=frozenset(),
+        preferred_site_ids=[],
+        avoid_dates=[],
+        target_sessions=1,
+        by=None,
+    )
+    services.generate_rota(period, by=None)
+    db.session.commit()
+    held = [a for s in period.sessions for a in s.assignments if a.practitioner_id == gps[0].id]
+    assert len(held) == 1
+    rows = {r.doctor_id: r for r in services.period_fairness(period)}
+    assert rows[gps[0].id].total_target == pytest.approx(1.0)
+    assert sum(r.total_target for r in rows.values()) == pytest.approx(10.0)
