@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    import booking.models  # noqa: F401 - registers the booking tables
     import rota.models  # noqa: F401 - registers the rota tables on the shared metadata
     from app import cli, errors, health, security, templating
     from app.auth.views import bp as auth_bp
@@ -54,7 +55,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
+    from booking.api import bp as api_bp
+    from booking.cli import init_booking_cli
+    from booking.token_views import bp as api_tokens_bp
+    from booking.views import bp as booking_bp
     from rota.views import bp as rota_bp
 
     app.register_blueprint(rota_bp)
+    app.register_blueprint(booking_bp)
+    app.register_blueprint(api_tokens_bp)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge
+    app.register_blueprint(api_bp)
+    init_booking_cli(app)
     return app

@@ -47,6 +47,12 @@ class Territory(db.Model):
     max_sessions_per_week: Mapped[int | None]
     # When set, a swap accepted by a colleague waits for the coordinator's approval.
     swaps_need_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Booking rules: reserved slots open to every channel this long before their start;
+    # slots are bookable up to this many hours ahead (24 h, or 48 h as the SAS does);
+    # patient data is erased this many days after the slot.
+    booking_release_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
+    booking_horizon_hours: Mapped[int] = mapped_column(default=24, server_default="24")
+    patient_data_days: Mapped[int] = mapped_column(default=90, server_default="90")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(
@@ -63,6 +69,14 @@ class Territory(db.Model):
         sa.CheckConstraint(
             "max_sessions_per_week IS NULL OR max_sessions_per_week >= 1",
             name="weekly_max_positive",
+        ),
+        sa.CheckConstraint(
+            "booking_release_minutes >= 0 AND booking_release_minutes <= 1440",
+            name="release_range",
+        ),
+        sa.CheckConstraint("booking_horizon_hours IN (24, 48)", name="horizon_known"),
+        sa.CheckConstraint(
+            "patient_data_days >= 1 AND patient_data_days <= 3650", name="retention_range"
         ),
     )
 

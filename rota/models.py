@@ -155,7 +155,16 @@ class Session(db.Model):
     category: Mapped[str] = mapped_column(sa.String(20))
     holiday_name: Mapped[str | None] = mapped_column(sa.String(80))
     cancelled: Mapped[bool] = mapped_column(default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
     version: Mapped[int] = mapped_column(default=1)
+    # Copied from the template when the session is created: later template edits must not
+    # re-cut the slots of a session that may already have bookings.
+    slot_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
+    mode: Mapped[ConsultationMode] = mapped_column(
+        _enum(ConsultationMode, "consultation_mode"), server_default="surgery"
+    )
+    sas_slots: Mapped[int] = mapped_column(default=0, server_default="0")
+    pharmacy_slots: Mapped[int] = mapped_column(default=0, server_default="0")
 
     period: Mapped[RotaPeriod] = relationship(back_populates="sessions")
     template: Mapped[SessionTemplate] = relationship(viewonly=True)
@@ -180,6 +189,8 @@ class Session(db.Model):
         sa.CheckConstraint("ends_at > starts_at", name="time_order"),
         sa.CheckConstraint("gps_needed >= 1", name="gps_needed_positive"),
         sa.CheckConstraint("category IN ('weekday', 'weekend_holiday')", name="category_known"),
+        sa.CheckConstraint("slot_minutes >= 5 AND slot_minutes <= 120", name="slot_range"),
+        sa.CheckConstraint("sas_slots >= 0 AND pharmacy_slots >= 0", name="quotas_positive"),
     )
 
     def __repr__(self) -> str:

@@ -238,6 +238,7 @@ def expand_sessions(period: RotaPeriod) -> int:
         )
     ).all()
     specs = [_spec(t, _template_data(t), t.id) for t in templates]
+    by_id = {t.id: t for t in templates}
     existing = set(
         db.session.execute(
             sa.select(Session.template_id, Session.local_date).where(Session.period_id == period.id)
@@ -265,6 +266,10 @@ def expand_sessions(period: RotaPeriod) -> int:
                 gps_needed=spec.gps_needed,
                 category=spec.category,
                 holiday_name=spec.holiday_name,
+                slot_minutes=by_id[spec.template_id].slot_minutes,
+                mode=by_id[spec.template_id].mode,
+                sas_slots=by_id[spec.template_id].sas_slots,
+                pharmacy_slots=by_id[spec.template_id].pharmacy_slots,
             )
         )
         created += 1
@@ -316,11 +321,14 @@ def active_gps(territory_id: int) -> list[Practitioner]:
     )
 
 
-def _notify(territory_id: int, recipient: str, subject: str, body: str) -> None:
-    """Queue an e-mail for the pluggable sender (the outbox table; read it in development)."""
+def notify(territory_id: int, recipient: str, subject: str, body: str) -> None:
+    """Queue an e-mail for the pluggable sender (the outbox table, sent by ``outbox send``)."""
     db.session.add(
         OutboxMessage(territory_id=territory_id, recipient=recipient, subject=subject, body=body)
     )
+
+
+_notify = notify
 
 
 # --- declarations ------------------------------------------------------------------------------
@@ -443,7 +451,7 @@ def _doctor(
         max_per_week=max_per_week,
         max_per_day=wish.max_per_day if wish else 1,
         max_per_period=wish.max_per_period if wish else None,
-        # PENDING-ENGINE target_sessions=wish.target_sessions if wish else None,
+        target_sessions=wish.target_sessions if wish else None,
     )
 
 
@@ -709,8 +717,21 @@ def volunteer(session: Session, practitioner: Practitioner, *, by: User | None) 
     return assign(session, practitioner, source=AssignmentSource.VOLUNTEERED, locked=True, by=by)
 
 
+def _booked_on(session: Session, seat: int) -> int:
+    from booking.services import live_bookings_of
+
+    return len(live_bookings_of(session.id, seat))
+
+
 def unassign(assignment: Assignment, *, by: User | None) -> None:
+    """Remove a GP from a session; refused while patients are booked on their seat."""
     session = assignment.session
+    booked = _booked_on(session, assignment.seat)
+    if booked:
+        raise ValidationError(
+            f"{booked} patient(s) ont rendez-vous sur cette place : remplacez le médecin "
+            "(les rendez-vous le suivront) ou annulez la plage, plutôt que de la vider."
+        )
     if session.period.status == PeriodStatus.PUBLISHED:
         session.version += 1
     audit.record(
@@ -722,6 +743,67 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
     )
     session.assignments.remove(assignment)
     db.session.flush()
+
+
+def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User | None) -> None:
+    """Put another GP on the same seat: the seat's bookings follow to the new GP."""
+    session = assignment.session
+    if session.cancelled:
+        raise ValidationError("Cette plage est annulée.")
+    if practitioner.id == assignment.practitioner_id:
+        raise ValidationError("Ce médecin assure déjà cette place.")
+    reasons = hard_rule_breaches(session, practitioner)
+    if reasons:
+        raise ValidationError(" ".join(reasons))
+    before = assignment.practitioner_id
+    assignment.practitioner_id = practitioner.id
+    assignment.source = AssignmentSource.MANUAL
+    if session.period.status == PeriodStatus.PUBLISHED:
+        session.version += 1
+    db.session.flush()
+    db.session.expire(assignment, ["practitioner"])
+    audit.record(
+        "assignment.replace",
+        by=by,
+        territory_id=session.territory_id,
+        target=assignment,
+        detail={"session": session.id, "from": before, "to": practitioner.id},
+    )
+    if practitioner.email and session.period.status == PeriodStatus.PUBLISHED:
+        booked = _booked_on(session, assignment.seat)
+        notify(
+            session.territory_id,
+            practitioner.email,
+            "Tour de rôle : une plage vous est confiée",
+            f"La coordination vous confie la plage du {session.local_date:%d/%m/%Y} à "
+            f"{session.site.name}" + (f", avec {booked} rendez-vous déjà pris." if booked else "."),
+        )
+
+
+def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
+    """Cancel a session (amendment): its GPs are told, its bookings flagged "à replacer"."""
+    from booking.services import flag_for_replacement
+
+    if session.cancelled:
+        raise ValidationError("Cette plage est déjà annulée.")
+    text = " ".join((reason or "").split())
+    if not text:
+        raise ValidationError("Indiquez le motif de l'annulation.")
+    session.cancelled = True
+    session.cancel_reason = text[:200]
+    session.version += 1
+    db.session.flush()
+    for a in session.assignments:
+        if a.practitioner.email and session.period.status == PeriodStatus.PUBLISHED:
+            notify(
+                session.territory_id,
+                a.practitioner.email,
+                "Tour de rôle : plage annulée",
+                f"La plage du {session.local_date:%d/%m/%Y} à {session.site.name} est annulée "
+                f"({session.cancel_reason}).",
+            )
+    audit.record("session.cancel", by=by, territory_id=session.territory_id, target=session)
+    return flag_for_replacement(session, by=by)
 
 
 def period_fairness(period: RotaPeriod) -> list:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +61,32 @@ def _postgres_available(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A fresh SQLite file, and a PostgreSQL database of this run's own.
+
+    Each run (and each xdist worker) creates its own database next to TEST_DATABASE_URL's
+    and drops it at the end, so two runs on one server never truncate each other's tables.
+    """
     sqlite_path = tmp_path_factory.mktemp("db") / "test.sqlite3"
     urls = {"sqlite": f"sqlite:///{sqlite_path}"}
-    if POSTGRES_URL:
-        urls["postgresql"] = POSTGRES_URL
-    return urls
+    name = None
+    if POSTGRES_URL and _postgres_available(POSTGRES_URL):
+        name = f"tdr_run_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        urls["postgresql"] = (
+            sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        )
+    elif POSTGRES_URL:
+        urls["postgresql"] = POSTGRES_URL  # unreachable: the backend fixture reports it
+    yield urls
+    if name is not None:
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 _schema_ready: set[str] = set()
@@ -297,3 +320,102 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# --- a published rota with bookable slots (booking tests) ----------------------------------------
+
+BOOKING_DAY = date(2027, 3, 1)  # a Monday; 17:00–20:00 Paris = 16:00–19:00 UTC
+BOOKING_NOW = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # 11:00 Paris, the morning of that day
+
+
+@dataclass
+class BookingWorld:
+    """One territory with a published week: every day 17:00–20:00, two GPs, 15-min slots
+    (12 per GP), 6 reserved to the SAS and 4 to pharmacies; release 120 min, horizon 24 h.
+    Freeze the clock at ``now`` (time-machine) to book through pages or the API."""
+
+    territory: Territory
+    site: Site
+    gps: list[Practitioner]
+    period: Any
+    now: datetime
+    users: dict[str, User]
+    other_territory: Territory
+    other_session_id: int
+
+    def session_on(self, day: date) -> Any:
+        return next(s for s in self.period.sessions if s.local_date == day)
+
+
+@pytest.fixture
+def booking_world(app, make_territory, make_site, make_practitioner, make_user) -> BookingWorld:
+    from rota import services as rota_services
+    from rota.models import ConsultationMode, HolidayRule
+
+    def published(territory, site, gps):
+        rota_services.create_template(
+            territory,
+            rota_services.TemplateData(
+                site_id=site.id,
+                weekdays=frozenset(range(7)),
+                start_time=time(17),
+                end_time=time(20),
+                gps_needed=2,
+                slot_minutes=15,
+                mode=ConsultationMode.SURGERY,
+                sas_slots=6,
+                pharmacy_slots=4,
+                valid_from=BOOKING_DAY,
+                valid_to=None,
+                on_holidays=HolidayRule.NORMAL,
+            ),
+            by=None,
+        )
+        period = rota_services.create_period(
+            territory,
+            name="Semaine",
+            start_date=BOOKING_DAY,
+            end_date=BOOKING_DAY + timedelta(days=6),
+            by=None,
+        )
+        rota_services.open_wishes(period, deadline=None, by=None)
+        rota_services.generate_rota(period, by=None)
+        rota_services.publish_rota(period, by=None)
+        db.session.commit()
+        return period
+
+    territory = make_territory(name="CPTS des Marais")
+    site = make_site(territory, name="MSP des Marais")
+    gps = [
+        make_practitioner(
+            territory,
+            family_name=f"Medecin{i}",
+            email=f"medecin{i}@example.org",
+            site_ids=[site.id],
+        )
+        for i in range(3)
+    ]
+    period = published(territory, site, gps)
+    users = {
+        "coordinator": make_user(Role.COORDINATOR, territory, email="coord@example.org"),
+        "regulator": make_user(Role.REGULATOR, territory, email="samu1@example.org"),
+        "regulator2": make_user(Role.REGULATOR, territory, email="samu2@example.org"),
+        "pharmacist": make_user(Role.PHARMACIST, territory, email="pharma1@example.org"),
+        "pharmacist2": make_user(Role.PHARMACIST, territory, email="pharma2@example.org"),
+    }
+    holder = period.sessions[0].assignments[0].practitioner
+    users["gp"] = make_user(Role.GP, territory, email="gp@example.org", practitioner=holder)
+    other = make_territory(communes=("17369",), name="CPTS de l'île")
+    other_site = make_site(other, name="Cabinet de l'île")
+    other_gps = [make_practitioner(other, site_ids=[other_site.id]) for _ in range(2)]
+    other_period = published(other, other_site, other_gps)
+    return BookingWorld(
+        territory=territory,
+        site=site,
+        gps=gps,
+        period=period,
+        now=BOOKING_NOW,
+        users=users,
+        other_territory=other,
+        other_session_id=other_period.sessions[0].id,
+    )

@@ -1,0 +1,514 @@
+"""The JSON API under /api/v1/ (bearer tokens): free slots, book, read and cancel a booking.
+
+Views stay thin: they read and check the request, call ``booking.services`` and turn the
+result, or its ``BookingError``, into JSON. Every error is ``{"code", "message"}`` with a
+French message, and bad input is a 4xx, never a 500. Cookies are ignored here: only an
+``Authorization: Bearer`` token opens the API, so a browser session can't be ridden
+cross-site (the blueprint is CSRF-exempt for that reason).
+
+``POST /bookings`` honours an ``Idempotency-Key``: the first successful answer is stored
+with the booking, in the same transaction, and replayed to retries carrying that key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask_limiter.util import get_remote_address
+from sqlalchemy.exc import IntegrityError
+
+from app.enums import Role
+from app.extensions import db, limiter
+from app.models import Commune, Practitioner, Site, User
+from app.timeutil import local, now_utc
+from app.validators import ValidationError, normalise_insee
+from booking import openapi, services, tokens
+from booking import slots as slotlib
+from booking.models import Booking, IdempotencyRecord
+from rota.models import Session
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+DEFAULT_CANCEL_REASON = "Annulé via l'API"
+MAX_IDEMPOTENCY_KEY = 200
+# Per token: a regulation desk books a few patients a minute at most; a runaway client
+# retrying in a loop is stopped long before it fills a territory's day.
+DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
+# Besides its own channel, anyone may narrow a search to the slots open to everybody.
+CHANNELS_ALLOWED = {
+    Role.REGULATOR: {slotlib.SAS, slotlib.OPEN},
+    Role.PHARMACIST: {slotlib.PHARMACY, slotlib.OPEN},
+    Role.COORDINATOR: {slotlib.SAS, slotlib.PHARMACY, slotlib.OPEN, slotlib.ANY},
+}
+# An unencoded "+" of a query string arrives as a space: "…T17:00:00 01:00".
+_SPACE_OFFSET = re.compile(r"^(\d{4}-\d{2}-\d{2}T[\d:.,]+) (\d{2}(?::?\d{2})?)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def bad_request(message: str, code: str = "invalid_body") -> services.BookingError:
+    return services.BookingError(message, code=code, status=400)
+
+
+# --- authentication, errors, headers -------------------------------------------------------------
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    """Every route but the OpenAPI document needs a live bearer token."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    user = tokens.authenticate(request.headers.get("Authorization"))
+    if user is None:
+        response = jsonify(code="unauthorized", message="Jeton d'API absent, invalide ou révoqué.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
+        return response
+    if db.session.dirty:  # last_used_at moved: keep it even if the request fails later
+        db.session.commit()
+    g.api_user = user
+    return None
+
+
+@bp.errorhandler(services.BookingError)
+def refused(error: services.BookingError) -> tuple[Response, int]:
+    """A refused operation: its code and French message; nothing it began is kept."""
+    body: dict[str, Any] = {"code": error.code, "message": str(error)}
+    if isinstance(error, services.SlotTaken):
+        body["alternatives"] = [free_slot_json(f, _zone()) for f in error.alternatives]
+    db.session.rollback()
+    return jsonify(body), error.status
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Answers carry patient data or live availability: never cache them."""
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def _zone() -> str:
+    territory = _user().territory
+    assert territory is not None  # tokens.authenticate refuses users without one
+    return territory.timezone
+
+
+def _token_key() -> str:
+    """Rate-limit key: the token (hashed), or the address for requests without one.
+
+    Runs before authentication (Flask-Limiter checks first), so it reads the header only.
+    """
+    plain = tokens.parse_bearer(request.headers.get("Authorization"))
+    return f"api-token:{tokens.hash_token(plain)[:32]}" if plain else get_remote_address()
+
+
+def _booking_rate_limit() -> str:
+    return current_app.config.get("API_BOOKING_RATE_LIMIT", DEFAULT_BOOKING_RATE_LIMIT)
+
+
+# --- JSON shapes ---------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime, zone: str) -> str:
+    """ISO 8601 in the territory's wall-clock time, with its offset (``+01:00``)."""
+    return local(moment, zone).isoformat()
+
+
+def site_json(site: Site) -> dict[str, Any]:
+    commune = site.commune
+    return {
+        "id": site.id,
+        "name": site.name,
+        "address": f"{site.address_line}, {site.postal_code} {commune.name}",
+        "commune": commune.name,
+        "commune_insee": commune.insee_code,
+    }
+
+
+def practitioner_json(practitioner: Practitioner | None) -> dict[str, Any] | None:
+    if practitioner is None:
+        return None
+    return {"rpps": practitioner.rpps, "name": practitioner.display_name}
+
+
+def _slot_json(
+    *,
+    slot_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    session: Session,
+    practitioner: Practitioner | None,
+    channel: str,
+    zone: str,
+) -> dict[str, Any]:
+    return {
+        "id": slot_id,
+        "start": _iso(starts_at, zone),
+        "end": _iso(ends_at, zone),
+        "site": site_json(session.site),
+        "practitioner": practitioner_json(practitioner),
+        "channel": channel,
+        "mode": session.mode.value,
+    }
+
+
+def free_slot_json(found: services.FreeSlot, zone: str) -> dict[str, Any]:
+    return _slot_json(
+        slot_id=found.id,
+        starts_at=found.slot.starts_at,
+        ends_at=found.slot.ends_at,
+        session=found.session,
+        practitioner=found.practitioner,
+        channel=found.channel,
+        zone=zone,
+    )
+
+
+def booked_slot_json(booking: Booking, zone: str) -> dict[str, Any]:
+    """The booking's slot; its GP is whoever holds the seat now (swaps move bookings)."""
+    return _slot_json(
+        slot_id=booking.slot_id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        session=booking.session,
+        practitioner=services.holder_of(booking),
+        channel=booking.slot_channel,
+        zone=zone,
+    )
+
+
+def booking_json(booking: Booking, zone: str) -> dict[str, Any]:
+    """A booking as its readers see it; patient fields are ``null`` once purged."""
+    purged = booking.purged_at is not None
+    return {
+        "reference": booking.reference,
+        "status": booking.status.value,
+        "slot": booked_slot_json(booking, zone),
+        "patient": None
+        if purged
+        else {
+            "family_name": booking.family_name,
+            "given_name": booking.given_name,
+            "birth_date": booking.birth_date.isoformat() if booking.birth_date else None,
+            "phone": booking.phone,
+        },
+        "reason": booking.reason,
+        "reason_code": booking.reason_code,
+        "without_gp": booking.without_gp,
+        "channel": booking.channel,
+        "booked_at": _iso(booking.created_at, zone),
+        "cancel_reason": booking.cancel_reason,
+    }
+
+
+# --- request parsing -----------------------------------------------------------------------------
+
+
+def _json_body(*, required: bool) -> dict[str, Any]:
+    """The request body as a JSON object (whatever its Content-Type), or a 400."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise bad_request("Corps JSON attendu.", "invalid_json")
+        return {}
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise bad_request(
+            "Le corps de la requête n'est pas du JSON valide.", "invalid_json"
+        ) from None
+    if not isinstance(payload, dict):
+        raise bad_request("Le corps de la requête doit être un objet JSON.", "invalid_json")
+    return payload
+
+
+def _text(data: dict[str, Any], name: str, label: str, *, default: str | None = None) -> str:
+    value = data.get(name, default)
+    if value is None:
+        raise bad_request(f"Champ « {label} » obligatoire.")
+    if not isinstance(value, str):
+        raise bad_request(f"Champ « {label} » : texte attendu.")
+    return value
+
+
+def _patient_request(payload: dict[str, Any]) -> tuple[str, services.PatientData]:
+    """``(slot id, patient)`` from a booking body; structure and types only (400)."""
+    slot_id = _text(payload, "slot_id", "slot_id").strip()
+    if not slot_id:
+        raise bad_request("Champ « slot_id » obligatoire.")
+    patient = payload.get("patient")
+    if not isinstance(patient, dict):
+        raise bad_request("Champ « patient » : objet attendu.")
+    birth = _text(patient, "birth_date", "patient.birth_date").strip()
+    try:
+        if not _DATE.match(birth):
+            raise ValueError(birth)
+        birth_date = date.fromisoformat(birth)
+    except ValueError:
+        raise bad_request("Champ « patient.birth_date » : date AAAA-MM-JJ attendue.") from None
+    reason_code = _text(payload, "reason_code", "reason_code", default="autre")
+    if reason_code not in services.REASONS:
+        raise bad_request(
+            f"Champ « reason_code » inconnu ; valeurs possibles : {', '.join(services.REASONS)}."
+        )
+    without_gp = payload.get("without_gp", False)
+    if not isinstance(without_gp, bool):
+        raise bad_request("Champ « without_gp » : true ou false attendu.")
+    reason = payload.get("reason", "")
+    if reason is None:
+        reason = ""
+    if not isinstance(reason, str):
+        raise bad_request("Champ « reason » : texte attendu.")
+    return slot_id, services.PatientData(
+        family_name=_text(patient, "family_name", "patient.family_name"),
+        given_name=_text(patient, "given_name", "patient.given_name"),
+        birth_date=birth_date,
+        phone=_text(patient, "phone", "patient.phone"),
+        reason=reason,
+        reason_code=reason_code,
+        without_gp=without_gp,
+    )
+
+
+def _instant(name: str) -> datetime | None:
+    """An ISO 8601 query parameter with its offset, in UTC; absent → ``None``."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    refusal = bad_request(
+        f"Paramètre « {name} » : date et heure ISO 8601 avec décalage attendues "
+        "(ex. 2027-03-01T17:00:00+01:00).",
+        "invalid_datetime",
+    )
+    if len(raw) > 40:
+        raise refusal
+    try:
+        value = datetime.fromisoformat(_SPACE_OFFSET.sub(r"\1+\2", raw))
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise refusal
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise refusal from None
+
+
+def _channel(user: User) -> str:
+    """The ``channel`` parameter: the user's own channel by default, never someone else's."""
+    own = services.booker_channel(user)
+    value = (request.args.get("channel") or "").strip().lower()
+    if not value:
+        return own
+    if value not in (*slotlib.CHANNELS, slotlib.ANY):
+        raise bad_request(
+            "Paramètre « channel » : sas, pharmacy, open ou any attendu.", "invalid_channel"
+        )
+    if value not in CHANNELS_ALLOWED.get(user.role, set()):
+        raise services.BookingError(
+            "Vous ne pouvez pas consulter les créneaux d'un autre canal que le vôtre.",
+            code="channel_forbidden",
+            status=403,
+        )
+    return value
+
+
+def _commune(user: User) -> tuple[str | None, str | None]:
+    """``(INSEE code, note)``: the note says when the commune is not the territory's."""
+    raw = (request.args.get("commune") or "").strip()
+    if not raw:
+        return None, None
+    try:
+        code = normalise_insee(raw[:10])
+    except ValidationError as exc:
+        raise bad_request(str(exc), "invalid_commune") from exc
+    known = db.session.scalar(
+        sa.select(Commune.id).where(
+            Commune.territory_id == user.territory_id, Commune.insee_code == code
+        )
+    )
+    if known is not None:
+        return code, None
+    return code, (
+        f"La commune {code} n'appartient pas au territoire : "
+        "les créneaux ne sont pas classés par commune."
+    )
+
+
+def _idempotency_key() -> str | None:
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise bad_request(
+            f"En-tête Idempotency-Key : 1 à {MAX_IDEMPOTENCY_KEY} caractères attendus.",
+            "invalid_idempotency_key",
+        )
+    return key
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """SHA-256 of the body in canonical JSON: key order and spacing don't matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _replay(user: User, key: str, request_hash: str) -> Response | None:
+    """The stored answer for this key, or ``None`` if the key is new; refuses a new body."""
+    record = db.session.scalar(
+        sa.select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise services.BookingError(
+            "Cette clé d'idempotence a déjà servi pour une autre requête.",
+            code="idempotency_conflict",
+            status=422,
+        )
+    response = jsonify(record.body)
+    response.status_code = record.status_code
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _claim(user: User, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
+    """Insert the key's record before booking, or ``None`` if a concurrent request has.
+
+    Claiming first makes the unique (user, key) constraint settle a race between two
+    retries: on PostgreSQL the second one waits for the first to commit, then finds its
+    record; SQLite serialises writers anyway. The record is completed after the booking
+    and rolls back with it if the booking is refused.
+    """
+    record = IdempotencyRecord(
+        user_id=user.id, key=key, request_hash=request_hash, status_code=0, body={}, created_at=now
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        return None
+    return record
+
+
+# --- routes --------------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json", endpoint="openapi")
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 description of this API (public: it holds no data)."""
+    return jsonify(openapi.document())
+
+
+@bp.get("/slots")
+def list_slots() -> Response:
+    """Free slots the token's user may book now, soonest first."""
+    user = _user()
+    channel = _channel(user)
+    commune, note = _commune(user)
+    start, end = _instant("from"), _instant("to")
+    if start is not None and end is not None and start > end:
+        raise bad_request("Le paramètre « from » doit précéder « to ».", "invalid_datetime")
+    territory = user.territory
+    assert territory is not None
+    now = now_utc()
+    rules = services.Rules.of(territory)
+    start = max(start, now + services.MARGIN) if start else now + services.MARGIN
+    end = min(end, now + rules.horizon) if end else now + rules.horizon
+    found = (
+        services.free_slots(territory.id, channel, now=now, commune_insee=commune, until=end)
+        if start <= end
+        else []
+    )
+    zone = territory.timezone
+    body: dict[str, Any] = {
+        "slots": [free_slot_json(f, zone) for f in found if f.slot.starts_at >= start],
+        "from": _iso(start, zone),
+        "to": _iso(end, zone),
+        "channel": channel,
+    }
+    if note:
+        body["note"] = note
+    return jsonify(body)
+
+
+@bp.post("/bookings")
+@limiter.limit(_booking_rate_limit, key_func=_token_key)
+def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
+    """Book a slot; with an Idempotency-Key, a retry gets the first answer back."""
+    user = _user()
+    now = now_utc()
+    key = _idempotency_key()
+    payload = _json_body(required=True)
+    request_hash = fingerprint(payload)
+    if key is not None and (stored := _replay(user, key, request_hash)) is not None:
+        return stored
+    slot_id, patient = _patient_request(payload)
+    try:  # the patient's fields first: a bad body is a 400 whatever the slot
+        patient.cleaned(now.date())
+    except services.BookingError as exc:
+        raise bad_request(str(exc)) from exc
+    record = None
+    if key is not None:
+        record = _claim(user, key, request_hash, now)
+        if record is None:
+            stored = _replay(user, key, request_hash)
+            if stored is not None:
+                return stored
+            raise services.BookingError(  # the first request's record vanished meanwhile
+                "Une requête avec la même clé d'idempotence est en cours ; réessayez.",
+                code="idempotency_in_progress",
+                status=409,
+            )
+    booking = services.book(user, slot_id, patient, now=now)
+    body = {
+        "reference": booking.reference,
+        "slot": booked_slot_json(booking, _zone()),
+        "status": booking.status.value,
+    }
+    if record is not None:
+        record.status_code = 201
+        record.body = body
+    db.session.commit()
+    location = url_for("api.get_booking", reference=body["reference"])
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/bookings/<reference>")
+def get_booking(reference: str) -> Response:
+    """A booking the user may see; anyone else's is "not found", not "forbidden"."""
+    booking = services.get_visible(_user(), reference)
+    return jsonify(booking_json(booking, _zone()))
+
+
+@bp.delete("/bookings/<reference>")
+def cancel_booking(reference: str) -> Response:
+    """Cancel a booking the user may see; the slot is free again at once."""
+    user = _user()
+    payload = _json_body(required=False)
+    reason = payload.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise bad_request("Champ « reason » : texte attendu.")
+    booking = services.get_visible(user, reference)
+    try:
+        services.cancel(booking, user, reason=(reason or "").strip() or DEFAULT_CANCEL_REASON)
+    except services.BookingError as exc:
+        if exc.status == 400:
+            raise bad_request(str(exc)) from exc
+        raise
+    db.session.commit()
+    return jsonify(booking_json(booking, _zone()))

@@ -1,0 +1,146 @@
+"""What the public may know about a day: sites, SNP hours, free slots counted by channel.
+
+The public page shows no one's name: it says where and when a GP consults and how many
+slots each way of asking (the 15, a pharmacy, either) can still get, so a patient knows
+whom to call. Counting is a pure function of the session and the taken positions; the
+loader reads a whole day of a territory in three queries whatever the number of sites.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import Commune, Site, Territory
+from booking import slots as slotlib
+from booking.models import LIVE_STATUSES, Booking
+from booking.services import MARGIN, Rules, shape
+from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
+
+
+def count_free(
+    session: slotlib.SessionShape,
+    seats: Iterable[int],
+    taken: set[tuple[int, int, int]],
+    *,
+    now: datetime,
+    release: timedelta,
+    margin: timedelta = MARGIN,
+) -> Counter[str]:
+    """Free, not yet started slots of the held ``seats``, by the channel that may take them now.
+
+    Unlike ``services.free_slots`` this ignores the booking horizon: tomorrow evening's
+    slots are not bookable yet at breakfast, but a patient planning the day wants to know
+    they exist. A reserved slot within ``release`` of its start counts as open, as it is.
+    """
+    counts: Counter[str] = Counter()
+    for slot in slotlib.cut(session, seats=list(seats)):
+        if (slot.session_id, slot.seat, slot.index) in taken or slot.starts_at < now + margin:
+            continue
+        counts[slotlib.effective_channel(slot, now, release)] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One session of a site on the day, as the public sees it."""
+
+    starts_at: datetime
+    ends_at: datetime
+    mode: ConsultationMode
+    ongoing: bool
+    free: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def walk_in(self) -> bool:
+        return self.mode == ConsultationMode.WALK_IN
+
+    @property
+    def free_total(self) -> int:
+        return sum(self.free.values())
+
+
+@dataclass
+class SiteDay:
+    site: Site
+    openings: list[Opening] = field(default_factory=list)
+
+    @property
+    def free(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for opening in self.openings:
+            total.update(opening.free)
+        return total
+
+    @property
+    def bookable(self) -> bool:
+        return any(not o.walk_in for o in self.openings)
+
+    @property
+    def walk_in(self) -> bool:
+        return any(o.walk_in for o in self.openings)
+
+
+def day_availability(territory: Territory, day: date, *, now: datetime) -> list[SiteDay]:
+    """Sites holding a staffed, not yet finished session of a published rota on ``day``.
+
+    A session nobody holds will not take place, so it is left out; a session already over
+    is left out too. Sites come in name order, their sessions in time order.
+    """
+    sessions = db.session.scalars(
+        sa.select(Session)
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .where(
+            Session.territory_id == territory.id,
+            Session.local_date == day,
+            RotaPeriod.status == PeriodStatus.PUBLISHED,
+            ~Session.cancelled,
+            Session.ends_at > now,
+        )
+        .options(joinedload(Session.site).joinedload(Site.commune))
+        .order_by(Session.starts_at, Session.id)
+    ).all()
+    if not sessions:
+        return []
+    ids = [s.id for s in sessions]
+    seats: dict[int, set[int]] = {}
+    for session_id, seat in db.session.execute(
+        sa.select(Assignment.session_id, Assignment.seat).where(Assignment.session_id.in_(ids))
+    ):
+        seats.setdefault(session_id, set()).add(seat)
+    taken = set(
+        db.session.execute(
+            sa.select(Booking.session_id, Booking.seat, Booking.slot_index).where(
+                Booking.session_id.in_(ids), Booking.status.in_(LIVE_STATUSES)
+            )
+        ).all()
+    )
+    release = Rules.of(territory).release
+    by_site: dict[int, SiteDay] = {}
+    for session in sessions:
+        held = seats.get(session.id)
+        if not held or not session.site.active:
+            continue
+        opening = Opening(
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            mode=session.mode,
+            ongoing=session.starts_at <= now,
+            free=count_free(shape(session), held, taken, now=now, release=release),
+        )
+        by_site.setdefault(session.site_id, SiteDay(site=session.site)).openings.append(opening)
+    return sorted(by_site.values(), key=lambda d: d.site.name)
+
+
+def territory_communes(territory_id: int) -> list[Commune]:
+    return list(
+        db.session.scalars(
+            sa.select(Commune).where(Commune.territory_id == territory_id).order_by(Commune.name)
+        )
+    )

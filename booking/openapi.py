@@ -1,0 +1,355 @@
+"""The OpenAPI 3.1 description of the JSON API, as a plain dict served by ``booking.api``.
+
+Written by hand rather than generated: the API is small, and a hand-written contract
+is the one integrators (SAS software, pharmacy software) read. A test checks that every
+route of the ``api`` blueprint is described here, and validates the document.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from booking.services import REASONS
+
+VERSION = "1.0.0"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
+NOT_FOUND = _error("No such booking, or not one this token's user may see.")
+
+DATETIME_WITH_OFFSET = {
+    "type": "string",
+    "format": "date-time",
+    "description": "ISO 8601 with offset, in the territory's time zone (e.g. +01:00).",
+    "examples": ["2027-03-01T17:00:00+01:00"],
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {
+                "type": "string",
+                "description": "Stable machine code, e.g. invalid_body, slot_taken, "
+                "outside_window, wrong_channel, slot_unavailable, idempotency_conflict.",
+            },
+            "message": {"type": "string", "description": "Human message, in French."},
+        },
+    },
+    "SlotTaken": {
+        "allOf": [
+            _ref("Error"),
+            {
+                "type": "object",
+                "required": ["alternatives"],
+                "properties": {
+                    "alternatives": {
+                        "type": "array",
+                        "description": "Up to three other free slots for the same user.",
+                        "items": _ref("Slot"),
+                    }
+                },
+            },
+        ]
+    },
+    "Site": {
+        "type": "object",
+        "required": ["id", "name", "address", "commune", "commune_insee"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "address": {"type": "string", "description": "Street, postal code and commune."},
+            "commune": {"type": "string"},
+            "commune_insee": {"type": "string", "pattern": "^(\\d{5}|2[AB]\\d{3})$"},
+        },
+    },
+    "Practitioner": {
+        "type": ["object", "null"],
+        "required": ["rpps", "name"],
+        "properties": {
+            "rpps": {"type": "string", "pattern": "^\\d{11}$"},
+            "name": {"type": "string"},
+        },
+    },
+    "Slot": {
+        "type": "object",
+        "required": ["id", "start", "end", "site", "practitioner", "channel", "mode"],
+        "properties": {
+            "id": {
+                "type": "string",
+                "pattern": "^\\d+-\\d+-\\d+$",
+                "description": "Stable while the session exists: session-seat-index.",
+            },
+            "start": DATETIME_WITH_OFFSET,
+            "end": DATETIME_WITH_OFFSET,
+            "site": _ref("Site"),
+            "practitioner": _ref("Practitioner"),
+            "channel": {
+                "type": "string",
+                "enum": ["sas", "pharmacy", "open"],
+                "description": "Who may book it now: a reserved slot still free two hours "
+                "(territory setting) before its start becomes open.",
+            },
+            "mode": {"type": "string", "enum": ["surgery", "walk_in", "home", "video"]},
+        },
+    },
+    "SlotList": {
+        "type": "object",
+        "required": ["slots", "from", "to", "channel"],
+        "properties": {
+            "slots": {"type": "array", "items": _ref("Slot")},
+            "from": {**DATETIME_WITH_OFFSET, "description": "Effective start of the search."},
+            "to": {**DATETIME_WITH_OFFSET, "description": "Effective end of the search."},
+            "channel": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
+            "note": {
+                "type": "string",
+                "description": "Present when the commune asked for is not in the territory.",
+            },
+        },
+    },
+    "Patient": {
+        "type": "object",
+        "required": ["family_name", "given_name", "birth_date", "phone"],
+        "properties": {
+            "family_name": {"type": "string", "maxLength": 100},
+            "given_name": {"type": "string", "maxLength": 100},
+            "birth_date": {"type": "string", "format": "date"},
+            "phone": {
+                "type": "string",
+                "description": "French (incl. overseas) or international number.",
+                "examples": ["06 12 34 56 78", "+33612345678"],
+            },
+        },
+    },
+    "BookingRequest": {
+        "type": "object",
+        "required": ["slot_id", "patient"],
+        "properties": {
+            "slot_id": {"type": "string"},
+            "patient": _ref("Patient"),
+            "reason": {"type": "string", "maxLength": 200, "description": "Free text."},
+            "reason_code": {"type": "string", "enum": list(REASONS), "default": "autre"},
+            "without_gp": {
+                "type": "boolean",
+                "default": False,
+                "description": "The patient has no regular GP (médecin traitant).",
+            },
+        },
+    },
+    "BookingCreated": {
+        "type": "object",
+        "required": ["reference", "slot", "status"],
+        "properties": {
+            "reference": {"type": "string", "pattern": "^[A-Z2-9]{8}$"},
+            "slot": _ref("Slot"),
+            "status": {"type": "string", "const": "booked"},
+        },
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["reference", "status", "slot", "patient", "reason_code", "without_gp"],
+        "properties": {
+            "reference": {"type": "string"},
+            "status": {
+                "type": "string",
+                "enum": ["booked", "honoured", "no_show", "cancelled", "to_replace"],
+            },
+            "slot": _ref("Slot"),
+            "patient": {
+                "oneOf": [_ref("Patient"), {"type": "null"}],
+                "description": "null once the retention period has erased patient data.",
+            },
+            "reason": {"type": ["string", "null"]},
+            "reason_code": {"type": "string"},
+            "without_gp": {"type": "boolean"},
+            "channel": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
+            "booked_at": DATETIME_WITH_OFFSET,
+            "cancel_reason": {"type": ["string", "null"]},
+        },
+    },
+    "CancelRequest": {
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string", "maxLength": 200, "default": "Annulé via l'API"}
+        },
+    },
+}
+
+REFERENCE = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "The booking reference (8 characters, case-insensitive).",
+    "schema": {"type": "string"},
+}
+
+PATHS: dict[str, Any] = {
+    "/slots": {
+        "get": {
+            "operationId": "listSlots",
+            "summary": "Free slots the token's user may book now, soonest first.",
+            "parameters": [
+                {
+                    "name": "commune",
+                    "in": "query",
+                    "description": "The patient's commune (INSEE code): its sites come first "
+                    "among slots starting at the same time.",
+                    "schema": {"type": "string", "pattern": "^(\\d{5}|2[AB]\\d{3})$"},
+                },
+                {
+                    "name": "from",
+                    "in": "query",
+                    "description": "ISO 8601 with offset (encode + as %2B); clamped to the "
+                    "booking window.",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "to",
+                    "in": "query",
+                    "description": "ISO 8601 with offset; clamped to the booking window "
+                    "(24 or 48 hours ahead).",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "channel",
+                    "in": "query",
+                    "description": "Defaults to the user's own (regulator: sas, pharmacist: "
+                    "pharmacy, coordinator: any); open is allowed to all, other channels "
+                    "only to coordinators (403 channel_forbidden).",
+                    "schema": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("SlotList"), "The free slots."),
+                "400": _error("Bad parameter (invalid_datetime, invalid_commune, …)."),
+                "401": UNAUTHORIZED,
+                "403": _error("channel_forbidden: another channel than the user's own."),
+            },
+        }
+    },
+    "/bookings": {
+        "post": {
+            "operationId": "createBooking",
+            "summary": "Book a slot for a patient.",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "description": "Per-user key (at most 200 characters): a retry with the "
+                    "same key and body gets the first answer back without booking again; "
+                    "the same key with another body is refused (422 idempotency_conflict).",
+                    "schema": {"type": "string", "maxLength": 200},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("BookingRequest")}},
+            },
+            "responses": {
+                "201": {
+                    **_json(_ref("BookingCreated"), "Booked (or replayed for the same key)."),
+                    "headers": {
+                        "Location": {
+                            "description": "URL of the booking.",
+                            "schema": {"type": "string"},
+                        }
+                    },
+                },
+                "400": _error("Bad JSON or body (invalid_json, invalid_body, …)."),
+                "401": UNAUTHORIZED,
+                "404": _error("No such slot in the user's territory (not_found)."),
+                "409": _json(
+                    _ref("SlotTaken"),
+                    "slot_taken (with alternatives), or idempotency_in_progress.",
+                ),
+                "422": _error(
+                    "outside_window, wrong_channel, slot_unavailable or idempotency_conflict."
+                ),
+                "429": _error("Too many bookings for this token (rate_limited)."),
+            },
+        }
+    },
+    "/bookings/{reference}": {
+        "parameters": [REFERENCE],
+        "get": {
+            "operationId": "getBooking",
+            "summary": "A booking the token's user may see.",
+            "responses": {
+                "200": _json(_ref("Booking"), "The booking."),
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        },
+        "delete": {
+            "operationId": "cancelBooking",
+            "summary": "Cancel a booking; its slot is free again.",
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": _ref("CancelRequest")}},
+            },
+            "responses": {
+                "200": _json(_ref("Booking"), "The cancelled booking."),
+                "400": _error("Bad JSON or reason."),
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": _error("already_cancelled or already_done."),
+            },
+        },
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document.",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI document.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document (a fresh dict each time: callers may change theirs)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tour de rôle — booking API",
+            "version": VERSION,
+            "description": "Same-day booking of unscheduled-care slots of a CPTS, for "
+            "regulators (SAS / Centre 15), pharmacists and coordinators. Send "
+            "`Authorization: Bearer <token>` (tokens are issued by the coordinator). "
+            "Errors are JSON {code, message} with a French message.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": copy.deepcopy(PATHS),
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "responses": {"Unauthorized": _error("No, bad or revoked token (unauthorized).")},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token, `tdr_` followed by 43 characters.",
+                }
+            },
+        },
+    }

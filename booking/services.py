@@ -1,0 +1,584 @@
+"""Booking use cases: search free slots, book, cancel, mark, follow the rota, purge.
+
+Slots are computed (``booking.slots``) from the published sessions; a booking stores its
+slot's position ``(session, seat, index)`` and the database refuses a second live booking
+of the same position. Each function flushes and audits; the caller commits once. Errors
+are ``BookingError`` with a machine ``code`` (for the API) and a French message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.enums import Role
+from app.extensions import db
+from app.models import Practitioner, Site, Territory, User
+from app.timeutil import local, now_utc
+from app.validators import ValidationError, normalise_phone
+from booking import slots as slotlib
+from booking.models import LIVE_STATUSES, Booking, BookingStatus
+from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
+from rota.services import notify
+
+# A slot starting in less than this can't be booked any more: the patient could not get there.
+MARGIN = timedelta(minutes=5)
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: read over the phone
+REFERENCE_LENGTH = 8
+
+# Common reasons for an unscheduled consultation (pick-list; the free text says more).
+REASONS: dict[str, str] = {
+    "fievre": "Fièvre",
+    "orl": "Mal de gorge, otite, sinusite",
+    "respiratoire": "Toux, gêne respiratoire modérée",
+    "urinaire": "Brûlures urinaires",
+    "digestif": "Douleurs abdominales, vomissements, diarrhée",
+    "traumatisme": "Traumatisme bénin, entorse, plaie simple",
+    "peau": "Éruption, piqûre, brûlure superficielle",
+    "douleur": "Douleur (dos, dent, migraine…)",
+    "ordonnance": "Renouvellement urgent d'un traitement",
+    "autre": "Autre motif",
+}
+
+
+class BookingError(ValidationError):
+    """A refused booking operation: ``code`` for the API, the message for people."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class NotFound(BookingError):
+    code = "not_found"
+    status = 404
+
+
+class SlotTaken(BookingError):
+    code = "slot_taken"
+    status = 409
+
+    def __init__(self, message: str, alternatives: list[FreeSlot]):
+        super().__init__(message)
+        self.alternatives = alternatives
+
+
+# --- who books on which channel --------------------------------------------------------------------
+
+BOOKER_CHANNELS = {
+    Role.REGULATOR: slotlib.SAS,
+    Role.PHARMACIST: slotlib.PHARMACY,
+    Role.COORDINATOR: slotlib.ANY,
+}
+
+
+def booker_channel(user: User) -> str:
+    channel = BOOKER_CHANNELS.get(user.role)
+    if channel is None or user.territory_id is None:
+        raise BookingError(
+            "Seuls la régulation, les pharmacies et la coordination prennent des rendez-vous.",
+            code="forbidden",
+            status=403,
+        )
+    return channel
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A territory's booking rules, as durations."""
+
+    release: timedelta
+    horizon: timedelta
+    retention: timedelta
+
+    @classmethod
+    def of(cls, territory: Territory) -> Rules:
+        return cls(
+            release=timedelta(minutes=territory.booking_release_minutes),
+            horizon=timedelta(hours=territory.booking_horizon_hours),
+            retention=timedelta(days=territory.patient_data_days),
+        )
+
+
+def _territory(territory_id: int) -> Territory:
+    territory = db.session.get(Territory, territory_id)
+    assert territory is not None
+    return territory
+
+
+# --- slots of the published rota -------------------------------------------------------------------
+
+
+def shape(session: Session) -> slotlib.SessionShape:
+    return slotlib.SessionShape(
+        id=session.id,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        seats=session.gps_needed,
+        slot_minutes=session.slot_minutes,
+        sas_slots=session.sas_slots,
+        pharmacy_slots=session.pharmacy_slots,
+        walk_in=session.mode == ConsultationMode.WALK_IN,
+    )
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    """A slot someone may book, with what a booker needs to choose it."""
+
+    slot: slotlib.Slot
+    session: Session
+    site: Site
+    practitioner: Practitioner
+    channel: str  # effective channel now (a released reserved slot is "open")
+
+    @property
+    def id(self) -> str:
+        return self.slot.id
+
+
+def published_sessions(territory_id: int, start: datetime, end: datetime) -> list[Session]:
+    """Live sessions of published rotas overlapping ``[start, end]``."""
+    return list(
+        db.session.scalars(
+            sa.select(Session)
+            .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+            .where(
+                Session.territory_id == territory_id,
+                RotaPeriod.status == PeriodStatus.PUBLISHED,
+                ~Session.cancelled,
+                Session.starts_at <= end,
+                Session.ends_at > start,
+            )
+            .order_by(Session.starts_at, Session.site_id, Session.id)
+        )
+    )
+
+
+def _taken(session_ids: Sequence[int]) -> set[tuple[int, int, int]]:
+    if not session_ids:
+        return set()
+    return set(
+        db.session.execute(
+            sa.select(Booking.session_id, Booking.seat, Booking.slot_index).where(
+                Booking.session_id.in_(session_ids), Booking.status.in_(LIVE_STATUSES)
+            )
+        ).all()
+    )
+
+
+def free_slots(
+    territory_id: int,
+    channel: str,
+    *,
+    now: datetime | None = None,
+    commune_insee: str | None = None,
+    until: datetime | None = None,
+) -> list[FreeSlot]:
+    """Free slots the channel may take now, soonest first (then the patient's commune first).
+
+    Sites have no coordinates in most territories, so "nearest" is approximated by the
+    patient's own commune coming first among slots starting at the same time.
+    """
+    now = now or now_utc()
+    rules = Rules.of(_territory(territory_id))
+    end = now + rules.horizon if until is None else min(until, now + rules.horizon)
+    sessions = published_sessions(territory_id, now + MARGIN, end)
+    taken = _taken([s.id for s in sessions])
+    result = []
+    for session in sessions:
+        holders = {a.seat: a.practitioner for a in session.assignments}
+        for slot in slotlib.cut(shape(session), seats=holders):
+            if (slot.session_id, slot.seat, slot.index) in taken:
+                continue
+            if slot.starts_at > end or not slotlib.in_window(
+                slot, now, margin=MARGIN, horizon=rules.horizon
+            ):
+                continue
+            if not slotlib.may_take(channel, slot, now, rules.release):
+                continue
+            result.append(
+                FreeSlot(
+                    slot=slot,
+                    session=session,
+                    site=session.site,
+                    practitioner=holders[slot.seat],
+                    channel=slotlib.effective_channel(slot, now, rules.release),
+                )
+            )
+    result.sort(
+        key=lambda f: (
+            f.slot.starts_at,
+            0 if commune_insee and f.site.commune.insee_code == commune_insee else 1,
+            f.site.name,
+            f.slot.seat,
+        )
+    )
+    return result
+
+
+def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Assignment]:
+    """The slot named ``slot_id`` in this territory, with its session and current GP."""
+    parsed = slotlib.parse_slot_id(slot_id)
+    missing = NotFound("Ce créneau n'existe pas (ou plus).")
+    if parsed is None:
+        raise missing
+    session_id, seat, index = parsed
+    session = db.session.get(Session, session_id)
+    if session is None or session.territory_id != territory_id:
+        raise missing
+    if session.cancelled or session.period.status != PeriodStatus.PUBLISHED:
+        raise BookingError(
+            "Cette plage n'est plus proposée (annulée ou tableau non publié).",
+            code="slot_unavailable",
+            status=422,
+        )
+    holder = next((a for a in session.assignments if a.seat == seat), None)
+    slot = next((s for s in slotlib.cut(shape(session), seats=[seat]) if s.index == index), None)
+    if slot is None:
+        raise missing
+    if holder is None:
+        raise BookingError(
+            "Aucun médecin n'assure ce créneau pour l'instant.", code="slot_unavailable", status=422
+        )
+    return slot, session, holder
+
+
+# --- booking -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientData:
+    family_name: str
+    given_name: str
+    birth_date: date | None
+    phone: str
+    reason: str = ""
+    reason_code: str = "autre"
+    without_gp: bool = False
+
+    def cleaned(self, today: date) -> PatientData:
+        """Checked and normalised; raises ``BookingError`` (French) on the first problem."""
+        family = " ".join(self.family_name.split())
+        given = " ".join(self.given_name.split())
+        if not family or not given:
+            raise BookingError("Le nom et le prénom du patient sont obligatoires.")
+        if len(family) > 100 or len(given) > 100:
+            raise BookingError("Nom ou prénom trop long (100 caractères au plus).")
+        if self.birth_date is None:
+            raise BookingError("La date de naissance du patient est obligatoire.")
+        if self.birth_date > today:
+            raise BookingError("La date de naissance est dans le futur.")
+        if self.birth_date < date(today.year - 120, 1, 1):
+            raise BookingError("La date de naissance est invraisemblable.")
+        try:
+            phone = normalise_phone(self.phone)
+        except ValidationError as exc:
+            raise BookingError(str(exc)) from exc
+        if self.reason_code not in REASONS:
+            raise BookingError("Motif inconnu : choisissez-en un dans la liste.")
+        reason = " ".join(self.reason.split())
+        if len(reason) > 200:
+            raise BookingError("Le motif tient en 200 caractères au plus.")
+        return PatientData(
+            family_name=family,
+            given_name=given,
+            birth_date=self.birth_date,
+            phone=phone,
+            reason=reason,
+            reason_code=self.reason_code,
+            without_gp=bool(self.without_gp),
+        )
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def alternatives(user: User, *, now: datetime, exclude: str, limit: int = 3) -> list[FreeSlot]:
+    assert user.territory_id is not None
+    found = [
+        f for f in free_slots(user.territory_id, booker_channel(user), now=now) if f.id != exclude
+    ]
+    return found[:limit]
+
+
+def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None = None) -> Booking:
+    """Book ``slot_id`` for a patient on the user's channel, or refuse and write nothing."""
+    now = now or now_utc()
+    channel = booker_channel(user)
+    assert user.territory_id is not None
+    territory = _territory(user.territory_id)
+    rules = Rules.of(territory)
+    slot, session, holder = _locate(territory.id, slot_id)
+    if not slotlib.in_window(slot, now, margin=MARGIN, horizon=rules.horizon):
+        hours = territory.booking_horizon_hours
+        raise BookingError(
+            "Ce créneau est passé ou trop proche."
+            if slot.starts_at < now + MARGIN
+            else f"Ce créneau est au-delà des {hours} h de réservation.",
+            code="outside_window",
+            status=422,
+        )
+    if not slotlib.may_take(channel, slot, now, rules.release):
+        label = slotlib.CHANNEL_LABELS[slot.channel]
+        raise BookingError(
+            f"Ce créneau est réservé au canal « {label} » jusqu'à "
+            f"{rules.release.total_seconds() / 60:.0f} min avant son début.",
+            code="wrong_channel",
+            status=422,
+        )
+    clean = patient.cleaned(now.date())
+    taken_message = "Ce créneau vient d'être pris."
+    position = (Booking.session_id == session.id, Booking.seat == slot.seat)
+    live_here = sa.select(Booking.id).where(
+        *position, Booking.slot_index == slot.index, Booking.status.in_(LIVE_STATUSES)
+    )
+    for _ in range(5):  # a reference collision (1 in 10^12) is simply retried
+        if db.session.scalar(live_here) is not None:
+            raise SlotTaken(taken_message, alternatives(user, now=now, exclude=slot.id))
+        booking = Booking(
+            territory_id=territory.id,
+            reference=new_reference(),
+            session_id=session.id,
+            seat=slot.seat,
+            slot_index=slot.index,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            slot_channel=slot.channel,
+            channel=channel,
+            status=BookingStatus.BOOKED,
+            family_name=clean.family_name,
+            given_name=clean.given_name,
+            birth_date=clean.birth_date,
+            phone=clean.phone,
+            reason=clean.reason or None,
+            reason_code=clean.reason_code,
+            without_gp=clean.without_gp,
+            booked_by_id=user.id,
+            booked_by_role=user.role.value,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(booking)
+                db.session.flush()
+        except IntegrityError:
+            continue  # either the slot was taken meanwhile or the reference exists: re-check
+        break
+    else:  # pragma: no cover - five reference collisions in a row
+        raise SlotTaken(taken_message, alternatives(user, now=now, exclude=slot.id))
+    audit.record(
+        "booking.create",
+        by=user,
+        territory_id=territory.id,
+        target=booking,
+        detail={"slot": slot.id, "channel": channel},
+    )
+    gp = holder.practitioner
+    if gp.email and slot.starts_at - now <= timedelta(hours=24):
+        notify(
+            territory.id,
+            gp.email,
+            "Tour de rôle : nouveau rendez-vous de soins non programmés",
+            f"Un patient a rendez-vous avec vous le {_local(slot.starts_at, territory)} à "
+            f"{session.site.name} (réf. {booking.reference}). Détails dans Tour de rôle.",
+        )
+    return booking
+
+
+def _local(moment: datetime, territory: Territory) -> str:
+    return local(moment, territory.timezone).strftime("%d/%m/%Y à %H:%M")
+
+
+# --- who sees which booking ----------------------------------------------------------------------------
+
+
+def visible_bookings(user: User) -> sa.Select:
+    """Bookings the user may read: the coordinator all of the territory's, a regulator those
+    of the regulation, a pharmacist their own, a GP those of the seats they hold."""
+    query = sa.select(Booking).where(Booking.territory_id == user.territory_id)
+    if user.role == Role.COORDINATOR:
+        return query
+    if user.role == Role.REGULATOR:
+        return query.where(Booking.booked_by_role == Role.REGULATOR.value)
+    if user.role == Role.PHARMACIST:
+        return query.where(Booking.booked_by_id == user.id)
+    if user.role == Role.GP and user.practitioner_id is not None:
+        return query.join(
+            Assignment,
+            sa.and_(
+                Assignment.session_id == Booking.session_id,
+                Assignment.seat == Booking.seat,
+            ),
+        ).where(Assignment.practitioner_id == user.practitioner_id)
+    return query.where(sa.false())
+
+
+def get_visible(user: User, reference: str) -> Booking:
+    """The booking with this reference if the user may see it; otherwise "not found"."""
+    ref = (reference or "").strip().upper()
+    booking = db.session.scalar(visible_bookings(user).where(Booking.reference == ref))
+    if booking is None:
+        raise NotFound("Aucun rendez-vous avec cette référence.")
+    return booking
+
+
+def holder_of(booking: Booking) -> Practitioner | None:
+    """The GP who holds the booking's seat now (it follows swaps and replacements)."""
+    assignment = db.session.scalar(
+        sa.select(Assignment).where(
+            Assignment.session_id == booking.session_id, Assignment.seat == booking.seat
+        )
+    )
+    return assignment.practitioner if assignment is not None else None
+
+
+def cancel(booking: Booking, user: User, *, reason: str, now: datetime | None = None) -> None:
+    """Cancel a booking (booker, regulation, the GP or the coordinator); frees the slot."""
+    now = now or now_utc()
+    if booking.status == BookingStatus.CANCELLED:
+        raise BookingError("Ce rendez-vous est déjà annulé.", code="already_cancelled", status=409)
+    if booking.status in (BookingStatus.HONOURED, BookingStatus.NO_SHOW):
+        raise BookingError("Ce rendez-vous a déjà eu lieu.", code="already_done", status=409)
+    text = " ".join((reason or "").split())
+    if not text:
+        raise BookingError("Indiquez le motif de l'annulation.")
+    if len(text) > 200:
+        raise BookingError("Le motif d'annulation tient en 200 caractères au plus.")
+    booking.status = BookingStatus.CANCELLED
+    booking.cancel_reason = text
+    booking.cancelled_by_id = user.id
+    booking.updated_at = now
+    db.session.flush()
+    audit.record("booking.cancel", by=user, territory_id=booking.territory_id, target=booking)
+    gp = holder_of(booking)
+    if gp is not None and gp.email and booking.starts_at > now and user.practitioner_id != gp.id:
+        notify(
+            booking.territory_id,
+            gp.email,
+            "Tour de rôle : rendez-vous annulé",
+            f"Le rendez-vous réf. {booking.reference} du "
+            f"{_local(booking.starts_at, _territory(booking.territory_id))} est annulé.",
+        )
+
+
+def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None = None) -> None:
+    """The GP (or the coordinator) says whether the patient came."""
+    now = now or now_utc()
+    if booking.status not in (BookingStatus.BOOKED, BookingStatus.HONOURED, BookingStatus.NO_SHOW):
+        raise BookingError("Ce rendez-vous n'est pas en cours.", code="not_live", status=409)
+    if booking.starts_at > now:
+        raise BookingError("Le rendez-vous n'a pas encore commencé.", code="too_early", status=409)
+    booking.status = BookingStatus.HONOURED if honoured else BookingStatus.NO_SHOW
+    booking.updated_at = now
+    db.session.flush()
+    audit.record(
+        "booking.honoured" if honoured else "booking.no_show",
+        by=user,
+        territory_id=booking.territory_id,
+        target=booking,
+    )
+
+
+# --- following the rota --------------------------------------------------------------------------------
+
+
+def live_bookings_of(session_id: int, seat: int | None = None) -> list[Booking]:
+    query = sa.select(Booking).where(
+        Booking.session_id == session_id, Booking.status == BookingStatus.BOOKED
+    )
+    if seat is not None:
+        query = query.where(Booking.seat == seat)
+    return list(db.session.scalars(query.order_by(Booking.starts_at)))
+
+
+def flag_for_replacement(session: Session, *, by: User | None) -> int:
+    """A session was cancelled: its bookings become "à replacer" and everyone is told."""
+    flagged = live_bookings_of(session.id)
+    territory = _territory(session.territory_id)
+    for booking in flagged:
+        booking.status = BookingStatus.TO_REPLACE
+        booking.updated_at = now_utc()
+    db.session.flush()
+    if not flagged:
+        return 0
+    recipients = set(
+        db.session.scalars(
+            sa.select(User.email).where(
+                User.territory_id == territory.id, User.role == Role.COORDINATOR, User.active
+            )
+        )
+    )
+    recipients |= {b.booked_by.email for b in flagged if b.booked_by is not None}
+    when = _local(session.starts_at, territory)
+    for email in sorted(recipients):
+        notify(
+            territory.id,
+            email,
+            "Tour de rôle : rendez-vous à replacer",
+            f"La plage du {when} à {session.site.name} est annulée. "
+            f"{len(flagged)} rendez-vous sont à replacer : voyez-les dans Tour de rôle "
+            "(références : " + ", ".join(b.reference for b in flagged) + ").",
+        )
+    audit.record(
+        "booking.flag_session",
+        by=by,
+        territory_id=territory.id,
+        target=session,
+        detail={"bookings": [b.id for b in flagged]},
+    )
+    return len(flagged)
+
+
+# --- retention -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeReport:
+    purged: int = 0
+    per_territory: dict[int, int] = field(default_factory=dict)
+
+
+def purge(*, now: datetime | None = None) -> PurgeReport:
+    """Erase patient data of bookings older than their territory's retention.
+
+    The booking row stays (status, channel, reason code, "without GP", times), so the
+    indicators keep counting; names, birth date, phone and free-text reason go.
+    """
+    now = now or now_utc()
+    report = PurgeReport()
+    for territory in db.session.scalars(sa.select(Territory).order_by(Territory.id)):
+        limit = now - timedelta(days=territory.patient_data_days)
+        rows = db.session.scalars(
+            sa.select(Booking).where(
+                Booking.territory_id == territory.id,
+                Booking.purged_at.is_(None),
+                Booking.ends_at < limit,
+            )
+        ).all()
+        for booking in rows:
+            booking.family_name = booking.given_name = booking.phone = booking.reason = None
+            booking.birth_date = None
+            booking.purged_at = now
+        if rows:
+            report.per_territory[territory.id] = len(rows)
+            report.purged += len(rows)
+            audit.record(
+                "booking.purge", by=None, territory_id=territory.id, detail={"count": len(rows)}
+            )
+    db.session.flush()
+    return report

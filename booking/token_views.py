@@ -1,0 +1,93 @@
+"""Coordinator pages for API tokens: list the territory's, issue one (shown once), revoke."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from app.enums import Role
+from app.extensions import db
+from app.models import User
+from app.security import roles_required
+from app.territory.forms import select_choices
+from app.validators import ValidationError
+from booking import tokens
+
+bp = Blueprint("api_tokens", __name__)
+
+coordinator_only = roles_required(Role.COORDINATOR)
+
+
+class TokenForm(FlaskForm):
+    user_id = SelectField("Compte", coerce=int, choices=[])
+    label = StringField(
+        "Libellé (logiciel, poste…)",
+        validators=[Optional(), Length(max=tokens.MAX_LABEL, message="100 caractères au plus.")],
+    )
+
+
+def _token_form() -> TokenForm:
+    """The form, offering the territory's active accounts that may hold a token."""
+    form = TokenForm()
+    holders = db.session.scalars(
+        sa.select(User)
+        .where(
+            User.territory_id == current_user.territory_id,
+            User.active,
+            User.role.in_(tokens.TOKEN_ROLES),
+        )
+        .order_by(User.role, User.email)
+    )
+    form.user_id.choices = select_choices((u.id, f"{u.email} ({u.role.label})") for u in holders)
+    return form
+
+
+@bp.route("/coordination/jetons-api", methods=["GET", "POST"])
+@coordinator_only
+def tokens_page():
+    """The territory's tokens, and a form to issue one; the new token is shown once."""
+    form = _token_form()
+    if form.validate_on_submit():
+        user = db.session.scalar(
+            sa.select(User).where(
+                User.id == form.user_id.data, User.territory_id == current_user.territory_id
+            )
+        )
+        if user is None:  # the choices hold only the territory's accounts; belt and braces
+            abort(404)
+        try:
+            plain, token = tokens.create_token(user, form.label.data or "", by=current_user)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            return render_template(
+                "booking/tokens_created.html", token=token, plain=plain, user=user
+            )
+    return render_template(
+        "booking/tokens.html",
+        tokens=tokens.territory_tokens(current_user.territory_id),
+        form=form,
+    )
+
+
+@bp.post("/coordination/jetons-api/<int:token_id>/revoquer")
+@coordinator_only
+def revoke(token_id: int):
+    token = tokens.find_in_territory(token_id, current_user.territory_id)
+    if token is None:
+        abort(404)  # another territory's token: not even confirm it exists
+    try:
+        tokens.revoke_token(token, by=current_user)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(f"Jeton {token.prefix}… révoqué : il ne donne plus accès à l'API.", "success")
+    return redirect(url_for("api_tokens.tokens_page"))

@@ -1,0 +1,551 @@
+"""Booking pages: search and book (regulators, pharmacists), bookings, GP day view, public page.
+
+Views stay thin: ``booking.services`` decides who may book which slot and writes; a view
+reads the request, calls one use case, commits once and says the outcome in French.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from app import communes_ref
+from app.enums import Role
+from app.extensions import db
+from app.models import Commune, Territory
+from app.security import roles_required
+from app.templating import FRENCH_MONTHS, FRENCH_WEEKDAYS
+from app.territory.views import _attempt, _territory
+from app.timeutil import format_local, local, now_utc
+from booking import availability, forms, services
+from booking import slots as slotlib
+from booking.models import LIVE_STATUSES, Booking, BookingStatus
+from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
+
+bp = Blueprint("booking", __name__)
+
+bookers = roles_required(Role.COORDINATOR, Role.REGULATOR, Role.PHARMACIST)
+readers = roles_required(Role.COORDINATOR, Role.REGULATOR, Role.PHARMACIST, Role.GP)
+markers = roles_required(Role.COORDINATOR, Role.GP)
+coordinator_only = roles_required(Role.COORDINATOR)
+gp_only = roles_required(Role.GP)
+
+OUTSIDE_NOTE = (
+    "Commune hors du territoire de la CPTS : les créneaux proposés restent accessibles au patient."
+)
+LIST_LIMIT = 200
+# How each channel reads to a patient: who can book that slot for them.
+CHANNEL_WORDS = {
+    slotlib.OPEN: "via le 15 ou votre pharmacie",
+    slotlib.SAS: "via le 15",
+    slotlib.PHARMACY: "via votre pharmacie",
+}
+DAYS = {"aujourdhui": 0, "demain": 1}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _visible_or_404(reference: str) -> Booking:
+    """A booking the current user may see; anyone else's (or none) is simply not found."""
+    try:
+        return services.get_visible(current_user, reference)
+    except services.NotFound:
+        abort(404)
+
+
+def _day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
+    """``[local midnight, next local midnight)`` of ``day``, as aware datetimes."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(day, time(), tz)
+    return start, datetime.combine(day + timedelta(days=1), time(), tz)
+
+
+def _today(zone: str) -> date:
+    return local(now_utc(), zone).date()
+
+
+def age_label(birth: date | None, day: date) -> str:
+    """ "34 ans", or "8 mois" for an infant: how a GP reads an age on the day sheet."""
+    if birth is None:
+        return ""
+    months = (day.year - birth.year) * 12 + day.month - birth.month - (day.day < birth.day)
+    if months < 24:
+        return f"{max(months, 0)} mois"
+    return f"{months // 12} ans"
+
+
+def long_day(day: date) -> str:
+    """ "lundi 1 mars 2027", whatever the server's locale."""
+    return f"{FRENCH_WEEKDAYS[day.weekday()]} {day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}"
+
+
+def free_words(counts: dict[str, int]) -> list[str]:
+    """ "3 créneaux via le 15 ou votre pharmacie": the counts as a patient reads them."""
+    return [
+        f"{counts[c]} créneau{'x' if counts[c] > 1 else ''} {CHANNEL_WORDS[c]}"
+        for c in (slotlib.OPEN, slotlib.SAS, slotlib.PHARMACY)
+        if counts.get(c)
+    ]
+
+
+def _clock(zone: str) -> Callable[[datetime | None, str], str]:
+    """A formatter in the territory's zone (the public has no account to take it from)."""
+    return lambda value, fmt="%H:%M": format_local(value, zone, fmt)
+
+
+# --- search and book ----------------------------------------------------------------------------
+
+
+@bp.get("/creneaux")
+@bookers
+def search():
+    """Free slots the booker's channel may take now, the patient's commune first."""
+    territory = _territory()
+    local_codes = {c.insee_code for c in territory.communes}
+    text = request.args.get("commune", "")
+    lookup = forms.resolve_commune(text, insee=request.args.get("insee", ""), local=local_codes)
+    commune = lookup.commune
+    replacing = _replacing(request.args.get("remplace", "").strip()[:8])
+    found = []
+    if not lookup.candidates and not lookup.error:
+        found = services.free_slots(
+            territory.id,
+            services.booker_channel(current_user),
+            now=now_utc(),
+            commune_insee=commune.insee_code if commune else None,
+        )
+    return render_template(
+        "booking/search.html",
+        territory=territory,
+        text=text if commune is None else forms.datalist_label(commune.name, commune.postal_codes),
+        lookup=lookup,
+        commune=commune,
+        outside=commune is not None and commune.insee_code not in local_codes,
+        outside_note=OUTSIDE_NOTE,
+        local_codes=local_codes,
+        suggestions=[forms.datalist_label(c.name, c.postal_codes) for c in territory.communes],
+        slots=found[:LIST_LIMIT],
+        more=max(0, len(found) - LIST_LIMIT),
+        labels=slotlib.CHANNEL_LABELS,
+        replacing=replacing,
+    )
+
+
+def _replacing(reference: str) -> Booking | None:
+    """The "à replacer" booking whose patient is being given a new slot, if any."""
+    if not reference:
+        return None
+    booking = _visible_or_404(reference)
+    if booking.status != BookingStatus.TO_REPLACE:
+        return None
+    return booking
+
+
+@bp.route("/reserver", methods=["GET", "POST"])
+@bookers
+def book():
+    """The patient form for one slot; on success, the confirmation (the booking's page)."""
+    territory = _territory()
+    slot_id = (request.values.get("creneau") or "").strip()[:40]
+    insee = (request.values.get("insee") or "").strip()[:5]
+    replacing = _replacing((request.values.get("remplace") or "").strip()[:8])
+    now = now_utc()
+    form = forms.BookingForm()
+    if request.method == "GET" and replacing is not None and replacing.purged_at is None:
+        form.fill_from(_patient_of(replacing))
+    error, alternatives = None, []
+    if form.validate_on_submit():
+        try:
+            booking = services.book(current_user, slot_id, form.patient(), now=now)
+            if replacing is not None:
+                services.cancel(
+                    replacing,
+                    current_user,
+                    reason=f"Replacé : nouveau rendez-vous {booking.reference}.",
+                    now=now,
+                )
+            db.session.commit()
+        except services.SlotTaken as exc:
+            db.session.rollback()
+            error, alternatives = str(exc), exc.alternatives
+        except services.BookingError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"Rendez-vous réservé : référence {booking.reference}.", "success")
+            return redirect(url_for("booking.detail", reference=booking.reference))
+    offer = next(
+        (
+            f
+            for f in services.free_slots(
+                territory.id, services.booker_channel(current_user), now=now
+            )
+            if f.id == slot_id
+        ),
+        None,
+    )
+    notice = None
+    if offer is None and not alternatives and error is None:
+        notice = (
+            "Ce créneau n'est plus disponible (pris, passé ou hors de votre canal) : "
+            "choisissez-en un autre."
+            if slot_id
+            else "Choisissez d'abord un créneau dans la liste des créneaux libres."
+        )
+    official = communes_ref.get(insee) if insee else None
+    local_codes = {c.insee_code for c in territory.communes}
+    return render_template(
+        "booking/book.html",
+        form=form,
+        offer=offer if not alternatives else None,
+        slot_id=slot_id,
+        error=error,
+        notice=notice,
+        alternatives=alternatives,
+        insee=insee if official else "",
+        outside=official is not None and official.insee_code not in local_codes,
+        outside_note=OUTSIDE_NOTE,
+        replacing=replacing,
+        labels=slotlib.CHANNEL_LABELS,
+    )
+
+
+def _patient_of(booking: Booking) -> services.PatientData:
+    return services.PatientData(
+        family_name=booking.family_name or "",
+        given_name=booking.given_name or "",
+        birth_date=booking.birth_date,
+        phone=booking.phone or "",
+        reason=booking.reason or "",
+        reason_code=booking.reason_code,
+        without_gp=booking.without_gp,
+    )
+
+
+# --- one booking ------------------------------------------------------------------------------
+
+
+@bp.get("/rendez-vous/<reference>")
+@readers
+def detail(reference: str):
+    """A booking: what to tell the patient (printable), and what may still be done with it."""
+    booking = _visible_or_404(reference)
+    now = now_utc()
+    live = booking.status in (BookingStatus.BOOKED, BookingStatus.TO_REPLACE)
+    markable = current_user.role in (Role.GP, Role.COORDINATOR) and booking.status in (
+        BookingStatus.BOOKED,
+        BookingStatus.HONOURED,
+        BookingStatus.NO_SHOW,
+    )
+    zone = _territory().timezone
+    return render_template(
+        "booking/detail.html",
+        booking=booking,
+        gp=services.holder_of(booking),
+        site=booking.session.site,
+        reason_label=services.REASONS.get(booking.reason_code, booking.reason_code),
+        age=age_label(booking.birth_date, local(booking.starts_at, zone).date()),
+        can_cancel=live,
+        can_mark=markable and booking.starts_at <= now,
+        mark_later=markable and booking.starts_at > now,
+        can_replace=booking.status == BookingStatus.TO_REPLACE
+        and current_user.role != Role.GP
+        and booking.purged_at is None,
+        cancel_form=forms.CancelForm(formdata=None),
+        mark_form=forms.MarkForm(formdata=None),
+        labels=slotlib.CHANNEL_LABELS,
+        Role=Role,
+    )
+
+
+@bp.post("/rendez-vous/<reference>/annuler")
+@readers
+def cancel(reference: str):
+    """Cancel with a reason: whoever may see the booking (booker, regulation, its GP,
+    coordinator) may cancel it, and the slot is free again at once."""
+    booking = _visible_or_404(reference)
+    form = forms.CancelForm()
+    if not form.validate():
+        flash("Indiquez le motif de l'annulation (200 caractères au plus).", "error")
+        return redirect(url_for("booking.detail", reference=booking.reference))
+    ok, _ = _attempt(lambda: services.cancel(booking, current_user, reason=form.reason.data or ""))
+    if ok:
+        flash(f"Rendez-vous {booking.reference} annulé ; le créneau est libéré.", "success")
+    return redirect(url_for("booking.detail", reference=booking.reference))
+
+
+@bp.post("/rendez-vous/<reference>/presence")
+@markers
+def mark(reference: str):
+    """The GP (or the coordinator) says whether the patient came, once the slot started."""
+    booking = _visible_or_404(reference)
+    answer = request.form.get("presence", "")
+    back = (
+        url_for(
+            "booking.gp_day",
+            date=local(booking.starts_at, _territory().timezone).date().isoformat(),
+        )
+        if request.form.get("retour") == "jour" and current_user.role == Role.GP
+        else url_for("booking.detail", reference=booking.reference)
+    )
+    if answer not in ("venu", "absent") or not forms.MarkForm().validate():
+        flash("Indiquez si le patient est venu ou non.", "error")
+        return redirect(back)
+    honoured = answer == "venu"
+    ok, _ = _attempt(lambda: services.mark(booking, current_user, honoured=honoured))
+    if ok:
+        flash(
+            f"{booking.reference} : patient {'venu' if honoured else 'absent'}.",
+            "success",
+        )
+    return redirect(back)
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def _by_reference(text: str) -> Response | None:
+    """Jump to a booking typed by reference, or say it is not visible here."""
+    ref = "".join(text.split()).upper()[:20]
+    if not ref:
+        return None
+    try:
+        booking = services.get_visible(current_user, ref)
+    except services.NotFound:
+        flash(f"Aucun rendez-vous visible avec la référence « {ref} ».", "warning")
+        return None
+    return redirect(url_for("booking.detail", reference=booking.reference))
+
+
+def _with_places(query: sa.Select) -> sa.Select:
+    return query.options(joinedload(Booking.session).joinedload(Session.site))
+
+
+@bp.get("/rendez-vous")
+@readers
+def my_bookings():
+    """The bookings the user may follow: to re-place first, then coming, then the last week."""
+    jump = _by_reference(request.args.get("ref", ""))
+    if jump is not None:
+        return jump
+    now = now_utc()
+    visible = _with_places(services.visible_bookings(current_user))
+    to_replace = db.session.scalars(
+        visible.where(Booking.status == BookingStatus.TO_REPLACE).order_by(Booking.starts_at)
+    ).all()
+    coming = db.session.scalars(
+        visible.where(Booking.ends_at >= now, Booking.status != BookingStatus.TO_REPLACE)
+        .order_by(Booking.starts_at)
+        .limit(LIST_LIMIT)
+    ).all()
+    past = db.session.scalars(
+        visible.where(
+            Booking.ends_at < now,
+            Booking.starts_at >= now - timedelta(days=7),
+            Booking.status != BookingStatus.TO_REPLACE,
+        )
+        .order_by(Booking.starts_at.desc())
+        .limit(LIST_LIMIT)
+    ).all()
+    return render_template(
+        "booking/my_bookings.html",
+        to_replace=to_replace,
+        coming=coming,
+        past=past,
+        ref=request.args.get("ref", ""),
+    )
+
+
+@bp.get("/coordination/rendez-vous")
+@coordinator_only
+def territory_bookings():
+    """Every booking of the territory: those to re-place on top, then a day's, by status."""
+    jump = _by_reference(request.args.get("ref", ""))
+    if jump is not None:
+        return jump
+    territory = _territory()
+    day = forms.parse_day(request.args.get("jour"), _today(territory.timezone))
+    status = request.args.get("statut", "")
+    visible = _with_places(services.visible_bookings(current_user))
+    to_replace = db.session.scalars(
+        visible.where(Booking.status == BookingStatus.TO_REPLACE).order_by(Booking.starts_at)
+    ).all()
+    start, end = _day_bounds(day, territory.timezone)
+    query = visible.where(Booking.starts_at >= start, Booking.starts_at < end)
+    if status in {s.value for s in BookingStatus}:
+        query = query.where(Booking.status == BookingStatus(status))
+    else:
+        status = ""
+    rows = db.session.scalars(query.order_by(Booking.starts_at).limit(LIST_LIMIT)).all()
+    return render_template(
+        "booking/territory_bookings.html",
+        to_replace=to_replace,
+        rows=rows,
+        day=day,
+        status=status,
+        statuses=list(BookingStatus),
+        previous=day - timedelta(days=1),
+        following=day + timedelta(days=1),
+    )
+
+
+# --- GP day view -------------------------------------------------------------------------------
+
+
+@bp.get("/ma-journee")
+@gp_only
+def gp_day():
+    """My sessions of a day, slot by slot, with each patient: the sheet I work from."""
+    me = current_user.practitioner
+    if me is None or me.territory_id != current_user.territory_id:
+        abort(403)
+    territory = _territory()
+    day = forms.parse_day(request.args.get("date"), _today(territory.timezone))
+    held = db.session.execute(
+        sa.select(Session, Assignment.seat)
+        .join(Assignment, Assignment.session_id == Session.id)
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .where(
+            Assignment.practitioner_id == me.id,
+            Session.local_date == day,
+            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
+        )
+        .options(joinedload(Session.site))
+        .order_by(Session.starts_at)
+    ).all()
+    bookings: dict[tuple[int, int, int], Booking] = {}
+    if held:
+        for b in db.session.scalars(
+            sa.select(Booking).where(
+                Booking.session_id.in_([s.id for s, _ in held]),
+                Booking.status.in_(LIVE_STATUSES),
+            )
+        ):
+            bookings[(b.session_id, b.seat, b.slot_index)] = b
+    now = now_utc()
+    sheets = [
+        {
+            "session": s,
+            "walk_in": s.mode == ConsultationMode.WALK_IN,
+            "rows": [
+                (slot, bookings.get((s.id, seat, slot.index)))
+                for slot in slotlib.cut(services.shape(s), seats=[seat])
+            ],
+        }
+        for s, seat in held
+    ]
+    return render_template(
+        "booking/gp_day.html",
+        me=me,
+        day=day,
+        sheets=sheets,
+        now=now,
+        age_label=age_label,
+        reasons=services.REASONS,
+        labels=slotlib.CHANNEL_LABELS,
+        mark_form=forms.MarkForm(formdata=None),
+        previous=day - timedelta(days=1),
+        following=day + timedelta(days=1),
+        BookingStatus=BookingStatus,
+    )
+
+
+# --- public page -------------------------------------------------------------------------------
+
+
+def _public_lookup(text: str) -> tuple[list[Commune], str | None]:
+    """Territory communes matching what a patient typed (name or postal code)."""
+    query = " ".join(text.split())[:100]
+    if not query:
+        return [], None
+    codes = [c.insee_code for c in communes_ref.search(query, limit=50)]
+    if not codes:
+        return [], f"Aucune commune ne correspond à « {query} »."
+    found = db.session.scalars(
+        sa.select(Commune)
+        .where(Commune.insee_code.in_(codes))
+        .options(joinedload(Commune.territory))
+        .order_by(Commune.name)
+    ).all()
+    if not found:
+        return [], (
+            f"Aucune CPTS de ce service ne couvre « {query} » : appelez le 15, qui vous orientera."
+        )
+    return list(found), None
+
+
+@bp.get("/disponibilites")
+def public():
+    """Where and when GPs see patients today or tomorrow, and how to get a slot: no names.
+
+    Anonymous answers are the same for everyone and set no cookie, so shared caches may
+    keep them a minute; a logged-in visitor's page carries their account bar and is not.
+    """
+    territories = db.session.scalars(sa.select(Territory).order_by(Territory.name)).all()
+    slug = request.args.get("cpts", "").strip()[:60]
+    query = request.args.get("q", "")
+    day_key = request.args.get("jour", "aujourdhui")
+    if day_key not in DAYS:
+        day_key = "aujourdhui"
+    matches, message = _public_lookup(query) if query else ([], None)
+    if len(matches) == 1:
+        found = matches[0]
+        return redirect(
+            url_for("booking.public", cpts=found.territory.slug, commune=found.insee_code)
+        )
+    territory = next((t for t in territories if t.slug == slug), None)
+    if slug and territory is None:
+        abort(404)
+    if territory is None and len(territories) == 1 and not query:
+        territory = territories[0]
+    context: dict[str, object] = {
+        "territories": territories,
+        "territory": territory,
+        "query": query,
+        "matches": matches,
+        "message": message,
+        "day_key": day_key,
+    }
+    if territory is not None:
+        now = now_utc()
+        day = local(now, territory.timezone).date() + timedelta(days=DAYS[day_key])
+        communes = territory.communes
+        chosen = next(
+            (c for c in communes if c.insee_code == request.args.get("commune", "")), None
+        )
+        sites = availability.day_availability(territory, day, now=now)
+        here = [s for s in sites if chosen is not None and s.site.commune_id == chosen.id]
+        context.update(
+            day=day,
+            communes=communes,
+            chosen=chosen,
+            here=here,
+            elsewhere=[s for s in sites if s not in here],
+            day_label=long_day(day),
+            clock=_clock(territory.timezone),
+            free_words=free_words,
+        )
+    response = make_response(render_template("booking/public.html", **context))
+    if not current_user.is_authenticated and not session.modified:
+        response.headers["Cache-Control"] = "public, max-age=60"
+    else:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
