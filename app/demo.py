@@ -377,6 +377,47 @@ def _published_rota(
     rota_services.publish_rota(period, by=None)
 
 
+DEMO_PATIENTS = [
+    ("Fontaine", "Jules", date(1987, 2, 14), "06 11 22 33 44", "fievre", "Fièvre à 39 °C"),
+    ("Marchand", "Inès", date(2016, 9, 3), "06 55 44 33 22", "orl", "Otite probable"),
+    ("Perrin", "Gérard", date(1948, 11, 23), "02 51 12 34 56", "urinaire", ""),
+]
+
+
+def _bookings(territory: Territory) -> None:
+    """A few bookings on the soonest free slots, so the pages show some from the start.
+
+    Made only when slots are bookable right now (the demo may be loaded at night).
+    """
+    from booking import services as booking_services
+
+    regulator = db.session.scalar(
+        sa.select(User).where(User.email == "regulation1@demo.tourderole.fr")
+    )
+    pharmacist = db.session.scalar(
+        sa.select(User).where(User.email == "pharmacie1@demo.tourderole.fr")
+    )
+    for user, patient in zip((regulator, regulator, pharmacist), DEMO_PATIENTS, strict=True):
+        assert user is not None
+        found = booking_services.free_slots(territory.id, booking_services.booker_channel(user))
+        if not found:
+            return
+        family, given, born, phone, code, reason = patient
+        booking_services.book(
+            user,
+            found[len(found) // 3].id,  # not all at the first slot of the evening
+            booking_services.PatientData(
+                family_name=family,
+                given_name=given,
+                birth_date=born,
+                phone=phone,
+                reason=reason,
+                reason_code=code,
+                without_gp=family == "Perrin",
+            ),
+        )
+
+
 def load_demo(today: date | None = None) -> bool:
     """Create the demo territories in one transaction; do nothing if they exist."""
     if db.session.scalar(sa.select(Territory.id).where(Territory.slug == MAIN_SLUG)):
@@ -450,6 +491,7 @@ def load_demo(today: date | None = None) -> bool:
         )
         _account("admin@demo.tourderole.fr", Role.ADMIN, None, password_hash, name="Administration")
         _published_rota(main, sites, gps, today or now_utc().date())
+        _bookings(main)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -238,8 +238,17 @@ def session_detail(session_id: int):
         for gp in services.active_gps(session.territory_id)
         if session.site_id in {s.id for s in gp.sites} and gp.id not in held
     ]
+    from booking.services import live_bookings_of
+
+    booked = defaultdict(int)
+    for b in live_bookings_of(session.id):
+        booked[b.seat] += 1
     return render_template(
-        "rota/session.html", session=session, candidates=candidates, PeriodStatus=PeriodStatus
+        "rota/session.html",
+        session=session,
+        candidates=candidates,
+        booked=booked,
+        PeriodStatus=PeriodStatus,
     )
 
 
@@ -291,6 +300,41 @@ def edit_assignment(assignment_id: int, action: str):
     else:
         _attempt(lambda: services.set_locked(assignment, action == "verrouiller", by=current_user))
     return redirect(url_for("rota.session_detail", session_id=session_id))
+
+
+@bp.post("/coordination/affectations/<int:assignment_id>/remplacer")
+@coordinator_only
+def replace_gp(assignment_id: int):
+    """Another GP on the same seat: the seat's bookings follow (same time, same place)."""
+    assignment = _assignment_or_404(assignment_id)
+    practitioner_id = request.form.get("practitioner_id", type=int)
+    if not practitioner_id:
+        flash("Choisissez un médecin.", "error")
+    else:
+        practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
+        ok, _ = _attempt(lambda: services.replace_gp(assignment, practitioner, by=current_user))
+        if ok:
+            flash(
+                f"{practitioner.display_name} assure désormais cette place ; "
+                "ses rendez-vous éventuels le suivent.",
+                "success",
+            )
+    return redirect(url_for("rota.session_detail", session_id=assignment.session_id))
+
+
+@bp.post("/coordination/plages/<int:session_id>/annuler")
+@coordinator_only
+def cancel_session(session_id: int):
+    """Cancel a session: its GPs are told and its bookings become "à replacer"."""
+    session = get_in_territory_or_404(Session, session_id)
+    reason = request.form.get("reason", "")
+    ok, flagged = _attempt(lambda: services.cancel_session(session, reason=reason, by=current_user))
+    if ok:
+        flash(
+            "Plage annulée." + (f" {flagged} rendez-vous sont à replacer." if flagged else ""),
+            "success",
+        )
+    return redirect(url_for("rota.session_detail", session_id=session.id))
 
 
 # --- GP pages ---------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The demo: idempotent, realistic, and every printed account works."""
 
+from datetime import UTC, datetime
+
+import pytest
 import sqlalchemy as sa
 
 from app.demo import DEMO_ACCOUNTS, MAIN_SLUG
@@ -81,3 +84,33 @@ def test_every_demo_account_can_log_in(app, runner):
         home = client.get("/", follow_redirects=True)
         assert home.status_code == 200
         assert "Se déconnecter" in home.get_data(as_text=True), email
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2027, 3, 2, 9, 0, tzinfo=UTC),  # a Tuesday morning
+        datetime(2027, 3, 6, 22, 30, tzinfo=UTC),  # Saturday night: Monday evening is > 24 h
+    ],
+)
+def test_demo_has_bookable_slots_and_a_few_bookings_when_loaded(runner, moment):
+    import time_machine
+
+    from booking import services as booking_services
+    from booking.models import Booking
+
+    with time_machine.travel(moment, tick=False):
+        runner.invoke(args=["demo"])
+        main = db.session.scalar(sa.select(Territory).where(Territory.slug == MAIN_SLUG))
+        regulator = db.session.scalar(
+            sa.select(User).where(User.email == "regulation1@demo.tourderole.fr")
+        )
+        free = booking_services.free_slots(main.id, booking_services.booker_channel(regulator))
+    bookings = db.session.scalars(sa.select(Booking)).all()
+    if moment.weekday() == 1:
+        assert len(free) == 2 * 10 - 2  # two sites: 10 SAS or open slots each, 2 booked
+        assert len(bookings) == 3
+        assert {b.booked_by_role for b in bookings} == {"regulator", "pharmacist"}
+    else:  # Sunday's walk-in morning only, no bookable slot: no booking, no error
+        assert free == []
+        assert bookings == []

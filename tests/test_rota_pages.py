@@ -456,3 +456,45 @@ def test_printable_month_for_regulators_and_gps(app, setup, make_user):
     assert all(f". {n}</span>" in page for n in names)
     assert regulator.get(f"/tableaux/{period.id}/impression?mois=1999-01").status_code == 404
     assert regulator.get(f"/tableaux/{period.id}/impression?mois=bad").status_code == 404
+
+
+def test_coordinator_replaces_a_gp_and_cancels_a_session(app, setup, make_user):
+    from rota.models import OutboxMessage, Session
+
+    territory, site, gps, _, _ = setup
+    coord, _, period = _published_period(app, site)
+    session = period.sessions[0]
+    held = session.assignments[0]
+    other = next(g for g in gps if g.id != held.practitioner_id)
+    other.email = "remplacant@example.org"
+    db.session.commit()
+    page = coord.get(f"/coordination/plages/{session.id}").get_data(as_text=True)
+    assert "Remplacer" in page
+    assert "Annuler la plage" in page
+    page = coord.post(
+        f"/coordination/affectations/{held.id}/remplacer",
+        data={"practitioner_id": str(other.id)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "assure désormais cette place" in page
+    db.session.expire_all()
+    assert db.session.get(Assignment, held.id).practitioner_id == other.id
+    refused = coord.post(
+        f"/coordination/plages/{session.id}/annuler", data={"reason": " "}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Indiquez le motif" in refused
+    page = coord.post(
+        f"/coordination/plages/{session.id}/annuler",
+        data={"reason": "Dégât des eaux"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Plage annulée" in page
+    db.session.expire_all()
+    cancelled = db.session.get(Session, session.id)
+    assert (cancelled.cancelled, cancelled.cancel_reason) == (True, "Dégât des eaux")
+    told = db.session.scalars(
+        sa.select(OutboxMessage.recipient).where(
+            OutboxMessage.subject == "Tour de rôle : plage annulée"
+        )
+    ).all()
+    assert told == ["remplacant@example.org"]
