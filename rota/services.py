@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -468,8 +468,46 @@ def _engine_session(s: Session) -> engine.Session:
     )
 
 
-def build_problem(period: RotaPeriod) -> engine.Problem:
-    """The period as the engine sees it: live sessions, active GPs, declarations, locks."""
+HISTORY_PERIODS = 12  # a year of monthly periods: how far fairness looks back
+
+
+def carried_balance(
+    period: RotaPeriod, depth: int = HISTORY_PERIODS
+) -> dict[int, dict[str, float]]:
+    """What each GP still owes (target − load, per category) after the previous period.
+
+    The previous period's targets already include what was owed before it, so one step back
+    carries the whole history; ``depth`` bounds the recursion.
+    """
+    if depth <= 0:
+        return {}
+    previous = db.session.scalar(
+        sa.select(RotaPeriod)
+        .where(
+            RotaPeriod.territory_id == period.territory_id,
+            RotaPeriod.end_date < period.start_date,
+            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
+        )
+        .order_by(RotaPeriod.end_date.desc())
+        .limit(1)
+    )
+    if previous is None:
+        return {}
+    from rota.fairness import fairness_rows
+
+    held = [(a.session_id, a.practitioner_id) for s in previous.sessions for a in s.assignments]
+    rows = fairness_rows(build_problem(previous, history_depth=depth - 1), held)
+    return {
+        r.doctor_id: {
+            c: round(r.targets.get(c, 0.0) - r.loads.get(c, 0), 3) for c in engine.CATEGORIES
+        }
+        for r in rows
+    }
+
+
+def build_problem(period: RotaPeriod, *, history_depth: int = HISTORY_PERIODS) -> engine.Problem:
+    """The period as the engine sees it: live sessions, active GPs, declarations, locks, and
+    what each GP owes from earlier periods (so fairness holds over the year)."""
     zone = _zone(period.territory_id)
     sessions = [s for s in period.sessions if not s.cancelled]
     gps = active_gps(period.territory_id)
@@ -493,10 +531,16 @@ def build_problem(period: RotaPeriod) -> engine.Problem:
         if a.locked
     )
     territory = _territory_of(period.territory_id)
+    owed = carried_balance(period, history_depth)
     return engine.Problem(
         sessions=tuple(_engine_session(s) for s in sessions),
         doctors=tuple(
-            _doctor(g, zone, unavailable[g.id], wishes.get(g.id), territory.max_sessions_per_week)
+            replace(
+                _doctor(
+                    g, zone, unavailable[g.id], wishes.get(g.id), territory.max_sessions_per_week
+                ),
+                owed=tuple(sorted(owed.get(g.id, {}).items())),
+            )
             for g in gps
         ),
         locks=locks,

@@ -546,3 +546,41 @@ def test_a_committed_number_of_sessions_replaces_the_weight(world):
     rows = {r.doctor_id: r for r in services.period_fairness(period)}
     assert rows[gps[0].id].total_target == pytest.approx(1.0)
     assert sum(r.total_target for r in rows.values()) == pytest.approx(10.0)
+
+
+def test_fairness_carries_over_from_the_previous_period(world):
+    territory, _, gps, period = world
+    services.open_wishes(period, deadline=None, by=None)
+    for session in period.sessions[:5]:  # Med0 does 5 of the 10 places (a fair share is 2.5)
+        services.assign(session, gps[0], source=AssignmentSource.MANUAL, locked=True, by=None)
+    services.generate_rota(period, by=None)
+    services.publish_rota(period, by=None)
+    db.session.commit()
+    owed = services.carried_balance(period)
+    assert owed == {}  # nothing before the first period
+    later = services.create_period(
+        territory,
+        name="Avril",
+        start_date=MONDAY + timedelta(days=14),
+        end_date=MONDAY + timedelta(days=27),
+        by=None,
+    )
+    balance = services.carried_balance(later)
+    assert balance[gps[0].id]["weekday"] == pytest.approx(-2.5)
+    assert sum(b["weekday"] for b in balance.values()) == pytest.approx(0.0)
+    services.open_wishes(later, deadline=None, by=None)
+    services.generate_rota(later, by=None)
+    db.session.commit()
+    loads = {
+        g.id: sum(1 for s in later.sessions for a in s.assignments if a.practitioner_id == g.id)
+        for g in gps
+    }
+    assert loads[gps[0].id] == 0  # owed −2.5 against a share of 2.5: nothing this time
+    assert sorted(loads.values()) == [0, 3, 3, 4]
+    # Over the two periods everyone is within one session of 5.
+    totals = {
+        g.id: loads[g.id]
+        + sum(1 for s in period.sessions for a in s.assignments if a.practitioner_id == g.id)
+        for g in gps
+    }
+    assert max(totals.values()) - min(totals.values()) <= 1
