@@ -70,7 +70,7 @@ def authenticate() -> Response | None:
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
         return response
-    if db.session.dirty:  # last_used_at moved: keep it even if the request fails later
+    if db.session.dirty:  # last_used_at was refreshed: keep it even if the request fails
         db.session.commit()
     g.api_user = user
     return None

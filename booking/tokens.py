@@ -105,7 +105,8 @@ def authenticate(header: str | None, *, now: datetime | None = None) -> User | N
 
     Refused: unknown or revoked tokens, deactivated accounts, accounts without a
     territory or whose role no longer may hold a token (a pharmacist turned GP).
-    May set ``last_used_at`` (at most once a minute): the caller commits.
+    May set ``last_used_at`` (at most once a minute), left unflushed so that the caller
+    sees it in ``db.session.dirty`` and commits it.
     """
     plain = parse_bearer(header)
     if plain is None or not plain.startswith(TOKEN_PREFIX):
@@ -123,7 +124,6 @@ def authenticate(header: str | None, *, now: datetime | None = None) -> User | N
     now = now or now_utc()
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
         token.last_used_at = now
-        db.session.flush()
     return user
 
 

@@ -14,6 +14,7 @@ from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, User
 from app.timeutil import now_utc
+from booking import tokens
 from rota import services as rota_services
 from rota.models import ConsultationMode, HolidayRule, SwapRequest, SwapStatus
 from tests.conftest import PASSWORD
@@ -80,6 +81,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.volunteer", "POST"): GP,
     ("rota.offer_swap", "POST"): GP,
     ("rota.decide_swap", "POST"): GP,
+    ("rota.replace_gp", "POST"): COORD,
+    ("rota.cancel_session", "POST"): COORD,
     ("rota.edit_template", "GET"): COORD,
     ("rota.edit_template", "POST"): COORD,
     ("rota.take_place", "POST"): GP,
@@ -90,10 +93,37 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
+    # Booking pages
+    ("booking.search", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
+    ("booking.book", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
+    ("booking.book", "POST"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
+    ("booking.my_bookings", "GET"): ROTA_READERS | {Role.PHARMACIST.value},
+    ("booking.detail", "GET"): ROTA_READERS | {Role.PHARMACIST.value},
+    ("booking.cancel", "POST"): ROTA_READERS | {Role.PHARMACIST.value},
+    ("booking.mark", "POST"): COORD | GP,
+    ("booking.territory_bookings", "GET"): COORD,
+    ("booking.gp_day", "GET"): GP,
+    ("booking.public", "GET"): ANYONE,
+    # JSON API (bearer tokens)
+    ("api.openapi", "GET"): ANYONE,
+    ("api.list_slots", "GET"): set(),  # cookies never open the API: see API_ROUTES
+    ("api.create_booking", "POST"): set(),
+    ("api.get_booking", "GET"): set(),
+    ("api.cancel_booking", "DELETE"): set(),
+    ("api_tokens.tokens_page", "GET"): COORD,
+    ("api_tokens.tokens_page", "POST"): COORD,
+    ("api_tokens.revoke", "POST"): COORD,
 }
+# API routes answer 401 (JSON) to every cookie-logged role: only a bearer token opens them.
+API_ROUTES = {key for key in MATRIX if key[0].startswith("api.") and key[0] != "api.openapi"}
 
 # Routes whose public answer is legitimately a 404 for a made-up token.
-NOT_FOUND_FOR_EVERYONE = {"auth.accept_invitation"}
+NOT_FOUND_FOR_EVERYONE = {
+    "auth.accept_invitation",
+    "booking.detail",  # made-up booking reference
+    "booking.cancel",
+    "booking.mark",
+}
 # The world's period is not published yet: only its coordinator may print the draft.
 NOT_FOUND_FOR = {("rota.print_rota", Role.GP.value), ("rota.print_rota", Role.REGULATOR.value)}
 
@@ -154,6 +184,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     db.session.flush()
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
+    _, api_token = tokens.create_token(users[Role.REGULATOR.value], "matrice", by=None)
     db.session.commit()
     ids = {
         "commune_id": territory.communes[0].id,
@@ -163,12 +194,14 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "insee_code": communes[0],
         "action": "desactiver",
         "token": "made-up-token",
+        "reference": "ZZZZ2345",  # booking pages: no such booking
         "filename": "style.css",
         "period_id": period.id,
         "session_id": period.sessions[0].id,
         "assignment_id": volunteered.id,
         "swap_id": swap.id,
         "template_id": template.id,
+        "token_id": api_token.id,
     }
     return users, ids
 
@@ -220,7 +253,10 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
     response = client.open(url, method=method, data={})
     response.close()  # static files stream from disk
     allowed = role in MATRIX[(endpoint, method)]
-    if not allowed and role == ANON:
+    if (endpoint, method) in API_ROUTES:
+        assert response.status_code == 401
+        assert response.get_json()["code"] == "unauthorized"
+    elif not allowed and role == ANON:
         assert response.status_code == 302
         assert "/connexion" in response.headers["Location"]
     elif not allowed:
@@ -257,6 +293,9 @@ ID_ROUTES = sorted(
         "rota.edit_assignment",
         "rota.edit_template",
         "rota.approve_swap",
+        "rota.replace_gp",
+        "rota.cancel_session",
+        "api_tokens.revoke",
     }
 )
 
@@ -302,6 +341,9 @@ def _snapshot():
             sa.text("SELECT id, session_id, practitioner_id, locked FROM assignment ORDER BY id")
         ).all(),
         db.session.execute(sa.text("SELECT id, status FROM rota_period ORDER BY id")).all(),
+        db.session.execute(
+            sa.text("SELECT id, cancelled, version FROM snp_session ORDER BY id")
+        ).all(),
         db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, weight FROM wish ORDER BY id")).all(),
         db.session.execute(

@@ -26,7 +26,12 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.enums import Profession, SiteKind
-from app.territory.services import HOLIDAY_SUBDIVISIONS, TERRITORY_ROLES, TIMEZONES
+from app.territory.services import (
+    BOOKING_HORIZONS,
+    HOLIDAY_SUBDIVISIONS,
+    TERRITORY_ROLES,
+    TIMEZONES,
+)
 from app.validators import ValidationError as DomainError
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
 
@@ -81,6 +86,22 @@ class TerritoryForm(FlaskForm):
     )
     swaps_need_approval = BooleanField(
         "Les échanges entre médecins sont validés par la coordination"
+    )
+    booking_release_minutes = IntegerField(
+        "Ouverture des créneaux réservés à tous, avant leur début (minutes)",
+        default=120,
+        validators=[Optional(), NumberRange(0, 1440, "Entre 0 et 1440 minutes.")],
+    )
+    booking_horizon_hours = SelectField(
+        "Créneaux réservables jusqu'à",
+        coerce=int,
+        default=24,
+        choices=select_choices(BOOKING_HORIZONS.items()),
+    )
+    patient_data_days = IntegerField(
+        "Conservation des données des patients après le rendez-vous (jours)",
+        default=90,
+        validators=[Optional(), NumberRange(1, 3650, "Entre 1 et 3650 jours.")],
     )
 
 

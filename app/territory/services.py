@@ -56,6 +56,10 @@ TIMEZONES: dict[str, str] = {
 }
 
 
+# How far ahead slots may be booked: a day, or two as some SAS platforms do.
+BOOKING_HORIZONS: dict[int, str] = {24: "24 heures", 48: "48 heures"}
+
+
 def holiday_subdivision_code(value: str | None) -> str | None:
     """The code the ``holidays`` package expects (Bas-Rhin and Haut-Rhin share Alsace's)."""
     if value in ("67", "68"):
@@ -77,6 +81,9 @@ class TerritorySettings:
     min_rest_hours: int = 10
     max_sessions_per_week: int | None = None
     swaps_need_approval: bool = False
+    booking_release_minutes: int = 120
+    booking_horizon_hours: int = 24
+    patient_data_days: int = 90
 
 
 def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool | None]:
@@ -91,6 +98,16 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
         raise ValidationError("Le repos minimal doit être compris entre 0 et 48 heures.")
     if settings.max_sessions_per_week is not None and settings.max_sessions_per_week < 1:
         raise ValidationError("Le maximum hebdomadaire doit être d'au moins une plage.")
+    if not 0 <= settings.booking_release_minutes <= 1440:
+        raise ValidationError(
+            "L'ouverture des créneaux réservés se fait entre 0 et 1440 minutes avant leur début."
+        )
+    if settings.booking_horizon_hours not in BOOKING_HORIZONS:
+        raise ValidationError("Les créneaux sont réservables 24 ou 48 heures à l'avance.")
+    if not 1 <= settings.patient_data_days <= 3650:
+        raise ValidationError(
+            "Les données des patients sont conservées entre 1 et 3650 jours après le rendez-vous."
+        )
     return {
         "name": name,
         "finess": normalise_finess(settings.finess) if settings.finess else None,
@@ -101,6 +118,9 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
         "min_rest_hours": settings.min_rest_hours,
         "max_sessions_per_week": settings.max_sessions_per_week,
         "swaps_need_approval": settings.swaps_need_approval,
+        "booking_release_minutes": settings.booking_release_minutes,
+        "booking_horizon_hours": settings.booking_horizon_hours,
+        "patient_data_days": settings.patient_data_days,
     }
 
 
