@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_writing: ContextVar[bool] = ContextVar("sqlite_writing", default=False)
+
+
+@contextmanager
+def write_transactions() -> Iterator[None]:
+    """Make the transactions begun inside this block take SQLite's write lock up front.
+
+    For the rare GET that must write (e.g. an API token's "last used" time): commit the
+    read first, then write inside this block.
+    """
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def _reads_only() -> bool:
+    return not _writing.get() and has_request_context() and request.method in READ_ONLY_METHODS
 
 
 def engine_options(url: str) -> dict[str, Any]:
@@ -23,6 +48,11 @@ def configure_sqlite(engine: Engine) -> None:
     ``BEGIN``, so two writers can both read and then deadlock on upgrade; SQLAlchemy's
     documented recipe is to disable it and emit ``BEGIN IMMEDIATE`` ourselves, which
     takes the write lock up front and lets ``busy_timeout`` queue the other writers.
+
+    Requests that only read (GET, HEAD, OPTIONS) begin a plain deferred transaction
+    instead: in WAL mode readers never wait for the writer, so a burst of searches no
+    longer queues behind one lock (the booking bench measured /healthz stalling for
+    seconds). A GET that must write does so in ``write_transactions()``.
     """
 
     @event.listens_for(engine, "connect")
@@ -36,4 +66,4 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import IntegrityError
 
+from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Commune, Practitioner, Site, User
@@ -30,7 +31,7 @@ from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_insee
 from booking import openapi, services, tokens
 from booking import slots as slotlib
-from booking.models import Booking, IdempotencyRecord
+from booking.models import ApiToken, Booking, IdempotencyRecord
 from rota.models import Session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -59,6 +60,23 @@ def bad_request(message: str, code: str = "invalid_body") -> services.BookingErr
 # --- authentication, errors, headers -------------------------------------------------------------
 
 
+def _commit_touch() -> None:
+    """Save the token's new ``last_used_at`` in a write transaction of its own.
+
+    On a GET the request's transaction only reads (SQLite: deferred); upgrading it to a
+    write could fail at once if another worker wrote meanwhile, so the change is replayed
+    in a fresh transaction that takes the write lock up front.
+    """
+    touched = [(obj.id, obj.last_used_at) for obj in db.session.dirty if isinstance(obj, ApiToken)]
+    db.session.rollback()
+    with write_transactions():
+        for token_id, used_at in touched:
+            db.session.execute(
+                sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=used_at)
+            )
+        db.session.commit()
+
+
 @bp.before_request
 def authenticate() -> Response | None:
     """Every route but the OpenAPI document needs a live bearer token."""
@@ -71,7 +89,7 @@ def authenticate() -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
         return response
     if db.session.dirty:  # last_used_at was refreshed: keep it even if the request fails
-        db.session.commit()
+        _commit_touch()
     g.api_user = user
     return None
 
@@ -414,6 +432,22 @@ def openapi_document() -> Response:
     return jsonify(openapi.document())
 
 
+DEFAULT_SLOT_LIMIT = 50
+MAX_SLOT_LIMIT = 500
+
+
+def _limit() -> int:
+    """``limit`` query parameter: the soonest N slots (default 50, at most 500)."""
+    raw = request.args.get("limit")
+    if raw is None or raw == "":
+        return DEFAULT_SLOT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SLOT_LIMIT:
+        raise bad_request(
+            f"Le paramètre « limit » est un entier entre 1 et {MAX_SLOT_LIMIT}.", "invalid_limit"
+        )
+    return int(raw)
+
+
 @bp.get("/slots")
 def list_slots() -> Response:
     """Free slots the token's user may book now, soonest first."""
@@ -429,14 +463,24 @@ def list_slots() -> Response:
     rules = services.Rules.of(territory)
     start = max(start, now + services.MARGIN) if start else now + services.MARGIN
     end = min(end, now + rules.horizon) if end else now + rules.horizon
+    limit = _limit()
     found = (
-        services.free_slots(territory.id, channel, now=now, commune_insee=commune, until=end)
+        services.free_slots(
+            territory.id,
+            channel,
+            now=now,
+            commune_insee=commune,
+            until=end,
+            since=start,
+            limit=limit + 1,  # one more tells whether there are more
+        )
         if start <= end
         else []
     )
     zone = territory.timezone
     body: dict[str, Any] = {
-        "slots": [free_slot_json(f, zone) for f in found if f.slot.starts_at >= start],
+        "slots": [free_slot_json(f, zone) for f in found[:limit]],
+        "more": len(found) > limit,
         "from": _iso(start, zone),
         "to": _iso(end, zone),
         "channel": channel,

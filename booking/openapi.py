@@ -109,9 +109,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "SlotList": {
         "type": "object",
-        "required": ["slots", "from", "to", "channel"],
+        "required": ["slots", "more", "from", "to", "channel"],
         "properties": {
             "slots": {"type": "array", "items": _ref("Slot")},
+            "more": {
+                "type": "boolean",
+                "description": "True when more free slots exist past the limit.",
+            },
             "from": {**DATETIME_WITH_OFFSET, "description": "Effective start of the search."},
             "to": {**DATETIME_WITH_OFFSET, "description": "Effective end of the search."},
             "channel": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
@@ -231,6 +235,12 @@ PATHS: dict[str, Any] = {
                     "pharmacy, coordinator: any); open is allowed to all, other channels "
                     "only to coordinators (403 channel_forbidden).",
                     "schema": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "The soonest N free slots (default 50).",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                 },
             ],
             "responses": {

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit
 from app.enums import Role
@@ -163,6 +164,10 @@ def published_sessions(territory_id: int, start: datetime, end: datetime) -> lis
                 Session.ends_at > start,
             )
             .order_by(Session.starts_at, Session.site_id, Session.id)
+            .options(
+                selectinload(Session.assignments).joinedload(Assignment.practitioner),
+                joinedload(Session.site).joinedload(Site.commune),
+            )
         )
     )
 
@@ -186,25 +191,36 @@ def free_slots(
     now: datetime | None = None,
     commune_insee: str | None = None,
     until: datetime | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
 ) -> list[FreeSlot]:
     """Free slots the channel may take now, soonest first (then the patient's commune first).
 
     Sites have no coordinates in most territories, so "nearest" is approximated by the
-    patient's own commune coming first among slots starting at the same time.
+    patient's own commune coming first among slots starting at the same time. With a
+    ``limit``, sessions starting after the limit-th slot found are not even cut: a booker
+    wants the soonest few, and a 409's three alternatives must not cost a full scan.
     """
     now = now or now_utc()
     rules = Rules.of(_territory(territory_id))
     end = now + rules.horizon if until is None else min(until, now + rules.horizon)
-    sessions = published_sessions(territory_id, now + MARGIN, end)
+    start = now + MARGIN if since is None else max(since, now + MARGIN)
+    sessions = published_sessions(territory_id, start, end)
     taken = _taken([s.id for s in sessions])
-    result = []
+    result: list[FreeSlot] = []
     for session in sessions:
+        if limit is not None and len(result) >= limit:
+            kth = sorted(f.slot.starts_at for f in result)[limit - 1]
+            if session.starts_at > kth:
+                break
         holders = {a.seat: a.practitioner for a in session.assignments}
         for slot in slotlib.cut(shape(session), seats=holders):
             if (slot.session_id, slot.seat, slot.index) in taken:
                 continue
-            if slot.starts_at > end or not slotlib.in_window(
-                slot, now, margin=MARGIN, horizon=rules.horizon
+            if (
+                slot.starts_at > end
+                or slot.starts_at < start
+                or not slotlib.in_window(slot, now, margin=MARGIN, horizon=rules.horizon)
             ):
                 continue
             if not slotlib.may_take(channel, slot, now, rules.release):
@@ -226,7 +242,7 @@ def free_slots(
             f.slot.seat,
         )
     )
-    return result
+    return result if limit is None else result[:limit]
 
 
 def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Assignment]:
@@ -309,10 +325,8 @@ def new_reference() -> str:
 
 def alternatives(user: User, *, now: datetime, exclude: str, limit: int = 3) -> list[FreeSlot]:
     assert user.territory_id is not None
-    found = [
-        f for f in free_slots(user.territory_id, booker_channel(user), now=now) if f.id != exclude
-    ]
-    return found[:limit]
+    found = free_slots(user.territory_id, booker_channel(user), now=now, limit=limit + 1)
+    return [f for f in found if f.id != exclude][:limit]
 
 
 def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None = None) -> Booking:

@@ -34,7 +34,7 @@ from app.security import roles_required
 from app.templating import FRENCH_MONTHS, FRENCH_WEEKDAYS
 from app.territory.views import _attempt, _territory
 from app.timeutil import format_local, local, now_utc
-from booking import availability, forms, services
+from booking import availability, forms, page_cache, services
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
@@ -499,6 +499,18 @@ def public():
     Anonymous answers are the same for everyone and set no cookie, so shared caches may
     keep them a minute; a logged-in visitor's page carries their account bar and is not.
     """
+    anonymous = not current_user.is_authenticated
+    now = now_utc()
+    key = None
+    if anonymous:
+        key = (
+            request.full_path,
+            now.replace(second=0, microsecond=0),
+            page_cache.freshness_marker(now),
+        )
+        body = page_cache.public_pages.get(key, now)
+        if body is not None:
+            return _public_response(make_response(body))
     territories = db.session.scalars(sa.select(Territory).order_by(Territory.name)).all()
     slug = request.args.get("cpts", "").strip()[:60]
     query = request.args.get("q", "")
@@ -525,7 +537,6 @@ def public():
         "day_key": day_key,
     }
     if territory is not None:
-        now = now_utc()
         day = local(now, territory.timezone).date() + timedelta(days=DAYS[day_key])
         communes = territory.communes
         chosen = next(
@@ -544,8 +555,13 @@ def public():
             free_words=free_words,
         )
     response = make_response(render_template("booking/public.html", **context))
-    if not current_user.is_authenticated and not session.modified:
-        response.headers["Cache-Control"] = "public, max-age=60"
-    else:
-        response.headers["Cache-Control"] = "private, no-store"
+    if key is not None and not session.modified:
+        page_cache.public_pages.put(key, response.get_data(), now)
+        return _public_response(response)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _public_response(response: Response) -> Response:
+    response.headers["Cache-Control"] = "public, max-age=60"
     return response

@@ -35,8 +35,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from ortools.graph.python import min_cost_flow
-
 WEEKDAY = "weekday"
 WEEKEND_HOLIDAY = "weekend_holiday"
 CATEGORIES = (WEEKEND_HOLIDAY, WEEKDAY)  # solving order: the scarce, counted ones first
@@ -373,6 +371,9 @@ class _Pass:
         self.targets = targets
 
     def solve(self, sessions: Sequence[Session], open_places: dict[int, int]) -> list[Assignment]:
+        # Imported here: OR-Tools costs every web worker ~18 MiB, and only generation needs it.
+        from ortools.graph.python import min_cost_flow
+
         flow = min_cost_flow.SimpleMinCostFlow()
         ids: dict[object, int] = {}
 

@@ -124,6 +124,9 @@ def _make_app(url: str, **overrides: Any) -> Flask:
     config.update(overrides)
     app = create_app(config)
     app.test_client_class = IsolatedClient
+    from booking.page_cache import public_pages
+
+    public_pages.clear()  # per-process: a page of an earlier test's database must not leak
     return app
 
 

@@ -677,3 +677,14 @@ def test_coordinator_cannot_revoke_another_territorys_token(client, auth, bookin
     db.session.expire_all()
     assert token.revoked_at is None
     assert "tdr_" not in client.get("/coordination/jetons-api").get_data(as_text=True)
+
+
+def test_slots_are_limited_to_the_soonest_n(api, booking_world):
+    everything = api.get("/api/v1/slots?limit=500").get_json()
+    assert everything["more"] is False
+    assert len(everything["slots"]) == 20
+    first_two = api.get("/api/v1/slots?limit=2").get_json()
+    assert first_two["more"] is True
+    assert [s["id"] for s in first_two["slots"]] == [s["id"] for s in everything["slots"][:2]]
+    for bad in ("0", "501", "x", "-1"):
+        error(api.get(f"/api/v1/slots?limit={bad}"), 400, "invalid_limit")

@@ -7,7 +7,7 @@ held by two GPs: 24 slots, 6 for the SAS, 4 for pharmacies, 14 open to all).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -623,3 +623,33 @@ def test_coordinator_sets_the_booking_rules(app, world):
     ) == (60, 48, 30)
     # The 48-hour horizon shows tomorrow's evening slots to the regulation.
     assert len(_free_ids(world, "regulator")) == 40
+
+
+def test_public_page_is_served_from_cache_until_something_changes(app, booking_world):
+    """The second identical anonymous request reuses the rendered page; a booking changes
+    the freshness marker, so the count drops at once."""
+
+    from booking import page_cache
+    from booking import services as booking_services
+
+    world = booking_world
+    url = f"/disponibilites?cpts={world.territory.slug}"
+    with time_machine.travel(world.now, tick=False):
+        client = app.test_client()
+        first = client.get(url)
+        assert first.headers["Cache-Control"] == "public, max-age=60"
+        assert len(page_cache.public_pages._entries) == 1
+        again = client.get(url)
+        assert again.get_data() == first.get_data()
+        assert "Set-Cookie" not in again.headers
+        slot = booking_services.free_slots(world.territory.id, "sas", now=world.now)[0]
+        booking_services.book(
+            world.users["regulator"],
+            slot.id,
+            booking_services.PatientData("Durand", "Léa", date(1990, 1, 1), "0612345678"),
+            now=world.now,
+        )
+        db.session.commit()
+        after = client.get(url)
+        assert after.get_data() != first.get_data()
+        assert len(page_cache.public_pages._entries) == 2

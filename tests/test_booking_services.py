@@ -304,3 +304,14 @@ def test_purge_erases_patient_data_after_retention_and_keeps_counting(booking_wo
     )
     assert kept.patient_name == "(données effacées)"
     assert services.purge(now=world.now + timedelta(days=200)).purged == 0
+
+
+def test_a_limit_gives_the_same_soonest_slots_as_a_full_search(booking_world):
+    full = free(booking_world)
+    for limit in (1, 3, 7, 20, 50):
+        limited = free(booking_world, limit=limit)
+        assert [f.id for f in limited] == [f.id for f in full[:limit]]
+    later = full[5].slot.starts_at
+    assert [f.id for f in free(booking_world, since=later)] == [
+        f.id for f in full if f.slot.starts_at >= later
+    ]

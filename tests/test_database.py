@@ -55,3 +55,46 @@ def test_postgresql_uses_pool_pre_ping():
 
     assert engine_options("postgresql+psycopg://x@y/z")["pool_pre_ping"] is True
     assert "pool_pre_ping" not in engine_options("sqlite:///x")
+
+
+def test_sqlite_read_only_requests_do_not_hold_the_write_lock(tmp_path):
+    """A GET's transaction is deferred: a writer elsewhere goes on while it is open; a POST's
+    (or a GET inside ``write_transactions()``) takes the lock up front."""
+    import sqlite3
+
+    from app.database import write_transactions
+
+    path = tmp_path / "readers.sqlite3"
+    app = _make_app(f"sqlite:///{path}")
+    with app.app_context():
+        db.create_all()
+
+    def other_writer_can_write() -> bool:
+        conn = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:  # database is locked
+            return False
+        finally:
+            conn.close()
+
+    for method, writing, expected in [
+        ("GET", False, True),
+        ("HEAD", False, True),
+        ("POST", False, False),
+        ("GET", True, False),
+    ]:
+        with app.test_request_context("/", method=method):
+            if writing:
+                with write_transactions():
+                    db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
+            else:
+                db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
+            assert other_writer_can_write() is expected, (method, writing)
+            db.session.rollback()
+        with app.app_context():
+            db.session.remove()
+    with app.app_context():
+        db.engine.dispose()

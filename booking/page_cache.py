@@ -1,0 +1,79 @@
+"""A small per-process cache for the anonymous public page.
+
+The public page is the same for every anonymous visitor and may be a minute old (it says
+``Cache-Control: public, max-age=60``), but a booking must make its count drop at once.
+So an entry is keyed on the URL, the minute, and a *freshness marker* read with two cheap
+aggregate queries (bookings, and the live sessions around today with their GPs): any
+booking, cancellation or rota change gives a new key. Each gunicorn worker keeps its own
+entries; a worker that misses renders the page and keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from booking.models import Booking
+from rota.models import Assignment, PeriodStatus, RotaPeriod, Session
+
+MAX_ENTRIES = 256
+TTL = timedelta(seconds=60)
+
+
+def freshness_marker(now: datetime) -> tuple[object, ...]:
+    """Changes whenever a booking or a session around today (or its GPs) changes."""
+    bookings = db.session.execute(
+        sa.select(sa.func.count(Booking.id), sa.func.max(Booking.updated_at))
+    ).one()
+    sessions = db.session.execute(
+        sa.select(
+            sa.func.count(sa.distinct(Session.id)),
+            sa.func.sum(Session.version),
+            sa.func.count(Assignment.id),
+            sa.func.coalesce(sa.func.sum(Assignment.practitioner_id), 0),
+        )
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .outerjoin(Assignment, Assignment.session_id == Session.id)
+        .where(
+            RotaPeriod.status == PeriodStatus.PUBLISHED,
+            ~Session.cancelled,
+            Session.starts_at >= now - timedelta(days=1),
+            Session.starts_at <= now + timedelta(days=3),
+        )
+    ).one()
+    return (*bookings, *sessions)
+
+
+class PageCache:
+    """URL + marker → (body, stored at); least recently used out first."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[tuple[object, ...], tuple[bytes, datetime]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: tuple[object, ...], now: datetime) -> bytes | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or now - hit[1] > TTL:
+                return None
+            self._entries.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: tuple[object, ...], body: bytes, now: datetime) -> None:
+        with self._lock:
+            self._entries[key] = (body, now)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+public_pages = PageCache()
