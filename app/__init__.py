@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     import booking.models  # noqa: F401 - registers the booking tables
+    import rota.feed_models  # noqa: F401 - registers the calendar feed tables
     import rota.models  # noqa: F401 - registers the rota tables on the shared metadata
     from app import cli, errors, health, security, templating
     from app.auth.views import bp as auth_bp
@@ -59,9 +60,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from booking.cli import init_booking_cli
     from booking.token_views import bp as api_tokens_bp
     from booking.views import bp as booking_bp
+    from rota.feed_views import bp as feeds_bp
     from rota.views import bp as rota_bp
 
     app.register_blueprint(rota_bp)
+    app.register_blueprint(feeds_bp)
     app.register_blueprint(booking_bp)
     app.register_blueprint(api_tokens_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge

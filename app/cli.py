@@ -157,8 +157,10 @@ def demo_command() -> None:
 
 def init_cli(app: Flask) -> None:
     from rota.cli import rota_cli
+    from rota.feed_cli import ical_cli
 
     app.cli.add_command(rota_cli)
+    app.cli.add_command(ical_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(outbox_cli)

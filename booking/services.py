@@ -8,6 +8,7 @@ are ``BookingError`` with a machine ``code`` (for the API) and a French message.
 
 from __future__ import annotations
 
+import heapq
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -208,13 +209,18 @@ def free_slots(
     sessions = published_sessions(territory_id, start, end)
     taken = _taken([s.id for s in sessions])
     result: list[FreeSlot] = []
+    soonest: list[float] = []  # max-heap (negated timestamps) of the ``limit`` soonest starts
+
+    def beyond_limit(moment: datetime) -> bool:
+        return limit is not None and len(soonest) >= limit and moment.timestamp() > -soonest[0]
+
     for session in sessions:
-        if limit is not None and len(result) >= limit:
-            kth = sorted(f.slot.starts_at for f in result)[limit - 1]
-            if session.starts_at > kth:
-                break
+        if beyond_limit(session.starts_at):
+            break
         holders = {a.seat: a.practitioner for a in session.assignments}
-        for slot in slotlib.cut(shape(session), seats=holders):
+        for slot in slotlib.cut(shape(session), seats=holders, not_before=start, not_after=end):
+            if beyond_limit(slot.starts_at):
+                break  # slots come in time order: the rest of this session is later still
             if (slot.session_id, slot.seat, slot.index) in taken:
                 continue
             if (
@@ -234,6 +240,10 @@ def free_slots(
                     channel=slotlib.effective_channel(slot, now, rules.release),
                 )
             )
+            if limit is not None:
+                heapq.heappush(soonest, -slot.starts_at.timestamp())
+                if len(soonest) > limit:
+                    heapq.heappop(soonest)
     result.sort(
         key=lambda f: (
             f.slot.starts_at,

@@ -101,14 +101,26 @@ def channels(session: SessionShape) -> list[str]:
     return result
 
 
-def cut(session: SessionShape, seats: Iterable[int] | None = None) -> list[Slot]:
-    """Every slot of ``session`` for the given seats (default: all), in time order."""
+def cut(
+    session: SessionShape,
+    seats: Iterable[int] | None = None,
+    *,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> list[Slot]:
+    """The slots of ``session`` for the given seats (default: all), in time order; only those
+    starting within ``[not_before, not_after]`` when given (a search window)."""
     per_seat = slots_per_seat(session)
     wanted = set(range(1, session.seats + 1) if seats is None else seats)
     step = timedelta(minutes=session.slot_minutes)
     kinds = channels(session)
+    first, last = 0, per_seat
+    if not_before is not None and not_before > session.starts_at:
+        first = min(per_seat, -(-(not_before - session.starts_at) // step))  # ceiling
+    if not_after is not None:
+        last = min(per_seat, max(0, (not_after - session.starts_at) // step + 1))
     slots = []
-    for index in range(per_seat):
+    for index in range(first, last):
         start = session.starts_at + index * step
         for seat in range(1, session.seats + 1):
             if seat in wanted:

@@ -20,7 +20,7 @@ from app.models import Practitioner, Site, Territory, User
 from app.territory.services import holiday_subdivision_code
 from app.timeutil import now_utc
 from app.validators import ValidationError
-from rota import calendar, engine
+from rota import calendar, engine, feeds
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -785,8 +785,23 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
         target=assignment,
         detail={"session": session.id, "practitioner": assignment.practitioner_id},
     )
+    feeds.record_departure(assignment)
+    _tell_removed(assignment)
     session.assignments.remove(assignment)
     db.session.flush()
+
+
+def _tell_removed(assignment: Assignment) -> None:
+    """E-mail a GP taken off a published session (calendars may refresh only daily)."""
+    session, gp = assignment.session, assignment.practitioner
+    if session.period.status == PeriodStatus.PUBLISHED and gp.email:
+        notify(
+            session.territory_id,
+            gp.email,
+            "Tour de rôle : une plage ne vous est plus confiée",
+            f"La coordination vous a retiré de la plage du {session.local_date:%d/%m/%Y} à "
+            f"{session.site.name}.",
+        )
 
 
 def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User | None) -> None:
@@ -800,6 +815,8 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
     if reasons:
         raise ValidationError(" ".join(reasons))
     before = assignment.practitioner_id
+    feeds.record_departure(assignment)
+    _tell_removed(assignment)
     assignment.practitioner_id = practitioner.id
     assignment.source = AssignmentSource.MANUAL
     if session.period.status == PeriodStatus.PUBLISHED:
@@ -833,6 +850,7 @@ def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
     text = " ".join((reason or "").split())
     if not text:
         raise ValidationError("Indiquez le motif de l'annulation.")
+    feeds.record_cancellation(session)
     session.cancelled = True
     session.cancel_reason = text[:200]
     session.version += 1
@@ -1027,6 +1045,7 @@ def _complete_swap(
 ) -> Assignment:
     session = assignment.session
     giver = assignment.practitioner
+    feeds.record_departure(assignment)
     assignment.practitioner_id = taker.id
     assignment.source = AssignmentSource.SWAPPED
     assignment.locked = True

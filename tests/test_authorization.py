@@ -113,6 +113,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("api_tokens.tokens_page", "GET"): COORD,
     ("api_tokens.tokens_page", "POST"): COORD,
     ("api_tokens.revoke", "POST"): COORD,
+    # iCalendar feeds
+    ("feeds.token_feed", "GET"): ANYONE,  # a secret token, no login: see NOT_FOUND_FOR_EVERYONE
+    ("feeds.site_feed", "GET"): ANYONE,
+    ("feeds.gp_subscribe", "GET"): GP,
+    ("feeds.gp_subscribe", "POST"): GP,
+    ("feeds.territory_subscribe", "GET"): COORD,
+    ("feeds.territory_subscribe", "POST"): COORD,
 }
 # API routes answer 401 (JSON) to every cookie-logged role: only a bearer token opens them.
 API_ROUTES = {key for key in MATRIX if key[0].startswith("api.") and key[0] != "api.openapi"}
@@ -123,6 +130,7 @@ NOT_FOUND_FOR_EVERYONE = {
     "booking.detail",  # made-up booking reference
     "booking.cancel",
     "booking.mark",
+    "feeds.token_feed",  # made-up feed token
 }
 # The world's period is not published yet: only its coordinator may print the draft.
 NOT_FOUND_FOR = {("rota.print_rota", Role.GP.value), ("rota.print_rota", Role.REGULATOR.value)}

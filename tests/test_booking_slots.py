@@ -126,3 +126,13 @@ def test_an_evening_on_the_spring_change_day_keeps_its_local_times():
     cut = slots.cut(shape(starts_at=start, ends_at=end))
     assert [s.starts_at.astimezone(PARIS).strftime("%H:%M") for s in cut][:2] == ["17:00", "17:15"]
     assert len(cut) == 12
+
+
+def test_cut_within_a_window_gives_the_same_slots_as_filtering():
+    session = shape(seats=2, sas_slots=5, pharmacy_slots=3)
+    everything = slots.cut(session)
+    for lo, hi in [(0, 180), (7, 61), (15, 15), (-30, 400), (179, 200), (181, 300)]:
+        not_before = START + timedelta(minutes=lo)
+        not_after = START + timedelta(minutes=hi)
+        expected = [s for s in everything if not_before <= s.starts_at <= not_after]
+        assert slots.cut(session, not_before=not_before, not_after=not_after) == expected

@@ -584,3 +584,20 @@ def test_fairness_carries_over_from_the_previous_period(world):
         for g in gps
     }
     assert max(totals.values()) - min(totals.values()) <= 1
+
+
+def test_a_gp_taken_off_a_published_session_is_told_by_email(world):
+    _, _, gps, _ = world
+    period = _published(world, MONDAY + timedelta(days=35))
+    first, second = period.sessions[0].assignments[0], period.sessions[1].assignments[0]
+    removed, replaced = first.practitioner, second.practitioner
+    services.unassign(first, by=None)
+    other = next(g for g in gps if g.id not in (replaced.id, removed.id))
+    services.replace_gp(second, other, by=None)
+    db.session.commit()
+    told = db.session.scalars(
+        sa.select(OutboxMessage.recipient).where(
+            OutboxMessage.subject == "Tour de rôle : une plage ne vous est plus confiée"
+        )
+    ).all()
+    assert sorted(told) == sorted([removed.email, replaced.email])

@@ -402,6 +402,9 @@ def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: Use
             sa.select(User).where(User.practitioner_id == practitioner.id)
         ):
             _deactivate(user)
+        from rota.feeds import revoke_gp_feed  # the shell loads rota only when needed
+
+        revoke_gp_feed(practitioner, by=by)
     db.session.flush()
     audit.record(
         "practitioner.activate" if active else "practitioner.deactivate",

@@ -1,0 +1,266 @@
+"""Calendar feeds over HTTP, and the pages to subscribe to them.
+
+Feeds are fetched by calendar clients, without cookies: a GP's or the territory's by a
+secret token in the URL, a site's publicly. Every answer carries a strong ETag computed
+from the loaded data, so a client polling an unchanged feed gets a 304 without the
+calendar ever being rendered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from app.enums import Role
+from app.extensions import db, limiter
+from app.models import Practitioner, Territory
+from app.security import roles_required
+from app.territory.views import _attempt
+from rota import feeds, ical
+from rota.feed_forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
+
+bp = Blueprint("feeds", __name__)
+
+gp_only = roles_required(Role.GP)
+coordinator_only = roles_required(Role.COORDINATOR)
+
+# Clients poll hourly at most (REFRESH-INTERVAL); five minutes of private caching spares
+# the server a burst of devices of the same GP without delaying a change much.
+CACHE_CONTROL = "private, max-age=300"
+DEFAULT_RATE_LIMIT = "120 per minute"
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class RenderedFeeds:
+    """Feed bodies already rendered, by ETag (the same ETag means the same bytes).
+
+    Calendar clients poll unchanged feeds all day, and not all of them send
+    If-None-Match: without this each poll would render the whole calendar again, the
+    costly part of an answer. Least recently used out first, bounded in bytes; one per
+    worker process, so a change is rendered at most once per worker.
+    """
+
+    def __init__(self) -> None:
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, tag: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(tag)
+            if body is not None:
+                self._bodies.move_to_end(tag)
+            return body
+
+    def put(self, tag: str, body: bytes, *, limit: int) -> None:
+        with self._lock:
+            if tag in self._bodies or len(body) > limit:
+                return
+            self._bodies[tag] = body
+            self._size += len(body)
+            while self._size > limit:
+                _, dropped = self._bodies.popitem(last=False)
+                self._size -= len(dropped)
+
+
+rendered = RenderedFeeds()
+
+
+def _rate_limit() -> str:
+    """Per client address, shared by every feed URL: guessing tokens and polling sites
+    draw on one budget. Google's fetchers poll from few addresses: keep it generous."""
+    return current_app.config.get("ICAL_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+
+
+@bp.after_request
+def _keep_addresses_private(response: Response) -> Response:
+    """Feed URLs are secrets: never send them on as a Referer, never index them."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# --- feeds ----------------------------------------------------------------------------------------
+
+
+def _links(*, gp: bool) -> feeds.Links:
+    domain = current_app.config.get("ICAL_UID_DOMAIN") or request.host.partition(":")[0]
+    if gp:
+        return feeds.Links(
+            uid_domain=domain,
+            home=url_for("rota.my_sessions", _external=True),
+            day=url_for("booking.gp_day", _external=True),
+        )
+    return feeds.Links(uid_domain=domain, home=url_for("booking.public", _external=True))
+
+
+def _not_modified(tag: str, last_modified: datetime | None) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(tag)  # RFC 9110: weak comparison here
+    since = request.if_modified_since
+    return since is not None and last_modified is not None and last_modified <= since
+
+
+def _calendar(source: feeds.FeedSource, links: feeds.Links, filename: str) -> Response:
+    tag = feeds.etag(source, links)
+    last_modified = source.last_modified
+    if last_modified is not None:
+        last_modified = last_modified.replace(microsecond=0)
+    if _not_modified(tag, last_modified):
+        response = Response(status=304)
+    else:
+        body = rendered.get(tag)
+        if body is None:
+            body = ical.render(feeds.build(source, links))
+            limit = current_app.config.get("ICAL_CACHE_BYTES", DEFAULT_CACHE_BYTES)
+            rendered.put(tag, body, limit=limit)
+        response = Response(body, mimetype="text/calendar")
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.set_etag(tag)
+    if last_modified is not None:
+        response.last_modified = last_modified
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+@bp.get("/ical/<token>.ics")
+@limiter.shared_limit(_rate_limit, scope="ical")
+def token_feed(token: str):
+    """A GP's feed, or the territory's, by its secret token; any other token: 404."""
+    feed = feeds.find_live_feed(token)
+    if feed is None:
+        abort(404)
+    return _calendar(
+        feeds.load_feed(feed),
+        _links(gp=feed.practitioner_id is not None),
+        "plages-snp.ics" if feed.practitioner_id is not None else "tableau-snp.ics",
+    )
+
+
+@bp.get("/ical/site/<int:site_id>.ics")
+@limiter.shared_limit(_rate_limit, scope="ical")
+def site_feed(site_id: int):
+    """A site's public SNP hours (no GP names)."""
+    site = feeds.public_site(site_id)
+    if site is None:
+        abort(404)
+    return _calendar(feeds.load_site_feed(site), _links(gp=False), f"snp-lieu-{site.id}.ics")
+
+
+# --- subscribe pages ------------------------------------------------------------------------------
+
+
+def _addresses(endpoint: str, **values: object) -> dict[str, str]:
+    """The https:// address and its webcal:// twin (which calendar apps open directly)."""
+    https = url_for(endpoint, _external=True, **values)
+    return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
+
+
+def _qr_svg(text: str) -> str:
+    """The address as an inline SVG QR code (no JavaScript, no image request)."""
+    return segno.make(text, error="m").svg_inline(
+        scale=4, title="QR code de l'adresse d'abonnement", svgclass="qr", lineclass="qr-line"
+    )
+
+
+def _me() -> Practitioner:
+    practitioner = current_user.practitioner
+    if practitioner is None or practitioner.territory_id != current_user.territory_id:
+        abort(403)
+    return practitioner
+
+
+@bp.route("/mes-plages/agenda", methods=["GET", "POST"])
+@gp_only
+def gp_subscribe():
+    """Subscribe my calendar to my sessions; a new address is shown once, right after."""
+    me = _me()
+    feed = feeds.gp_feed(me)
+    current = feed.alarm_minutes if feed is not None else None
+    form = FeedActionForm(alarm=str(current) if current in feeds.ALARM_CHOICES else NO_ALARM)
+    fresh = None
+    if form.is_submitted():
+        if not form.validate():
+            flash("Action inconnue : rien n'a été modifié.", "error")
+        elif form.action.data == ISSUE:
+            ok, token = _attempt(lambda: feeds.issue_gp_token(me, by=current_user))
+            if ok and token:
+                fresh = _addresses("feeds.token_feed", token=token)
+        elif form.action.data == REVOKE:
+            ok, _ = _attempt(lambda: feeds.revoke(feed, by=current_user))
+            if ok:
+                flash("Adresse révoquée : votre agenda ne recevra plus vos plages.", "success")
+            return redirect(url_for("feeds.gp_subscribe"))
+        elif form.action.data == ALARM:
+            minutes = form.alarm_minutes
+            ok, _ = _attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
+            if ok:
+                flash(
+                    "Rappel enregistré : il apparaîtra à la prochaine mise à jour de votre agenda."
+                    if minutes is not None
+                    else "Rappel supprimé.",
+                    "success",
+                )
+            return redirect(url_for("feeds.gp_subscribe"))
+        feed = feeds.gp_feed(me)
+    return render_template(
+        "feeds/gp.html",
+        feed=feed,
+        form=form,
+        fresh=fresh,
+        qr=_qr_svg(fresh["webcal"]) if fresh else None,
+        alarm_label=alarm_label,
+    )
+
+
+@bp.route("/coordination/agenda", methods=["GET", "POST"])
+@coordinator_only
+def territory_subscribe():
+    """The territory feed (coordination, Centre 15) and the sites' public feeds."""
+    territory = db.session.get(Territory, current_user.territory_id)
+    assert territory is not None
+    feed = feeds.territory_feed(territory)
+    form = FeedActionForm()
+    fresh = None
+    if form.is_submitted():
+        if not form.validate() or form.action.data == ALARM:
+            flash("Action inconnue : rien n'a été modifié.", "error")
+        elif form.action.data == ISSUE:
+            ok, token = _attempt(lambda: feeds.issue_territory_token(territory, by=current_user))
+            if ok and token:
+                fresh = _addresses("feeds.token_feed", token=token)
+        elif form.action.data == REVOKE:
+            ok, _ = _attempt(lambda: feeds.revoke(feed, by=current_user))
+            if ok:
+                flash("Adresse du tableau révoquée.", "success")
+            return redirect(url_for("feeds.territory_subscribe"))
+        feed = feeds.territory_feed(territory)
+    sites = [
+        (site, _addresses("feeds.site_feed", site_id=site.id))
+        for site in territory.sites
+        if site.active
+    ]
+    return render_template(
+        "feeds/territory.html",
+        territory=territory,
+        feed=feed,
+        form=form,
+        fresh=fresh,
+        qr=_qr_svg(fresh["webcal"]) if fresh else None,
+        sites=sites,
+    )
