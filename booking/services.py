@@ -218,7 +218,9 @@ def free_slots(
         if beyond_limit(session.starts_at):
             break
         holders = {a.seat: a.practitioner for a in session.assignments}
-        for slot in slotlib.cut(shape(session), seats=holders, not_before=start, not_after=end):
+        for slot in slotlib.iter_slots(
+            shape(session), seats=holders, not_before=start, not_after=end
+        ):
             if beyond_limit(slot.starts_at):
                 break  # slots come in time order: the rest of this session is later still
             if (slot.session_id, slot.seat, slot.index) in taken:
@@ -272,7 +274,9 @@ def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Ass
             status=422,
         )
     holder = next((a for a in session.assignments if a.seat == seat), None)
-    slot = next((s for s in slotlib.cut(shape(session), seats=[seat]) if s.index == index), None)
+    at = session.starts_at + index * timedelta(minutes=session.slot_minutes)
+    window = slotlib.cut(shape(session), seats=[seat], not_before=at, not_after=at)
+    slot = next((s for s in window if s.index == index), None)
     if slot is None:
         raise missing
     if holder is None:

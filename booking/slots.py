@@ -14,7 +14,7 @@ reserved slot not booked ``release`` before its start opens to every channel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,6 +110,17 @@ def cut(
 ) -> list[Slot]:
     """The slots of ``session`` for the given seats (default: all), in time order; only those
     starting within ``[not_before, not_after]`` when given (a search window)."""
+    return list(iter_slots(session, seats, not_before=not_before, not_after=not_after))
+
+
+def iter_slots(
+    session: SessionShape,
+    seats: Iterable[int] | None = None,
+    *,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> Iterator[Slot]:
+    """``cut`` one slot at a time, so a search that has found enough can stop early."""
     per_seat = slots_per_seat(session)
     wanted = set(range(1, session.seats + 1) if seats is None else seats)
     step = timedelta(minutes=session.slot_minutes)
@@ -119,22 +130,18 @@ def cut(
         first = min(per_seat, -(-(not_before - session.starts_at) // step))  # ceiling
     if not_after is not None:
         last = min(per_seat, max(0, (not_after - session.starts_at) // step + 1))
-    slots = []
     for index in range(first, last):
         start = session.starts_at + index * step
         for seat in range(1, session.seats + 1):
             if seat in wanted:
-                slots.append(
-                    Slot(
-                        starts_at=start,
-                        session_id=session.id,
-                        seat=seat,
-                        index=index,
-                        ends_at=start + step,
-                        channel=kinds[index * session.seats + seat - 1],
-                    )
+                yield Slot(
+                    starts_at=start,
+                    session_id=session.id,
+                    seat=seat,
+                    index=index,
+                    ends_at=start + step,
+                    channel=kinds[index * session.seats + seat - 1],
                 )
-    return slots
 
 
 def effective_channel(slot: Slot, now: datetime, release: timedelta) -> str:
