@@ -26,7 +26,6 @@ from app import create_app
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
-from app.passwords import hash_password
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 
@@ -279,8 +278,15 @@ def make_practitioner(app: Flask) -> Callable[..., Practitioner]:
 
 @functools.cache
 def password_hash() -> str:
-    """Hash PASSWORD once: argon2 is deliberately slow and the matrix makes many users."""
-    return hash_password(PASSWORD)
+    """PASSWORD hashed once, with cheap argon2id parameters.
+
+    Verification reads the parameters from the hash, so each of the suite's ~1,500 logins
+    costs under a millisecond instead of ~100–200 ms with the production parameters (which
+    the app still uses for every password it hashes itself, and tests/test_auth.py checks).
+    """
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 
 @pytest.fixture

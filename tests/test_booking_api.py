@@ -621,7 +621,8 @@ def test_openapi_document_describes_every_route(app, client):
 
 
 def test_openapi_document_is_valid(app, client):
-    validator = pytest.importorskip("openapi_spec_validator")
+    import openapi_spec_validator as validator
+
     validator.validate(client.get("/api/v1/openapi.json").get_json())
 
 

@@ -599,10 +599,12 @@ def test_two_concurrent_senders_never_send_the_same_message(app):
     assert set(sent) == ids
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgresql_skips_a_message_locked_by_another_sender(app, backend):
-    """A sender in the middle of claiming a row (holding its lock) is skipped, not waited for."""
-    if backend != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises whole transactions")
+    """A sender in the middle of claiming a row (holding its lock) is skipped, not waited for.
+
+    PostgreSQL only: row locks are its own; SQLite serialises whole transactions instead.
+    """
     locked, free = add_message(1).id, add_message(2).id
     db.session.close()
     reports: list[mail.SendReport] = []
