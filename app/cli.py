@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -155,6 +156,36 @@ def demo_command() -> None:
         click.echo(f"  {label:<40} {email:<40} {password}")
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH (SQLite: online backup; PostgreSQL:
+    pg_dump custom format). Safe while the app runs."""
+    from app import backup
+
+    db.session.remove()  # no transaction of ours holds the database meanwhile
+    try:
+        backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Sauvegarde écrite : {path} ({path.stat().st_size} octets).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def restore_command(path: Path) -> None:
+    """Load the backup at PATH into the (empty) configured database."""
+    from app import backup
+
+    db.session.remove()
+    db.engine.dispose()
+    try:
+        backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Sauvegarde {path} restaurée.")
+
+
 def init_cli(app: Flask) -> None:
     from rota.cli import rota_cli
     from rota.feed_cli import ical_cli
@@ -165,3 +196,5 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(import_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -87,3 +87,13 @@ def test_users_create_unknown_territory(runner):
     )
     assert result.exit_code != 0
     assert "Territoire inconnu" in result.output
+
+
+def test_access_log_paths_hide_tokens_and_queries():
+    from app.access_log import redact_path
+
+    assert redact_path("/ical/tdr_SeCrEt-Token_123.ics") == "/ical/***"
+    assert redact_path("/invitation/abcdef123456") == "/invitation/***"
+    assert redact_path("/ical/site/4.ics") == "/ical/site/4.ics"
+    assert redact_path("/disponibilites?q=Challans") == "/disponibilites"
+    assert redact_path("/creneaux") == "/creneaux"

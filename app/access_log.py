@@ -1,0 +1,27 @@
+"""gunicorn's access log without secrets: tokens in paths are masked, query strings dropped."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+# Paths whose next segment is a bearer secret: calendar feeds and invitation links.
+_SECRET_SEGMENT = re.compile(r"^(/ical/|/invitation/)(?!site/)[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """``/ical/AbC…xyz.ics`` → ``/ical/***``; other paths unchanged (never a query string)."""
+    return _SECRET_SEGMENT.sub(r"\1***", path.split("?", 1)[0])
+
+
+class RedactingLogger(Logger):
+    """Access log atoms with ``%(U)s`` redacted and ``%(r)s``/``%(q)s`` emptied of secrets."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = redact_path(atoms.get("U", ""))
+        atoms["q"] = ""
+        atoms["r"] = f"{atoms.get('m', '')} {atoms['U']} {atoms.get('H', '')}"
+        return atoms
