@@ -535,8 +535,11 @@ def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
 @bp.get("/bookings/<reference>")
 def get_booking(reference: str) -> Response:
     """A booking the user may see; anyone else's is "not found", not "forbidden"."""
-    booking = services.get_visible(_user(), reference)
-    return jsonify(booking_json(booking, _zone()))
+    user = _user()
+    booking = services.get_visible(user, reference)
+    body = booking_json(booking, _zone())
+    services.audit_read(user, [booking], "api")
+    return jsonify(body)
 
 
 @bp.delete("/bookings/<reference>")

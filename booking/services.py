@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit
+from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
@@ -520,6 +521,26 @@ def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None =
         territory_id=booking.territory_id,
         target=booking,
     )
+
+
+def audit_read(user: User, bookings: Sequence[Booking], where: str) -> None:
+    """Record who read which bookings' patient data (ids only), in a transaction of its own.
+
+    Reads happen on GET requests, whose transaction only reads (SQLite: deferred); the read
+    is ended first and the event written in a write transaction, then committed.
+    """
+    ids = sorted({b.id for b in bookings if b.purged_at is None})
+    if not ids:
+        return
+    db.session.commit()
+    with write_transactions():
+        audit.record(
+            "booking.read",
+            by=user,
+            territory_id=user.territory_id,
+            detail={"bookings": ids[:500], "where": where},
+        )
+        db.session.commit()
 
 
 # --- following the rota --------------------------------------------------------------------------------

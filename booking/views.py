@@ -256,7 +256,7 @@ def detail(reference: str):
         BookingStatus.NO_SHOW,
     )
     zone = _territory().timezone
-    return render_template(
+    page = render_template(
         "booking/detail.html",
         booking=booking,
         gp=services.holder_of(booking),
@@ -274,6 +274,8 @@ def detail(reference: str):
         labels=slotlib.CHANNEL_LABELS,
         Role=Role,
     )
+    services.audit_read(current_user, [booking], "detail")
+    return page
 
 
 @bp.post("/rendez-vous/<reference>/annuler")
@@ -365,13 +367,15 @@ def my_bookings():
         .order_by(Booking.starts_at.desc())
         .limit(LIST_LIMIT)
     ).all()
-    return render_template(
+    page = render_template(
         "booking/my_bookings.html",
         to_replace=to_replace,
         coming=coming,
         past=past,
         ref=request.args.get("ref", ""),
     )
+    services.audit_read(current_user, [*to_replace, *coming, *past], "my_bookings")
+    return page
 
 
 @bp.get("/coordination/rendez-vous")
@@ -395,7 +399,7 @@ def territory_bookings():
     else:
         status = ""
     rows = db.session.scalars(query.order_by(Booking.starts_at).limit(LIST_LIMIT)).all()
-    return render_template(
+    page = render_template(
         "booking/territory_bookings.html",
         to_replace=to_replace,
         rows=rows,
@@ -405,6 +409,8 @@ def territory_bookings():
         previous=day - timedelta(days=1),
         following=day + timedelta(days=1),
     )
+    services.audit_read(current_user, [*to_replace, *rows], "territory_bookings")
+    return page
 
 
 # --- GP day view -------------------------------------------------------------------------------
@@ -452,7 +458,7 @@ def gp_day():
         }
         for s, seat in held
     ]
-    return render_template(
+    page = render_template(
         "booking/gp_day.html",
         me=me,
         day=day,
@@ -466,6 +472,8 @@ def gp_day():
         following=day + timedelta(days=1),
         BookingStatus=BookingStatus,
     )
+    services.audit_read(current_user, list(bookings.values()), "gp_day")
+    return page
 
 
 # --- public page -------------------------------------------------------------------------------

@@ -689,3 +689,18 @@ def test_slots_are_limited_to_the_soonest_n(api, booking_world):
     assert [s["id"] for s in first_two["slots"]] == [s["id"] for s in everything["slots"][:2]]
     for bad in ("0", "501", "x", "-1"):
         error(api.get(f"/api/v1/slots?limit={bad}"), 400, "invalid_limit")
+
+
+def test_reading_a_booking_is_audited_without_patient_data(api, booking_world):
+    slot_id = api.get("/api/v1/slots?limit=1").get_json()["slots"][0]["id"]
+    reference = api.post(body(slot_id)).get_json()["reference"]
+    assert api.get(f"/api/v1/bookings/{reference}", role="regulator2").status_code == 200
+    reads = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "booking.read")
+    ).all()
+    assert len(reads) == 1
+    assert reads[0].user_id == booking_world.users["regulator2"].id
+    assert reads[0].detail["where"] == "api"
+    assert "Durand" not in json.dumps(reads[0].detail)
+    booking_id = db.session.scalar(sa.select(Booking.id).where(Booking.reference == reference))
+    assert reads[0].detail["bookings"] == [booking_id]

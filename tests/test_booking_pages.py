@@ -277,6 +277,17 @@ def test_who_sees_a_pharmacist_booking(app, world):
     assert _login(app, world, "pharmacist2").get(f"/rendez-vous/{reference}").status_code == 404
     assert _login(app, world, "regulator").get(f"/rendez-vous/{reference}").status_code == 404
     assert _login(app, world, "coordinator").get(f"/rendez-vous/{reference}").status_code == 200
+    from app.models import AuditEvent
+
+    readers = db.session.execute(
+        sa.select(AuditEvent.user_id, AuditEvent.detail).where(AuditEvent.action == "booking.read")
+    ).all()
+    # The two who could read it are on record (ids only); the refused ones are not.
+    assert {r.user_id for r in readers} == {
+        world.users["pharmacist"].id,
+        world.users["coordinator"].id,
+    }
+    assert {r.detail["where"] for r in readers} == {"detail"}
 
 
 def test_regulators_share_the_regulation_bookings(app, world):
