@@ -3,6 +3,7 @@
 Adding a route without classifying it here fails ``test_every_route_is_in_the_matrix``.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -393,3 +394,64 @@ def test_another_territory_rota_cannot_be_printed(app, client, world, role):
     client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD})
     response = client.get(_url(app, "rota.print_rota", world.other_ids))
     assert response.status_code == 404
+
+
+# Forms posted with cookies must carry the CSRF token; bearer-token APIs are exempt.
+CSRF_ROUTES = sorted(
+    key
+    for key in MATRIX
+    if key[1] == "POST"
+    and key not in API_ROUTES
+    and MATRIX[key] - {ANON}  # a logged-in role may post it
+    and key[0] != "auth.login"  # checked below, without a session
+)
+
+
+# Tests speak https (PREFERRED_URL_SCHEME), where Flask-WTF also wants a same-origin Referer,
+# which browsers send (Referrer-Policy: same-origin): only the token is missing below.
+SAME_ORIGIN = {"Referer": "https://tdr.test/"}
+
+
+def _csrf_login(client, email: str) -> None:
+    page = client.get("/connexion").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token, "the login form carries a CSRF token"
+    answer = client.post(
+        "/connexion",
+        data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
+        headers=SAME_ORIGIN,
+    )
+    assert answer.status_code == 302
+
+
+@pytest.mark.parametrize(("endpoint", "method"), CSRF_ROUTES)
+def test_state_changing_forms_refuse_a_missing_csrf_token(make_app, world, endpoint, method):
+    guarded = make_app(WTF_CSRF_ENABLED=True)  # same database as ``world``
+    role = sorted(MATRIX[(endpoint, method)] - {ANON})[0]
+    email = world.users[role].email
+    db.session.rollback()  # SQLite: the test's own reads must not hold the write lock
+    client = guarded.test_client()
+    _csrf_login(client, email)
+    before = _snapshot()
+    db.session.rollback()  # SQLite: our read must not hold the lock the request may need
+    response = client.post(
+        _url(guarded, endpoint, world.ids), data={"name": "x", "reason": "x"}, headers=SAME_ORIGIN
+    )
+    assert response.status_code == 400, (endpoint, role)
+    assert "expiré" in response.get_data(as_text=True) or "invalide" in response.get_data(
+        as_text=True
+    )
+    db.session.expire_all()
+    assert _snapshot() == before
+
+
+def test_login_refuses_a_missing_csrf_token(make_app, world):
+    guarded = make_app(WTF_CSRF_ENABLED=True)
+    email = world.users["coordinator"].email
+    db.session.rollback()
+    answer = guarded.test_client().post(
+        "/connexion",
+        data={"email": email, "password": PASSWORD},
+        headers=SAME_ORIGIN,
+    )
+    assert answer.status_code == 400
