@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(territory_bp)
     from booking.api import bp as api_bp
     from booking.cli import init_booking_cli
+    from booking.fhir_views import bp as fhir_bp
     from booking.token_views import bp as api_tokens_bp
     from booking.views import bp as booking_bp
     from rota.feed_views import bp as feeds_bp
@@ -69,5 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_tokens_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge
     app.register_blueprint(api_bp)
+    csrf.exempt(fhir_bp)  # the SAS platform's bearer token, likewise
+    app.register_blueprint(fhir_bp)
     init_booking_cli(app)
     return app

@@ -11,7 +11,10 @@ through the Flask test client (no network, one thread: the app's own cost):
     (load the data, compute the ETag, build the events, write the iCalendar bytes);
 (b) throughput for ``--seconds`` each, in the same run: GET /healthz, the GP's feed in full,
     the GP's feed answered 304 (If-None-Match), and the site's public feed in full: requests/s,
-    p50 and p99 latency, and the ratio to /healthz.
+    p50 and p99 latency, and the ratio to /healthz;
+(c) the SAS platform's FHIR search (``GET /fhir/Slot`` with the guide's four ``_include``s)
+    for 25 GPs over the next 48 h, on the demo territory (40 GPs, a published rota around
+    today): p50 and p99 latency next to /healthz.
 
 On SQLite (a temporary file) by default; ``--postgres-url`` adds a run on PostgreSQL in a
 throw-away database ``tdr_feed_bench_<pid>`` next to the given one.
@@ -275,26 +278,95 @@ def run(url: str, label: str, seconds: float) -> None:
         db.engine.dispose()
 
 
+def run_fhir(url: str, label: str, seconds: float) -> None:
+    """(c): the SAS search on the demo data, through a regulator's API token."""
+    from app.demo import load_demo
+    from app.models import Practitioner, User
+    from booking import tokens
+
+    config = {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "bench",
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "tdr.bench",
+    }
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        load_demo()
+        regulator = db.session.scalar(sa.select(User).where(User.email.like("regulation1@%")))
+        token, _ = tokens.create_token(regulator, "bench", by=None)
+        rpps = db.session.scalars(
+            sa.select(Practitioner.rpps)
+            .where(Practitioner.territory_id == regulator.territory_id)
+            .order_by(Practitioner.id)
+            .limit(25)
+        ).all()
+        db.session.commit()
+        db.session.remove()
+    now = now_utc()
+    query = {
+        "_include": ["Slot:schedule", "Slot:service-type-reference"],
+        "_include:iterate": ["Schedule:actor", "HealthcareService:organization"],
+        "start": [f"ge{now.isoformat()}", f"le{(now + timedelta(hours=48)).isoformat()}"],
+        "schedule.actor:Practitioner.identifier": ",".join(
+            f"urn:oid:1.2.250.1.71.4.2.1|8{r}" for r in rpps
+        ),
+        "status": "free",
+    }
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+    app = create_app(config)
+    client = app.test_client()
+    first = client.get("/fhir/Slot", query_string=query, headers=headers)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    bundle = first.get_json()
+    print(
+        f"[{label}] FHIR search, 25 GPs over 48 h: {bundle['total']} slots, "
+        f"{len(bundle['entry'])} entries, {len(first.get_data()) / 1024:.0f} KiB"
+    )
+    base = None
+    for name, call in {
+        "GET /healthz": lambda: client.get("/healthz"),
+        "FHIR Slot search": lambda: client.get("/fhir/Slot", query_string=query, headers=headers),
+    }.items():
+        durations = _timed(call, seconds)
+        rate = len(durations) / sum(durations)
+        base = base or rate
+        ordered = sorted(durations)
+        print(
+            f"[{label}] {name:<22} {rate:8.1f} req/s  p50 {_ms(ordered[len(ordered) // 2])}  "
+            f"p99 {_ms(ordered[int(len(ordered) * 0.99)])}  ({rate / base:.2f} × /healthz)"
+        )
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _on_postgres(admin_url: str, label: str, seconds: float, bench: Callable) -> None:
+    name = f"tdr_feed_bench_{os.getpid()}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = sa.make_url(admin_url).set(database=name)
+        bench(url.render_as_string(hide_password=False), label, seconds)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measured request kind")
     parser.add_argument("--postgres-url", help="also run on PostgreSQL (a throw-away database)")
     args = parser.parse_args()
     os.environ.setdefault("RATELIMIT_ENABLED", "0")
-    with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{Path(tmp) / 'feeds.sqlite3'}", "sqlite", args.seconds)
-    if args.postgres_url:
-        name = f"tdr_feed_bench_{os.getpid()}"
-        admin = sa.create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = sa.make_url(args.postgres_url).set(database=name)
-            run(url.render_as_string(hide_password=False), "postgresql", args.seconds)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    for bench in (run, run_fhir):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench(f"sqlite:///{Path(tmp) / 'feeds.sqlite3'}", "sqlite", args.seconds)
+        if args.postgres_url:
+            _on_postgres(args.postgres_url, "postgresql", args.seconds, bench)
 
 
 if __name__ == "__main__":

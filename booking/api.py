@@ -207,8 +207,9 @@ def booked_slot_json(booking: Booking, zone: str) -> dict[str, Any]:
 
 
 def booking_json(booking: Booking, zone: str) -> dict[str, Any]:
-    """A booking as its readers see it; patient fields are ``null`` once purged."""
-    purged = booking.purged_at is not None
+    """A booking as its readers see it; ``patient`` is ``null`` once purged, and for a
+    booking of the SAS platform, which keeps the patient's identity with the regulation."""
+    purged = booking.purged_at is not None or booking.family_name is None
     return {
         "reference": booking.reference,
         "status": booking.status.value,

@@ -68,6 +68,12 @@ class Booking(db.Model):
         sa.ForeignKey("user_account.id", ondelete="SET NULL")
     )
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A booking made by the national SAS platform through FHIR: the platform's own
+    # identifier of the appointment (its key for later updates) and who booked there.
+    # The platform sends no patient identity: the regulator keeps it.
+    external_system: Mapped[str | None] = mapped_column(sa.String(200))
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    operator: Mapped[str | None] = mapped_column(sa.String(250))
 
     session: Mapped[Session] = relationship(viewonly=True)
     booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id], viewonly=True)
@@ -88,10 +94,16 @@ class Booking(db.Model):
         sa.CheckConstraint("slot_channel IN ('sas', 'pharmacy', 'open')", name="slot_channel"),
         sa.CheckConstraint("channel IN ('sas', 'pharmacy', 'open', 'any')", name="channel"),
         sa.CheckConstraint(
-            "purged_at IS NOT NULL OR (family_name IS NOT NULL AND given_name IS NOT NULL "
-            "AND birth_date IS NOT NULL AND phone IS NOT NULL)",
+            "purged_at IS NOT NULL OR external_id IS NOT NULL OR (family_name IS NOT NULL "
+            "AND given_name IS NOT NULL AND birth_date IS NOT NULL AND phone IS NOT NULL)",
             name="patient_until_purged",
         ),
+        sa.CheckConstraint(
+            "(external_system IS NULL AND external_id IS NULL) "
+            "OR (external_system IS NOT NULL AND external_id IS NOT NULL)",
+            name="external_pair",
+        ),
+        sa.UniqueConstraint("territory_id", "external_system", "external_id"),
     )
 
     @property
@@ -102,6 +114,8 @@ class Booking(db.Model):
     def patient_name(self) -> str:
         if self.purged_at is not None:
             return "(données effacées)"
+        if self.family_name is None and self.external_id is not None:
+            return "Patient orienté par le SAS (identité auprès de la régulation)"
         return f"{(self.family_name or '').upper()} {self.given_name or ''}".strip()
 
     def __repr__(self) -> str:

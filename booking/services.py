@@ -195,6 +195,7 @@ def free_slots(
     until: datetime | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    practitioners: set[int] | None = None,
 ) -> list[FreeSlot]:
     """Free slots the channel may take now, soonest first (then the patient's commune first).
 
@@ -218,7 +219,13 @@ def free_slots(
     for session in sessions:
         if beyond_limit(session.starts_at):
             break
-        holders = {a.seat: a.practitioner for a in session.assignments}
+        holders = {
+            a.seat: a.practitioner
+            for a in session.assignments
+            if practitioners is None or a.practitioner_id in practitioners
+        }
+        if not holders:
+            continue
         for slot in slotlib.iter_slots(
             shape(session), seats=holders, not_before=start, not_after=end
         ):
@@ -287,6 +294,69 @@ def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Ass
     return slot, session, holder
 
 
+def locate_slot(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Assignment]:
+    """The slot named ``slot_id`` in this territory, its session and the GP holding it.
+
+    ``NotFound`` when there is no such slot here; ``BookingError`` (422) when its session
+    was cancelled, is not published or has nobody on that seat.
+    """
+    return _locate(territory_id, slot_id)
+
+
+def is_taken(slot: slotlib.Slot) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(Booking.id).where(
+                Booking.session_id == slot.session_id,
+                Booking.seat == slot.seat,
+                Booking.slot_index == slot.index,
+                Booking.status.in_(LIVE_STATUSES),
+            )
+        )
+        is not None
+    )
+
+
+def slot_at(territory_id: int, practitioner_id: int, start: datetime, end: datetime) -> str | None:
+    """The id of the slot this GP holds exactly from ``start`` to ``end``, if any.
+
+    The SAS platform books by GP and time, not by our slot id.
+    """
+    sessions = db.session.scalars(
+        sa.select(Session)
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .join(Assignment, Assignment.session_id == Session.id)
+        .where(
+            Session.territory_id == territory_id,
+            RotaPeriod.status == PeriodStatus.PUBLISHED,
+            ~Session.cancelled,
+            Assignment.practitioner_id == practitioner_id,
+            Session.starts_at <= start,
+            Session.ends_at >= end,
+        )
+        .order_by(Session.starts_at, Session.id)
+    )
+    for session in sessions:
+        if session.mode == ConsultationMode.WALK_IN:
+            continue
+        step = timedelta(minutes=session.slot_minutes)
+        offset = start - session.starts_at
+        if offset % step or end - start != step:
+            continue
+        seat = next(a.seat for a in session.assignments if a.practitioner_id == practitioner_id)
+        return slotlib.slot_id(session.id, seat, offset // step)
+    return None
+
+
+def by_external_id(user: User, system: str, value: str) -> Booking | None:
+    """The booking the SAS platform named ``system|value``, if this user may see it."""
+    return db.session.scalar(
+        visible_bookings(user).where(
+            Booking.external_system == system, Booking.external_id == value
+        )
+    )
+
+
 # --- booking -------------------------------------------------------------------------------------------
 
 
@@ -334,6 +404,19 @@ class PatientData:
         )
 
 
+@dataclass(frozen=True)
+class ExternalRef:
+    """A booking made on the national SAS platform: its appointment identifier and who booked.
+
+    The platform keeps the patient's identity with the regulation and sends none; the
+    identifier is the key of its later updates (``PUT Appointment?identifier=``).
+    """
+
+    system: str
+    value: str
+    operator: str  # the regulator, as "system|value" of their national or SAS identifier
+
+
 def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
@@ -344,9 +427,22 @@ def alternatives(user: User, *, now: datetime, exclude: str, limit: int = 3) -> 
     return [f for f in found if f.id != exclude][:limit]
 
 
-def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None = None) -> Booking:
-    """Book ``slot_id`` for a patient on the user's channel, or refuse and write nothing."""
+def book(
+    user: User,
+    slot_id: str,
+    patient: PatientData | None,
+    *,
+    now: datetime | None = None,
+    external: ExternalRef | None = None,
+) -> Booking:
+    """Book ``slot_id`` for a patient on the user's channel, or refuse and write nothing.
+
+    Only a booking from the SAS platform (``external``) may come without the patient's
+    identity.
+    """
     now = now or now_utc()
+    if patient is None and external is None:
+        raise BookingError("Les données du patient sont obligatoires.")
     channel = booker_channel(user)
     assert user.territory_id is not None
     territory = _territory(user.territory_id)
@@ -369,7 +465,7 @@ def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None
             code="wrong_channel",
             status=422,
         )
-    clean = patient.cleaned(now.date())
+    clean = patient.cleaned(now.date()) if patient is not None else None
     taken_message = "Ce créneau vient d'être pris."
     position = (Booking.session_id == session.id, Booking.seat == slot.seat)
     live_here = sa.select(Booking.id).where(
@@ -389,13 +485,16 @@ def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None
             slot_channel=slot.channel,
             channel=channel,
             status=BookingStatus.BOOKED,
-            family_name=clean.family_name,
-            given_name=clean.given_name,
-            birth_date=clean.birth_date,
-            phone=clean.phone,
-            reason=clean.reason or None,
-            reason_code=clean.reason_code,
-            without_gp=clean.without_gp,
+            family_name=clean.family_name if clean else None,
+            given_name=clean.given_name if clean else None,
+            birth_date=clean.birth_date if clean else None,
+            phone=clean.phone if clean else None,
+            reason=(clean.reason or None) if clean else None,
+            reason_code=clean.reason_code if clean else "autre",
+            without_gp=clean.without_gp if clean else False,
+            external_system=external.system if external else None,
+            external_id=external.value if external else None,
+            operator=external.operator if external else None,
             booked_by_id=user.id,
             booked_by_role=user.role.value,
             created_at=now,
@@ -415,7 +514,8 @@ def book(user: User, slot_id: str, patient: PatientData, *, now: datetime | None
         by=user,
         territory_id=territory.id,
         target=booking,
-        detail={"slot": slot.id, "channel": channel},
+        detail={"slot": slot.id, "channel": channel}
+        | ({"sas_operator": external.operator} if external else {}),
     )
     gp = holder.practitioner
     if gp.email and slot.starts_at - now <= timedelta(hours=24):

@@ -111,6 +111,20 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("api.create_booking", "POST"): set(),
     ("api.get_booking", "GET"): set(),
     ("api.cancel_booking", "DELETE"): set(),
+    # FHIR for the SAS platform (bearer tokens too)
+    ("fhir.metadata", "GET"): ANYONE,
+    ("fhir.search_slots", "GET"): set(),
+    ("fhir.read_slot", "GET"): set(),
+    ("fhir.search_schedules", "GET"): set(),
+    ("fhir.read_schedule", "GET"): set(),
+    ("fhir.read_practitioner_role", "GET"): set(),
+    ("fhir.search_practitioners", "GET"): set(),
+    ("fhir.read_practitioner", "GET"): set(),
+    ("fhir.read_healthcare_service", "GET"): set(),
+    ("fhir.read_organization", "GET"): set(),
+    ("fhir.create_appointment", "POST"): set(),
+    ("fhir.update_appointment", "PUT"): set(),
+    ("fhir.read_appointment", "GET"): set(),
     ("api_tokens.tokens_page", "GET"): COORD,
     ("api_tokens.tokens_page", "POST"): COORD,
     ("api_tokens.revoke", "POST"): COORD,
@@ -124,6 +138,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 }
 # API routes answer 401 (JSON) to every cookie-logged role: only a bearer token opens them.
 API_ROUTES = {key for key in MATRIX if key[0].startswith("api.") and key[0] != "api.openapi"}
+# So do the FHIR routes, with an OperationOutcome.
+FHIR_ROUTES = {key for key in MATRIX if key[0].startswith("fhir.") and key[0] != "fhir.metadata"}
 
 # Routes whose public answer is legitimately a 404 for a made-up token.
 NOT_FOUND_FOR_EVERYONE = {
@@ -211,6 +227,8 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "swap_id": swap.id,
         "template_id": template.id,
         "token_id": api_token.id,
+        "slot_id": f"{period.sessions[0].id}-1-0",
+        "ident": "1",
     }
     return users, ids
 
@@ -265,6 +283,9 @@ def test_route_access_by_role(app, client, world, endpoint, method, role):
     if (endpoint, method) in API_ROUTES:
         assert response.status_code == 401
         assert response.get_json()["code"] == "unauthorized"
+    elif (endpoint, method) in FHIR_ROUTES:
+        assert response.status_code == 401
+        assert response.get_json()["resourceType"] == "OperationOutcome"
     elif not allowed and role == ANON:
         assert response.status_code == 302
         assert "/connexion" in response.headers["Location"]

@@ -1,0 +1,590 @@
+"""The FHIR R4 interface under /fhir for the national SAS platform.
+
+The platform's technical account is a regulator-role user of the CPTS with an API token
+(``Authorization: Bearer``); a coordinator's token works too. Searches answer with the
+slots that account may book (its channel, as the UI and the JSON API do), plus walk-in
+hours; bookings go through ``booking.services.book`` like every other booking, so the
+same rules and the same database constraint settle a race. Every answer is
+``application/fhir+json``; every error an OperationOutcome with a French message.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, g, request, url_for
+from sqlalchemy.orm import selectinload
+
+from app.enums import Role
+from app.extensions import db, limiter
+from app.models import Practitioner, Site, Territory, User
+from app.timeutil import now_utc
+from booking import fhir, services, tokens
+from booking import slots as slotlib
+from booking.api import _booking_rate_limit, _commit_touch, _token_key
+from booking.fhir import FhirError
+from booking.models import Booking
+from rota.models import ConsultationMode, Session
+
+bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+
+PUBLIC_ENDPOINTS = {"fhir.metadata"}
+FHIR_ROLES = (Role.REGULATOR, Role.COORDINATOR)
+SAS_CANCEL_REASON = "Annulé par la plateforme SAS"
+ACCEPTABLE = (*fhir.ACCEPTED_MIMES, "*/*", "application/*")
+PRACTITIONER_PARAM = "schedule.actor:Practitioner.identifier"
+
+
+# --- HTTP plumbing ---------------------------------------------------------------------------------
+
+
+def fhir_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    response = Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype=fhir.MIME,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def outcome(message: str, status: int, code: str) -> Response:
+    db.session.rollback()
+    return fhir_response(fhir.operation_outcome(message, code=code), status)
+
+
+@bp.errorhandler(FhirError)
+def _fhir_error(error: FhirError) -> Response:
+    code = {400: "invalid", 404: "not-found", 422: "business-rule"}.get(error.status, "processing")
+    return outcome(str(error), error.status, code)
+
+
+@bp.errorhandler(services.BookingError)
+def _booking_error(error: services.BookingError) -> Response:
+    """A refused booking operation: 403 stays, a missing resource is 404, the rest 422."""
+    if error.status == 403:
+        return outcome(str(error), 403, "forbidden")
+    if error.status == 404:
+        return outcome(str(error), 404, "not-found")
+    if error.status == 400:
+        return outcome(str(error), 400, "invalid")
+    return outcome(str(error), 422, "business-rule")
+
+
+def _accepts_fhir_json() -> bool:
+    accept = request.headers.get("Accept", "")
+    if not accept.strip():
+        return True
+    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return any(kind in offered for kind in ACCEPTABLE)
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    """Everything but the CapabilityStatement needs a live token of a regulator or coordinator."""
+    if not _accepts_fhir_json():
+        return outcome("Seul le format application/fhir+json est proposé.", 406, "not-supported")
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    user = tokens.authenticate(request.headers.get("Authorization"))
+    if user is None:
+        response = outcome("Jeton d'API absent, invalide ou révoqué.", 401, "security")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
+        return response
+    if db.session.dirty:
+        _commit_touch()
+    if user.role not in FHIR_ROLES:
+        return outcome(
+            "L'interface FHIR est réservée à la régulation (plateforme SAS) et à la coordination.",
+            403,
+            "forbidden",
+        )
+    g.fhir_user = user
+    return None
+
+
+def _user() -> User:
+    return g.fhir_user
+
+
+def _territory() -> Territory:
+    territory = _user().territory
+    assert territory is not None  # tokens.authenticate refuses users without one
+    return territory
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/") + bp.url_prefix
+
+
+def _json_body() -> Any:
+    kind = (request.mimetype or "").lower()
+    if kind not in fhir.ACCEPTED_MIMES:
+        raise FhirError("Corps attendu en application/fhir+json.")
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FhirError("Corps de la requête : JSON invalide.") from exc
+
+
+# --- our objects as FHIR views ---------------------------------------------------------------------
+
+
+def cpts_of(territory: Territory) -> fhir.Cpts:
+    return fhir.Cpts(
+        id=territory.id,
+        name=territory.name,
+        finess=territory.fhir_finess,
+        phone=territory.phone,
+        email=territory.email,
+    )
+
+
+def doctor_of(practitioner: Practitioner) -> fhir.Doctor:
+    return fhir.Doctor(
+        id=practitioner.id,
+        rpps=practitioner.rpps,
+        family_name=practitioner.family_name,
+        given_name=practitioner.given_name,
+    )
+
+
+def place_of(site: Site) -> fhir.Place:
+    return fhir.Place(
+        id=site.id,
+        name=site.name,
+        address_line=site.address_line,
+        postal_code=site.postal_code,
+        city=site.commune.name,
+        phone=site.phone,
+    )
+
+
+def _booking_url(slot_id: str | None) -> str:
+    if slot_id is None:
+        return url_for("booking.public", _external=True)
+    return url_for("booking.book", creneau=slot_id, _external=True)
+
+
+def _walk_in_id(session_id: int, seat: int) -> str:
+    return f"walkin-{session_id}-{seat}"
+
+
+def _walk_in_views(
+    territory: Territory, low: datetime, high: datetime, practitioner_ids: set[int], now: datetime
+) -> list[fhir.FreeSlotView]:
+    """Walk-in hours held by these GPs: one Slot per GP and session, appointment type WALKIN."""
+    views = []
+    for session in services.published_sessions(territory.id, max(low, now), high):
+        if session.mode != ConsultationMode.WALK_IN:
+            continue
+        for assignment in sorted(session.assignments, key=lambda a: a.seat):
+            if assignment.practitioner_id not in practitioner_ids:
+                continue
+            views.append(
+                fhir.FreeSlotView(
+                    id=_walk_in_id(session.id, assignment.seat),
+                    start=session.starts_at,
+                    end=session.ends_at,
+                    doctor=doctor_of(assignment.practitioner),
+                    place=place_of(session.site),
+                    mode=session.mode.value,
+                    channel=None,
+                )
+            )
+    return views
+
+
+def _includes() -> set[str]:
+    return {
+        value.strip()
+        for name in ("_include", "_include:iterate")
+        for raw in request.args.getlist(name)
+        for value in raw.split(",")
+    }
+
+
+def _bundle_for(views: list[fhir.FreeSlotView], territory: Territory) -> dict[str, Any]:
+    """The searchset: the Slots, then what the ``_include`` parameters ask for."""
+    zone, cpts = territory.timezone, cpts_of(territory)
+    wanted = _includes()
+    matches = [
+        fhir.slot_resource(
+            view, cpts, zone, _booking_url(None if view.channel is None else view.id)
+        )
+        for view in views
+    ]
+    included: list[dict[str, Any]] = []
+    pairs = list(dict.fromkeys((v.doctor, v.place) for v in views))
+    if "Slot:schedule" in wanted:
+        included += [fhir.schedule_resource(d, p) for d, p in pairs]
+        if "Schedule:actor" in wanted:
+            doctors = list(dict.fromkeys(d for d, _ in pairs))
+            included += [fhir.practitioner_resource(d) for d in doctors]
+            included += [fhir.practitioner_role_resource(d, p) for d, p in pairs]
+    if "Slot:service-type-reference" in wanted and views:
+        included.append(fhir.healthcare_service_resource(cpts))
+        if "HealthcareService:organization" in wanted:
+            included.append(fhir.organization_resource(cpts))
+    return fhir.searchset(request.url, _base(), matches, included)
+
+
+def _practitioners_by_rpps(territory: Territory, rpps: list[str]) -> list[Practitioner]:
+    return list(
+        db.session.scalars(
+            sa.select(Practitioner)
+            .where(
+                Practitioner.territory_id == territory.id,
+                Practitioner.rpps.in_(rpps),
+                Practitioner.active,
+            )
+            .order_by(Practitioner.id)
+            .options(selectinload(Practitioner.sites).selectinload(Site.commune))
+        )
+    )
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+@bp.get("/metadata", endpoint="metadata")
+def capability_statement() -> Response:
+    """The CapabilityStatement (public: it holds no data)."""
+    try:
+        version = importlib_metadata.version("tourderole")
+    except importlib_metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout
+        version = "dev"
+    return fhir_response(fhir.capability_statement(_base(), version, now_utc()))
+
+
+@bp.get("/Slot")
+def search_slots() -> Response:
+    """The SAS search: free slots of 1–25 GPs starting within [ge, le]."""
+    user, territory = _user(), _territory()
+    zone = territory.timezone
+    fhir.parse_status(request.args.getlist("status"))
+    window = fhir.parse_start(request.args.getlist("start"), zone)
+    wanted = fhir.parse_practitioners(request.args.getlist(PRACTITIONER_PARAM))
+    doctors = _practitioners_by_rpps(territory, wanted)
+    ids = {p.id for p in doctors}
+    views: list[fhir.FreeSlotView] = []
+    if ids:
+        now = now_utc()
+        found = services.free_slots(
+            territory.id,
+            services.booker_channel(user),
+            now=now,
+            since=window.low,
+            until=window.high,
+            practitioners=ids,
+        )
+        views = [
+            fhir.FreeSlotView(
+                id=f.id,
+                start=f.slot.starts_at,
+                end=f.slot.ends_at,
+                doctor=doctor_of(f.practitioner),
+                place=place_of(f.site),
+                mode=f.session.mode.value,
+                channel=f.channel,
+            )
+            for f in found
+        ]
+        views += _walk_in_views(territory, window.low, window.high, ids, now)
+        views.sort(key=lambda v: (v.start, v.place.name, v.doctor.id, v.id))
+    return fhir_response(_bundle_for(views, territory))
+
+
+def _slot_view(territory: Territory, slot_id: str) -> fhir.FreeSlotView:
+    """One slot, free or busy, by our id (or a walk-in Slot's)."""
+    fhir.resource_id(slot_id)
+    missing = FhirError("Créneau introuvable.", status=404, code="not_found")
+    if slot_id.startswith("walkin-"):
+        parts = slot_id.split("-")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise missing
+        session = db.session.get(Session, int(parts[1]))
+        if (
+            session is None
+            or session.territory_id != territory.id
+            or session.mode != ConsultationMode.WALK_IN
+            or session.cancelled
+        ):
+            raise missing
+        holder = next((a for a in session.assignments if a.seat == int(parts[2])), None)
+        if holder is None:
+            raise missing
+        return fhir.FreeSlotView(
+            id=slot_id,
+            start=session.starts_at,
+            end=session.ends_at,
+            doctor=doctor_of(holder.practitioner),
+            place=place_of(session.site),
+            mode=session.mode.value,
+            channel=None,
+            busy=session.ends_at <= now_utc(),
+        )
+    try:
+        slot, session, holder = services.locate_slot(territory.id, slot_id)
+    except services.BookingError as exc:
+        raise missing from exc
+    now = now_utc()
+    rules = services.Rules.of(territory)
+    return fhir.FreeSlotView(
+        id=slot.id,
+        start=slot.starts_at,
+        end=slot.ends_at,
+        doctor=doctor_of(holder.practitioner),
+        place=place_of(session.site),
+        mode=session.mode.value,
+        channel=slotlib.effective_channel(slot, now, rules.release),
+        busy=slot.starts_at < now + services.MARGIN or services.is_taken(slot),
+    )
+
+
+@bp.get("/Slot/<slot_id>")
+def read_slot(slot_id: str) -> Response:
+    territory = _territory()
+    view = _slot_view(territory, slot_id)
+    resource = fhir.slot_resource(
+        view,
+        cpts_of(territory),
+        territory.timezone,
+        _booking_url(None if view.channel is None else view.id),
+    )
+    return fhir_response(resource)
+
+
+def _schedules_of(practitioner: Practitioner) -> list[dict[str, Any]]:
+    doctor = doctor_of(practitioner)
+    return [fhir.schedule_resource(doctor, place_of(site)) for site in practitioner.sites]
+
+
+def _one_rpps(param: str) -> str:
+    values = request.args.getlist(param)
+    if len(values) != 1:
+        raise FhirError(
+            f"Le paramètre {param} est obligatoire (un praticien : {fhir.RPPS_SYSTEM}|8+RPPS)."
+        )
+    return fhir.parse_rpps_token(values[0])
+
+
+@bp.get("/Schedule")
+def search_schedules() -> Response:
+    territory = _territory()
+    rpps = _one_rpps("actor.identifier")
+    matches = [r for p in _practitioners_by_rpps(territory, [rpps]) for r in _schedules_of(p)]
+    return fhir_response(fhir.searchset(request.url, _base(), matches))
+
+
+def _pair(territory: Territory, ident: str) -> tuple[Practitioner, Site]:
+    """The GP and site a Schedule or PractitionerRole id names (``practitioner-site``)."""
+    fhir.resource_id(ident)
+    doctor_id, _, site_id = ident.partition("-")
+    missing = FhirError("Ressource introuvable.", status=404, code="not_found")
+    if not doctor_id.isdigit() or not site_id.isdigit():
+        raise missing
+    practitioner = db.session.get(Practitioner, int(doctor_id))
+    if practitioner is None or practitioner.territory_id != territory.id:
+        raise missing
+    site = next((s for s in practitioner.sites if s.id == int(site_id)), None)
+    if site is None:
+        raise missing
+    return practitioner, site
+
+
+@bp.get("/Schedule/<ident>")
+def read_schedule(ident: str) -> Response:
+    practitioner, site = _pair(_territory(), ident)
+    return fhir_response(fhir.schedule_resource(doctor_of(practitioner), place_of(site)))
+
+
+@bp.get("/PractitionerRole/<ident>")
+def read_practitioner_role(ident: str) -> Response:
+    practitioner, site = _pair(_territory(), ident)
+    return fhir_response(fhir.practitioner_role_resource(doctor_of(practitioner), place_of(site)))
+
+
+@bp.get("/Practitioner")
+def search_practitioners() -> Response:
+    territory = _territory()
+    rpps = _one_rpps("identifier")
+    matches = [
+        fhir.practitioner_resource(doctor_of(p)) for p in _practitioners_by_rpps(territory, [rpps])
+    ]
+    return fhir_response(fhir.searchset(request.url, _base(), matches))
+
+
+@bp.get("/Practitioner/<ident>")
+def read_practitioner(ident: str) -> Response:
+    territory = _territory()
+    fhir.resource_id(ident)
+    practitioner = db.session.get(Practitioner, int(ident)) if ident.isdigit() else None
+    if practitioner is None or practitioner.territory_id != territory.id:
+        raise FhirError("Praticien introuvable.", status=404, code="not_found")
+    return fhir_response(fhir.practitioner_resource(doctor_of(practitioner)))
+
+
+def _cpts_or_404(ident: str) -> fhir.Cpts:
+    cpts = cpts_of(_territory())
+    if ident != cpts.key:
+        raise FhirError("Ressource introuvable.", status=404, code="not_found")
+    return cpts
+
+
+@bp.get("/HealthcareService/<ident>")
+def read_healthcare_service(ident: str) -> Response:
+    return fhir_response(fhir.healthcare_service_resource(_cpts_or_404(ident)))
+
+
+@bp.get("/Organization/<ident>")
+def read_organization(ident: str) -> Response:
+    return fhir_response(fhir.organization_resource(_cpts_or_404(ident)))
+
+
+# --- appointments ------------------------------------------------------------------------------------
+
+
+def appointment_of(booking: Booking) -> dict[str, Any]:
+    holder = services.holder_of(booking)
+    view = fhir.AppointmentView(
+        reference=booking.reference,
+        identifier_system=booking.external_system,
+        identifier_value=booking.external_id,
+        status=booking.status.value,
+        start=booking.starts_at,
+        end=booking.ends_at,
+        doctor=doctor_of(holder) if holder is not None else None,
+        operator=booking.operator,
+        slot_id=booking.slot_id,
+        created=booking.created_at,
+        cancel_reason=booking.cancel_reason,
+    )
+    return fhir.appointment_resource(view, _territory().timezone)
+
+
+def _location(booking: Booking) -> dict[str, str]:
+    return {"Location": f"{_base()}/Appointment/{booking.reference}"}
+
+
+def _same_request(booking: Booking, wanted: fhir.AppointmentRequest) -> bool:
+    holder = services.holder_of(booking)
+    return (
+        booking.starts_at == wanted.start
+        and booking.ends_at == wanted.end
+        and holder is not None
+        and holder.rpps == wanted.rpps
+    )
+
+
+def _replay(user: User, wanted: fhir.AppointmentRequest) -> Response | None:
+    """A retry of an Appointment we already booked: the same answer, not a second booking."""
+    booking = services.by_external_id(user, wanted.identifier_system, wanted.identifier_value)
+    if booking is None:
+        return None
+    if not _same_request(booking, wanted):
+        raise FhirError(
+            "Cet identifiant de rendez-vous a déjà servi pour un autre créneau.",
+            status=422,
+            code="duplicate",
+        )
+    return fhir_response(appointment_of(booking), 200, _location(booking))
+
+
+def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
+    """Our slot for this GP and time (and the Slot reference, when the platform gives one)."""
+    practitioner = db.session.scalar(
+        sa.select(Practitioner).where(
+            Practitioner.territory_id == territory.id, Practitioner.rpps == wanted.rpps
+        )
+    )
+    if practitioner is None:
+        raise FhirError("Ce médecin n'exerce pas dans la CPTS.", status=422, code="unknown_gp")
+    found = services.slot_at(territory.id, practitioner.id, wanted.start, wanted.end)
+    if wanted.slot_id is not None and wanted.slot_id != found:
+        raise FhirError(
+            "Le créneau référencé ne correspond pas au médecin et à l'horaire du rendez-vous.",
+            status=422,
+            code="slot_mismatch",
+        )
+    if found is None:
+        raise FhirError(
+            "Aucun créneau de ce médecin ne commence et ne finit à ces heures.",
+            status=422,
+            code="no_slot",
+        )
+    return found
+
+
+@bp.post("/Appointment")
+@limiter.limit(_booking_rate_limit, key_func=_token_key)
+def create_appointment() -> Response:
+    """Book the GP's slot at that time for the SAS platform: 201, or 422 with the reason."""
+    user, territory = _user(), _territory()
+    wanted = fhir.read_appointment(_json_body())
+    if wanted.status != "booked":
+        raise FhirError("Un nouveau rendez-vous a le statut booked.")
+    if (replayed := _replay(user, wanted)) is not None:
+        return replayed
+    slot_id = _slot_for(territory, wanted)
+    external = services.ExternalRef(
+        system=wanted.identifier_system, value=wanted.identifier_value, operator=wanted.operator
+    )
+    try:
+        booking = services.book(user, slot_id, None, external=external)
+        db.session.commit()
+    except services.SlotTaken as exc:
+        db.session.rollback()
+        if (replayed := _replay(user, wanted)) is not None:  # our own retry won the race
+            return replayed
+        return outcome(str(exc), 422, "conflict")
+    return fhir_response(appointment_of(booking), 201, _location(booking))
+
+
+@bp.put("/Appointment")
+def update_appointment() -> Response:
+    """Conditional update by identifier: cancel, or say the patient came (or not)."""
+    user = _user()
+    system, value = fhir.parse_identifier_token(request.args.get("identifier", ""))
+    wanted = fhir.read_appointment(_json_body())
+    if (wanted.identifier_system, wanted.identifier_value) != (system, value):
+        raise FhirError("L'identifiant du corps diffère de celui de l'URL.")
+    booking = services.by_external_id(user, system, value)
+    if booking is None:
+        raise FhirError("Aucun rendez-vous avec cet identifiant.", status=404, code="not_found")
+    current = fhir.APPOINTMENT_STATUS[booking.status.value]
+    if wanted.status != current:
+        if wanted.status == "cancelled":
+            services.cancel(booking, user, reason=wanted.cancel_reason or SAS_CANCEL_REASON)
+        elif wanted.status in ("fulfilled", "noshow"):
+            services.mark(booking, user, honoured=wanted.status == "fulfilled")
+        else:
+            raise FhirError(
+                "Un rendez-vous annulé ou passé ne revient pas à l'état booked : "
+                "prenez un nouveau rendez-vous.",
+                status=422,
+                code="invalid_transition",
+            )
+        db.session.commit()
+    return fhir_response(appointment_of(booking), 200, _location(booking))
+
+
+@bp.get("/Appointment/<reference>")
+def read_appointment(reference: str) -> Response:
+    user = _user()
+    fhir.resource_id(reference)
+    try:
+        booking = services.get_visible(user, reference)
+    except services.NotFound as exc:
+        raise FhirError("Rendez-vous introuvable.", status=404, code="not_found") from exc
+    resource = appointment_of(booking)
+    services.audit_read(user, [booking], "fhir")
+    return fhir_response(resource)
