@@ -3,14 +3,17 @@
 Feeds are fetched by calendar clients, without cookies: a GP's or the territory's by a
 secret token in the URL, a site's publicly. Every answer carries a strong ETag computed
 from the loaded data, so a client polling an unchanged feed gets a 304 without the
-calendar ever being rendered.
+calendar ever being rendered. Each worker also remembers, for a minute, the ETag it
+computed under the territory's change marker (``feeds.change_marker``): an unchanged feed
+is then answered, 304 or full from the rendered bodies, without loading its data at all.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import segno
 from flask import (
@@ -31,8 +34,10 @@ from app.extensions import db, limiter
 from app.models import Practitioner, Territory
 from app.security import roles_required
 from app.territory.views import _attempt
+from app.timeutil import now_utc
 from rota import feeds, ical
 from rota.feed_forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
+from rota.feed_models import CalendarFeed
 
 bp = Blueprint("feeds", __name__)
 
@@ -81,6 +86,46 @@ class RenderedFeeds:
 rendered = RenderedFeeds()
 
 
+class KnownTags:
+    """(feed, change marker) → (ETag, Last-Modified) computed by this worker, for a minute.
+
+    The marker changes with every audited change of the territory, so a hit means the
+    data the tag was computed from has not changed since. The minute bounds the one case a
+    marker can miss: two transactions committing in the other order than they took their
+    audit ids. Clients may keep a feed five minutes anyway (``CACHE_CONTROL``).
+    """
+
+    TTL = timedelta(seconds=60)
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._tags: OrderedDict[tuple[object, ...], tuple[str, datetime | None, datetime]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], now: datetime) -> tuple[str, datetime | None] | None:
+        with self._lock:
+            hit = self._tags.get(key)
+            if hit is None or now - hit[2] > self.TTL:
+                return None
+            return hit[0], hit[1]
+
+    def put(self, key: tuple[object, ...], tag: str, modified: datetime | None, now: datetime):
+        with self._lock:
+            self._tags[key] = (tag, modified, now)
+            self._tags.move_to_end(key)
+            while len(self._tags) > self.MAX_ENTRIES:
+                self._tags.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tags.clear()
+
+
+known_tags = KnownTags()
+
+
 def _rate_limit() -> str:
     """Per client address, shared by every feed URL: guessing tokens and polling sites
     draw on one budget. Google's fetchers poll from few addresses: keep it generous."""
@@ -116,16 +161,35 @@ def _not_modified(tag: str, last_modified: datetime | None) -> bool:
     return since is not None and last_modified is not None and last_modified <= since
 
 
-def _calendar(source: feeds.FeedSource, links: feeds.Links, filename: str) -> Response:
-    tag = feeds.etag(source, links)
-    last_modified = source.last_modified
-    if last_modified is not None:
-        last_modified = last_modified.replace(microsecond=0)
+def _calendar(
+    key: tuple[object, ...],
+    load: Callable[[], feeds.FeedSource],
+    links: feeds.Links,
+    filename: str,
+) -> Response:
+    """The feed's answer: 304, or the body (rendered at most once per worker and ETag).
+
+    ``key`` names the feed and its territory's change marker; when this worker already
+    computed the ETag under that key, the data is not loaded again.
+    """
+    now = now_utc()
+    known = known_tags.get(key, now)
+    source = None
+    if known is None:
+        source = load()
+        last_modified = source.last_modified
+        if last_modified is not None:
+            last_modified = last_modified.replace(microsecond=0)
+        tag = feeds.etag(source, links)
+        known_tags.put(key, tag, last_modified, now)
+    else:
+        tag, last_modified = known
     if _not_modified(tag, last_modified):
         response = Response(status=304)
     else:
         body = rendered.get(tag)
         if body is None:
+            source = source or load()
             body = ical.render(feeds.build(source, links))
             limit = current_app.config.get("ICAL_CACHE_BYTES", DEFAULT_CACHE_BYTES)
             rendered.put(tag, body, limit=limit)
@@ -142,13 +206,21 @@ def _calendar(source: feeds.FeedSource, links: feeds.Links, filename: str) -> Re
 @limiter.shared_limit(_rate_limit, scope="ical")
 def token_feed(token: str):
     """A GP's feed, or the territory's, by its secret token; any other token: 404."""
-    feed = feeds.find_live_feed(token)
-    if feed is None:
+    found = feeds.lookup_live_feed(token)
+    if found is None:
         abort(404)
+    links = _links(gp=found.for_gp)
+
+    def load() -> feeds.FeedSource:
+        feed = db.session.get(CalendarFeed, found.id)
+        assert feed is not None
+        return feeds.load_feed(feed)
+
     return _calendar(
-        feeds.load_feed(feed),
-        _links(gp=feed.practitioner_id is not None),
-        "plages-snp.ics" if feed.practitioner_id is not None else "tableau-snp.ics",
+        ("feed", found.id, found.marker, links),
+        load,
+        links,
+        "plages-snp.ics" if found.for_gp else "tableau-snp.ics",
     )
 
 
@@ -159,7 +231,9 @@ def site_feed(site_id: int):
     site = feeds.public_site(site_id)
     if site is None:
         abort(404)
-    return _calendar(feeds.load_site_feed(site), _links(gp=False), f"snp-lieu-{site.id}.ics")
+    links = _links(gp=False)
+    key = ("site", site.id, feeds.change_marker(site.territory_id), links)
+    return _calendar(key, lambda: feeds.load_site_feed(site), links, f"snp-lieu-{site.id}.ics")
 
 
 # --- subscribe pages ------------------------------------------------------------------------------

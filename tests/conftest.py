@@ -124,8 +124,10 @@ def _make_app(url: str, **overrides: Any) -> Flask:
     app = create_app(config)
     app.test_client_class = IsolatedClient
     from booking.page_cache import public_pages
+    from rota.feed_views import known_tags
 
     public_pages.clear()  # per-process: a page of an earlier test's database must not leak
+    known_tags.clear()  # likewise an ETag computed under the same audit id
     return app
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import time_machine
 
+from app import audit
 from app.extensions import db
 from app.models import Practitioner, Site, Territory
 from booking.models import Booking, BookingStatus
@@ -164,4 +165,5 @@ def add_booking(session: Session, *, seat: int, slot_index: int, reference: str 
     )
     db.session.add(booking)
     db.session.flush()
+    audit.record("booking.create", by=None, territory_id=session.territory_id, target=booking)
     return booking

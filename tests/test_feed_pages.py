@@ -146,14 +146,37 @@ def _rename_site(world) -> None:
     )
 
 
+def _rename_territory(world) -> None:
+    t = world.territory
+    territory_services.update_territory(
+        t,
+        territory_services.TerritorySettings(
+            name="CPTS du Grand Marais",
+            finess=t.finess,
+            timezone=t.timezone,
+            holiday_subdivision=t.holiday_subdivision,
+            phone=t.phone,
+            email=t.email,
+            min_rest_hours=t.min_rest_hours,
+            max_sessions_per_week=t.max_sessions_per_week,
+            swaps_need_approval=t.swaps_need_approval,
+            booking_release_minutes=t.booking_release_minutes,
+            booking_horizon_hours=t.booking_horizon_hours,
+            patient_data_days=t.patient_data_days,
+        ),
+        by=None,
+    )
+
+
 CHANGES = {
-    # Inputs that bump no version: the ETag must still follow them.
+    # Inputs that bump no version: the ETag must still follow them (each through the
+    # service that makes it, which audits it: the audit id is the feeds' change marker).
     "site renamed": _rename_site,
     "booking made": lambda world: add_booking(
         world.session_on(DST_DAY), seat=1, slot_index=3, reference="ETAG2345"
     ),
     "reminder set": lambda world: feeds.set_alarm(world.claire, 30, by=None),
-    "territory renamed": lambda world: setattr(world.territory, "name", "CPTS du Grand Marais"),
+    "territory renamed": _rename_territory,
 }
 
 
@@ -169,6 +192,21 @@ def test_etag_follows_every_input_of_the_body(client, world, at_read_time, chang
     assert after.status_code == 200
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.get_data() != before.get_data()
+
+
+def test_an_unaudited_change_shows_within_a_minute(client, world, at_read_time):
+    """A write that bypasses the services (no audit event) can't move the change marker:
+    the worker's remembered ETag lasts a minute at most, then the data is read again."""
+    path = world.gp_feed_path(world.claire)
+    tag = client.get(path).headers["ETag"]
+    world.territory.name = "CPTS renommée en douce"
+    db.session.commit()
+
+    assert client.get(path, headers={"If-None-Match": tag}).status_code == 304
+    at_read_time.shift(timedelta(seconds=61))
+    after = client.get(path, headers={"If-None-Match": tag})
+    assert after.status_code == 200
+    assert "renommée en douce" in after.get_data(as_text=True)
 
 
 def test_etag_changes_with_the_day_as_the_window_slides(client, world, at_read_time):
