@@ -772,3 +772,20 @@ def test_a_coordinator_token_works_and_a_gp_has_none(api, booking_world):
     with pytest.raises(Exception, match="jeton"):
         tokens.create_token(booking_world.users["gp"], "x", by=None)
     assert booking_world.users["gp"].role == Role.GP
+
+
+def test_hostile_names_travel_intact_as_json_never_as_markup(api, booking_world):
+    """Stored XSS: a name with markup and quotes is data in FHIR JSON, served as such."""
+    hostile = 'MSP "Les Pins"; <script>alert(1)</script> & Bât. B'
+    booking_world.site.name = hostile
+    for gp in booking_world.gps:
+        gp.family_name = "O'Hara</title><img src=x onerror=alert(1)>"
+    db.session.commit()
+    response = api.search()
+    bundle = bundle_of(response)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.mimetype == "application/fhir+json"
+    names = {r["contained"][0]["name"] for r in included(bundle, "PractitionerRole")}
+    assert names == {hostile}
+    families = {p["name"][0]["family"] for p in included(bundle, "Practitioner")}
+    assert families == {"O'Hara</title><img src=x onerror=alert(1)>"}
