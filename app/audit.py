@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.extensions import db
 from app.models import AuditEvent, User
 
@@ -35,3 +37,37 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+# --- the change marker ----------------------------------------------------------------------------
+
+
+def newest_event(territory: sa.ColumnElement[int] | int) -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.max(AuditEvent.id))
+        .where(AuditEvent.territory_id == territory)
+        .scalar_subquery()
+    )
+
+
+def newest_unowned_event() -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.max(AuditEvent.id))
+        .where(AuditEvent.territory_id.is_(None))
+        .scalar_subquery()
+    )
+
+
+def change_marker(territory_id: int) -> tuple[object, ...]:
+    """Changes whenever anything of the territory changes: the newest audit event's id.
+
+    Every service writes an audit event with its change (bookings, rota, swaps, sites,
+    practitioners, settings, feed settings), in the same transaction, so data derived from
+    the territory under an unchanged marker is unchanged (calendar feeds, slot searches).
+    Not exact on PostgreSQL, where two transactions may commit in the other order than they
+    took their ids: whoever caches behind it keeps entries a minute at most. Events without
+    a territory (the command line acting without a user) count too. Two index lookups.
+    """
+    return tuple(
+        db.session.execute(sa.select(newest_event(territory_id), newest_unowned_event())).one()
+    )

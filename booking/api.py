@@ -23,13 +23,14 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Commune, Practitioner, Site, User
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_insee
-from booking import openapi, services, tokens
+from booking import openapi, page_cache, services, tokens
 from booking import slots as slotlib
 from booking.models import ApiToken, Booking, IdempotencyRecord
 from rota.models import Session
@@ -465,6 +466,23 @@ def list_slots() -> Response:
     start = max(start, now + services.MARGIN) if start else now + services.MARGIN
     end = min(end, now + rules.horizon) if end else now + rules.horizon
     limit = _limit()
+    # Regulators of a territory repeat the same searches: the answer is kept for the
+    # minute, under the territory's change marker (any booking, cancellation or rota
+    # change is a new key). A release or the window moving is at most a minute late.
+    key = (
+        "slots",
+        territory.id,
+        channel,
+        commune,
+        request.args.get("from"),
+        request.args.get("to"),
+        limit,
+        audit.change_marker(territory.id),
+        now.replace(second=0, microsecond=0),
+    )
+    cached = page_cache.slot_searches.get(key, now)
+    if cached is not None:
+        return Response(cached, mimetype="application/json")
     found = (
         services.free_slots(
             territory.id,
@@ -488,7 +506,9 @@ def list_slots() -> Response:
     }
     if note:
         body["note"] = note
-    return jsonify(body)
+    response = jsonify(body)
+    page_cache.slot_searches.put(key, response.get_data(), now)
+    return response
 
 
 @bp.post("/bookings")

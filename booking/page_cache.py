@@ -1,4 +1,4 @@
-"""A small per-process cache for the anonymous public page.
+"""Small per-process caches: the anonymous public page, and the API's slot searches.
 
 The public page is the same for every anonymous visitor and may be a minute old (it says
 ``Cache-Control: public, max-age=60``), but a booking must make its count drop at once.
@@ -77,3 +77,5 @@ class PageCache:
 
 
 public_pages = PageCache()
+# JSON answers of GET /api/v1/slots, keyed on the territory's audit change marker.
+slot_searches = PageCache(max_entries=1024)

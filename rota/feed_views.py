@@ -29,6 +29,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app import audit
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Practitioner, Territory
@@ -232,7 +233,7 @@ def site_feed(site_id: int):
     if site is None:
         abort(404)
     links = _links(gp=False)
-    key = ("site", site.id, feeds.change_marker(site.territory_id), links)
+    key = ("site", site.id, audit.change_marker(site.territory_id), links)
     return _calendar(key, lambda: feeds.load_site_feed(site), links, f"snp-lieu-{site.id}.ics")
 
 

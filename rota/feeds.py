@@ -23,7 +23,7 @@ from sqlalchemy.orm import joinedload
 from app import audit
 from app.enums import Profession
 from app.extensions import db
-from app.models import AuditEvent, Commune, Practitioner, Site, Territory, User
+from app.models import Commune, Practitioner, Site, Territory, User
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, display_phone
 from booking.models import Booking, BookingStatus
@@ -576,35 +576,6 @@ def load_site_feed(site: Site) -> FeedSource:
     )
 
 
-def _newest_event(territory: sa.ColumnElement[int] | int) -> sa.ScalarSelect[int]:
-    return (
-        sa.select(sa.func.max(AuditEvent.id))
-        .where(AuditEvent.territory_id == territory)
-        .scalar_subquery()
-    )
-
-
-def _newest_unowned_event() -> sa.ScalarSelect[int]:
-    return (
-        sa.select(sa.func.max(AuditEvent.id))
-        .where(AuditEvent.territory_id.is_(None))
-        .scalar_subquery()
-    )
-
-
-def change_marker(territory_id: int) -> tuple[object, ...]:
-    """Changes whenever anything of the territory changes: the newest audit event's id.
-
-    Every service writes an audit event with its change (bookings, rota, swaps, sites,
-    practitioners, settings, feed settings), in the same transaction, so a feed whose
-    marker is unchanged shows the same data. Events without a territory (the command line
-    acting without a user) count too. Two index lookups, no table scan.
-    """
-    return tuple(
-        db.session.execute(sa.select(_newest_event(territory_id), _newest_unowned_event())).one()
-    )
-
-
 @dataclass(frozen=True)
 class LiveFeed:
     """What answering a feed needs before its data: which feed, and the change marker."""
@@ -616,7 +587,8 @@ class LiveFeed:
 
 
 def lookup_live_feed(token: str) -> LiveFeed | None:
-    """``find_live_feed``'s answer and the territory's change marker, in one small query.
+    """``find_live_feed``'s answer and the territory's change marker (``audit.change_marker``),
+    in one small query.
 
     The path of every poll: most end in a 304 decided from these few columns alone.
     """
@@ -628,8 +600,8 @@ def lookup_live_feed(token: str) -> LiveFeed | None:
             CalendarFeed.territory_id,
             CalendarFeed.practitioner_id,
             Practitioner.active,
-            _newest_event(CalendarFeed.territory_id),
-            _newest_unowned_event(),
+            audit.newest_event(CalendarFeed.territory_id),
+            audit.newest_unowned_event(),
         )
         .outerjoin(Practitioner, Practitioner.id == CalendarFeed.practitioner_id)
         .where(CalendarFeed.token_hash == hash_token(token))

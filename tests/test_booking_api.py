@@ -704,3 +704,27 @@ def test_reading_a_booking_is_audited_without_patient_data(api, booking_world):
     assert "Durand" not in json.dumps(reads[0].detail)
     booking_id = db.session.scalar(sa.select(Booking.id).where(Booking.reference == reference))
     assert reads[0].detail["bookings"] == [booking_id]
+
+
+# --- the search cache ----------------------------------------------------------------------------
+
+
+def test_a_search_is_kept_for_the_minute_but_follows_every_booking(api, booking_world):
+    first = api.get("/api/v1/slots").get_json()["slots"]
+    assert api.get("/api/v1/slots").get_json()["slots"] == first
+    assert api.post(body(first[0]["id"])).status_code == 201
+    after = api.get("/api/v1/slots").get_json()["slots"]
+    assert first[0]["id"] not in {s["id"] for s in after}
+    assert len(after) == len(first) - 1
+
+
+def test_a_change_behind_the_services_back_shows_within_a_minute(api, booking_world):
+    """A write without its audit event can't move the change marker: the kept answer
+    lasts until the minute turns."""
+    first = api.get("/api/v1/slots").get_json()["slots"]
+    session = booking_world.session_on(booking_world.period.start_date)
+    session.cancelled = True
+    db.session.commit()
+    assert api.get("/api/v1/slots").get_json()["slots"] == first
+    with time_machine.travel(booking_world.now + timedelta(seconds=61), tick=False):
+        assert api.get("/api/v1/slots").get_json()["slots"] == []
