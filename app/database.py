@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CONNECT_TIMEOUT_SECONDS = 5
 _writing: ContextVar[bool] = ContextVar("sqlite_writing", default=False)
 
 
@@ -37,8 +38,22 @@ def engine_options(url: str) -> dict[str, Any]:
     """Options for ``SQLALCHEMY_ENGINE_OPTIONS`` by backend."""
     if url.startswith("sqlite"):
         # isolation_level=None hands transaction control to us (see below).
-        return {"connect_args": {"timeout": 30, "isolation_level": None}}
-    return {"pool_pre_ping": True, "pool_recycle": 1800}
+        # hide_parameters: an error's text never carries the statement's values (patient
+        # names, phones) into a log.
+        return {
+            "connect_args": {"timeout": 30, "isolation_level": None},
+            "hide_parameters": True,
+        }
+    # pool_pre_ping: a connection that died while pooled (PostgreSQL restarted) is
+    # replaced before use, so the first request after an outage succeeds.
+    # connect_timeout: an unreachable server is a 503 in seconds, well before gunicorn's
+    # worker time-out (30 s) would kill the worker.
+    return {
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        "hide_parameters": True,
+    }
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -109,17 +109,24 @@ class Answer:
     status: int  # 0: no answer (connection refused, reset or timed out)
     body: bytes
     seconds: float
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 class Client:
     """One HTTP/1.1 connection (re-opened when the server closes it) with a bearer token."""
 
-    def __init__(self, port: int, token: str | None = None) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    def __init__(self, port: int, token: str | None = None, *, timeout: float = 120) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def call(self, method: str, path: str, payload: dict | None = None) -> Answer:
-        headers = dict(self.headers)
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        headers = {**self.headers, **(headers or {})}
         body = None
         if payload is not None:
             body = json.dumps(payload).encode()
@@ -135,7 +142,8 @@ class Client:
             return Answer(0, repr(exc).encode(), time.perf_counter() - start)
         if response.will_close:
             self.conn.close()
-        return Answer(status, data, time.perf_counter() - start)
+        received = {name.lower(): value for name, value in response.getheaders()}
+        return Answer(status, data, time.perf_counter() - start, received)
 
     def close(self) -> None:
         self.conn.close()

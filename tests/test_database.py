@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -98,3 +99,29 @@ def test_sqlite_read_only_requests_do_not_hold_the_write_lock(tmp_path):
             db.session.remove()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_database_errors_are_logged_without_the_statements_values(app, caplog):
+    """A refused statement reaches the log as a 500's traceback: its values (patient
+    names, phones) must not, neither SQLAlchemy's parameters nor PostgreSQL's DETAIL."""
+    from datetime import UTC, datetime
+
+    from app.errors import log_unexpected
+    from app.models import Territory
+
+    db.session.add(
+        Territory(
+            name="Secretpatient Durand",
+            slug="x",
+            timezone="Europe/Paris",
+            created_at=datetime.now(UTC),
+        )
+    )
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        db.session.flush()
+    db.session.rollback()
+    with app.test_request_context("/coordination"), caplog.at_level("ERROR"):
+        log_unexpected(caught.value)
+    assert "slug_length" in caplog.text  # the constraint is named
+    assert "test_database.py" in caplog.text  # and the frames are there
+    assert "Secretpatient" not in caplog.text
