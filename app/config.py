@@ -52,6 +52,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 10 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 10 minutes"),
         "API_BOOKING_RATE_LIMIT": os.environ.get("API_BOOKING_RATE_LIMIT", "30 per minute"),
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
+        "BOOKING_RATE_LIMIT": os.environ.get("BOOKING_RATE_LIMIT", "30 per minute"),
         # Only the benchmarks switch rate limiting off (RATELIMIT_ENABLED=0).
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "SESSION_COOKIE_HTTPONLY": True,

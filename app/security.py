@@ -10,14 +10,21 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
+from werkzeug.routing import IntegerConverter
 
+from app.database import READ_ONLY_METHODS
 from app.enums import Role
+from app.errors import error_response
 from app.extensions import db, login_manager
 from app.models import User
 from app.timeutil import now_utc
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
+
+# Ids are PostgreSQL ``integer`` columns: a larger number names nothing, and sending it to
+# the database is an "out of range" error (a 500), not the "not found" it is.
+MAX_ID = 2**31 - 1
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -61,6 +68,8 @@ def get_in_territory_or_404(model: type[M], object_id: int) -> M:
     Answering 404 rather than 403 for another territory's ids does not even confirm
     that the id exists.
     """
+    if not isinstance(object_id, int) or not 0 < object_id <= MAX_ID:
+        abort(404)  # a form field typed by hand, or absurd: it names nothing
     obj = db.session.scalar(
         sa.select(model).where(
             model.id == object_id,  # type: ignore[attr-defined]
@@ -70,6 +79,39 @@ def get_in_territory_or_404(model: type[M], object_id: int) -> M:
     if obj is None:
         abort(404)
     return obj
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: only numbers an id column can hold match, others are a 404."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None, **kw: Any):
+        kw.setdefault("max", MAX_ID)
+        super().__init__(url_map, fixed_digits, min, **kw)
+
+
+def refuse_nul_characters() -> Any:
+    """A NUL character in the URL, the query or a form: refused before any view runs.
+
+    No text a person types holds one, and PostgreSQL can neither store nor even compare
+    it: a reference, an e-mail or a name carrying it would end in a database error (a 500)
+    instead of a refusal. In the path it names no page (404); in a parameter or a form
+    field it is a bad request (400). JSON bodies are checked where they are read
+    (``booking.api``).
+    """
+    if "\x00" in request.path:
+        return error_response(404)
+    fields: list[str] = []
+    sources = (
+        [request.args] if request.method in READ_ONLY_METHODS else [request.args, request.form]
+    )
+    for source in sources:
+        for key, values in source.lists():
+            fields += [key, *values]
+    if any("\x00" in field for field in fields):
+        return error_response(
+            400, code="invalid_characters", message="La requête contient un caractère interdit."
+        )
+    return None
 
 
 def enforce_session_lifetime() -> Any:
@@ -117,5 +159,7 @@ def init_security(app: Flask) -> None:
     login_manager.login_message = "Merci de vous connecter pour accéder à cette page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its routes
+    app.before_request(refuse_nul_characters)
     app.before_request(enforce_session_lifetime)
     app.after_request(set_security_headers)

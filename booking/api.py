@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import audit
 from app.database import write_transactions
@@ -43,6 +44,9 @@ MAX_IDEMPOTENCY_KEY = 200
 # Per token: a regulation desk books a few patients a minute at most; a runaway client
 # retrying in a loop is stopped long before it fills a territory's day.
 DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
+# Per token, every call together: searches cost a scan of the day's sessions; five a
+# second is far above a desk's pace and keeps one runaway client from starving the others.
+DEFAULT_API_RATE_LIMIT = "300 per minute"
 # Besides its own channel, anyone may narrow a search to the slots open to everybody.
 CHANNELS_ALLOWED = {
     Role.REGULATOR: {slotlib.SAS, slotlib.OPEN},
@@ -126,7 +130,8 @@ def _zone() -> str:
 def _token_key() -> str:
     """Rate-limit key: the token (hashed), or the address for requests without one.
 
-    Runs before authentication (Flask-Limiter checks first), so it reads the header only.
+    Route limits are checked as the view starts, after ``authenticate``: the token read
+    here is a live one (the address is only a fallback).
     """
     plain = tokens.parse_bearer(request.headers.get("Authorization"))
     return f"api-token:{tokens.hash_token(plain)[:32]}" if plain else get_remote_address()
@@ -134,6 +139,16 @@ def _token_key() -> str:
 
 def _booking_rate_limit() -> str:
     return current_app.config.get("API_BOOKING_RATE_LIMIT", DEFAULT_BOOKING_RATE_LIMIT)
+
+
+def _api_rate_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT)
+
+
+# One budget per token shared by every route but the public OpenAPI document. It is
+# checked as the view starts, after ``authenticate``: a request without a live token is
+# refused (401) before it could spend anyone's budget.
+api_rate_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=_token_key)
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------
@@ -238,6 +253,11 @@ def booking_json(booking: Booking, zone: str) -> dict[str, Any]:
 def _json_body(*, required: bool) -> dict[str, Any]:
     """The request body as a JSON object (whatever its Content-Type), or a 400."""
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A streamed (chunked) body is cut at the limit as it is read, not refused: say so
+        # rather than parse a truncated body.
+        raise RequestEntityTooLarge()
     if not raw.strip():
         if required:
             raise bad_request("Corps JSON attendu.", "invalid_json")
@@ -250,7 +270,34 @@ def _json_body(*, required: bool) -> dict[str, Any]:
         ) from None
     if not isinstance(payload, dict):
         raise bad_request("Le corps de la requête doit être un objet JSON.", "invalid_json")
+    if not _storable(payload):
+        raise bad_request(
+            "Le corps de la requête contient un caractère interdit "
+            "(caractère nul ou Unicode invalide).",
+            "invalid_json",
+        )
     return payload
+
+
+def _storable(payload: dict[str, Any]) -> bool:
+    """Whether every text of a JSON body may be stored: no NUL, no lone surrogate.
+
+    JSON lets a string say ``\\u0000`` or ``\\ud800``; PostgreSQL refuses the first and
+    no database can encode the second, so either would be a 500 rather than a 400. Walked
+    without recursion: a body may nest as deep as the JSON parser allows.
+    """
+    stack: list[Any] = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+                return False
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
 
 
 def _text(data: dict[str, Any], name: str, label: str, *, default: str | None = None) -> str:
@@ -368,9 +415,9 @@ def _idempotency_key() -> str | None:
     if raw is None:
         return None
     key = raw.strip()
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise bad_request(
-            f"En-tête Idempotency-Key : 1 à {MAX_IDEMPOTENCY_KEY} caractères attendus.",
+            f"En-tête Idempotency-Key : 1 à {MAX_IDEMPOTENCY_KEY} caractères imprimables attendus.",
             "invalid_idempotency_key",
         )
     return key
@@ -443,7 +490,7 @@ def _limit() -> int:
     raw = request.args.get("limit")
     if raw is None or raw == "":
         return DEFAULT_SLOT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SLOT_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_SLOT_LIMIT:
         raise bad_request(
             f"Le paramètre « limit » est un entier entre 1 et {MAX_SLOT_LIMIT}.", "invalid_limit"
         )
@@ -451,6 +498,7 @@ def _limit() -> int:
 
 
 @bp.get("/slots")
+@api_rate_limit
 def list_slots() -> Response:
     """Free slots the token's user may book now, soonest first."""
     user = _user()
@@ -463,8 +511,11 @@ def list_slots() -> Response:
     assert territory is not None
     now = now_utc()
     rules = services.Rules.of(territory)
-    start = max(start, now + services.MARGIN) if start else now + services.MARGIN
-    end = min(end, now + rules.horizon) if end else now + rules.horizon
+    # Both ends are clamped into the window, so the answer's "from" and "to" always
+    # describe it (a "to" of the year 363 used to come back as is, in local mean time).
+    first, last = now + services.MARGIN, now + rules.horizon
+    start = min(max(start, first), last) if start else first
+    end = min(max(end, first), last) if end else last
     limit = _limit()
     # Regulators of a territory repeat the same searches: the answer is kept for the
     # minute, under the territory's change marker (any booking, cancellation or rota
@@ -512,6 +563,7 @@ def list_slots() -> Response:
 
 
 @bp.post("/bookings")
+@api_rate_limit
 @limiter.limit(_booking_rate_limit, key_func=_token_key)
 def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
     """Book a slot; with an Idempotency-Key, a retry gets the first answer back."""
@@ -554,6 +606,7 @@ def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
 
 
 @bp.get("/bookings/<reference>")
+@api_rate_limit
 def get_booking(reference: str) -> Response:
     """A booking the user may see; anyone else's is "not found", not "forbidden"."""
     user = _user()
@@ -564,6 +617,7 @@ def get_booking(reference: str) -> Response:
 
 
 @bp.delete("/bookings/<reference>")
+@api_rate_limit
 def cancel_booking(reference: str) -> Response:
     """Cancel a booking the user may see; the slot is free again at once."""
     user = _user()

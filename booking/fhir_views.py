@@ -18,14 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, g, request, url_for
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Practitioner, Site, Territory, User
+from app.security import MAX_ID
 from app.timeutil import now_utc
 from booking import fhir, services, tokens
 from booking import slots as slotlib
-from booking.api import _booking_rate_limit, _commit_touch, _token_key
+from booking.api import _booking_rate_limit, _commit_touch, _storable, _token_key
 from booking.fhir import FhirError
 from booking.models import Booking
 from rota.models import ConsultationMode, Session
@@ -125,14 +127,29 @@ def _base() -> str:
     return request.url_root.rstrip("/") + bp.url_prefix
 
 
+def _row_id(text: str) -> int | None:
+    """A database id written in a resource id, or ``None`` (not digits, or beyond any id)."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def _json_body() -> Any:
     kind = (request.mimetype or "").lower()
     if kind not in fhir.ACCEPTED_MIMES:
         raise FhirError("Corps attendu en application/fhir+json.")
+    raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge()  # a streamed body cut at the limit: not a short one
     try:
-        return json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError("Corps de la requête : JSON invalide.") from exc
+    if isinstance(payload, dict) and not _storable(payload):
+        raise FhirError("Corps de la requête : caractère nul ou Unicode invalide.")
+    return payload
 
 
 # --- our objects as FHIR views ---------------------------------------------------------------------
@@ -309,9 +326,11 @@ def _slot_view(territory: Territory, slot_id: str) -> fhir.FreeSlotView:
     missing = FhirError("Créneau introuvable.", status=404, code="not_found")
     if slot_id.startswith("walkin-"):
         parts = slot_id.split("-")
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        session_id = _row_id(parts[1]) if len(parts) == 3 else None
+        seat = _row_id(parts[2]) if len(parts) == 3 else None
+        if session_id is None or seat is None:
             raise missing
-        session = db.session.get(Session, int(parts[1]))
+        session = db.session.get(Session, session_id)
         if (
             session is None
             or session.territory_id != territory.id
@@ -319,7 +338,7 @@ def _slot_view(territory: Territory, slot_id: str) -> fhir.FreeSlotView:
             or session.cancelled
         ):
             raise missing
-        holder = next((a for a in session.assignments if a.seat == int(parts[2])), None)
+        holder = next((a for a in session.assignments if a.seat == seat), None)
         if holder is None:
             raise missing
         return fhir.FreeSlotView(
@@ -388,14 +407,15 @@ def search_schedules() -> Response:
 def _pair(territory: Territory, ident: str) -> tuple[Practitioner, Site]:
     """The GP and site a Schedule or PractitionerRole id names (``practitioner-site``)."""
     fhir.resource_id(ident)
-    doctor_id, _, site_id = ident.partition("-")
+    doctor_text, _, site_text = ident.partition("-")
+    doctor_id, site_id = _row_id(doctor_text), _row_id(site_text)
     missing = FhirError("Ressource introuvable.", status=404, code="not_found")
-    if not doctor_id.isdigit() or not site_id.isdigit():
+    if doctor_id is None or site_id is None:
         raise missing
-    practitioner = db.session.get(Practitioner, int(doctor_id))
+    practitioner = db.session.get(Practitioner, doctor_id)
     if practitioner is None or practitioner.territory_id != territory.id:
         raise missing
-    site = next((s for s in practitioner.sites if s.id == int(site_id)), None)
+    site = next((s for s in practitioner.sites if s.id == site_id), None)
     if site is None:
         raise missing
     return practitioner, site
@@ -427,7 +447,8 @@ def search_practitioners() -> Response:
 def read_practitioner(ident: str) -> Response:
     territory = _territory()
     fhir.resource_id(ident)
-    practitioner = db.session.get(Practitioner, int(ident)) if ident.isdigit() else None
+    row_id = _row_id(ident)
+    practitioner = db.session.get(Practitioner, row_id) if row_id is not None else None
     if practitioner is None or practitioner.territory_id != territory.id:
         raise FhirError("Praticien introuvable.", status=404, code="not_found")
     return fhir_response(fhir.practitioner_resource(doctor_of(practitioner)))

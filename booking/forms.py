@@ -164,9 +164,15 @@ def resolve_commune(text: str, *, insee: str = "", local: Collection[str] = ()) 
     return CommuneLookup(candidates=ranked[:MAX_CANDIDATES])
 
 
+# Days a page may show: the pages step a day back and forth and turn local midnights into
+# UTC, which overflows at the ends of ``date`` (9999-12-31, 0001-01-01).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(text: str | None, default: date) -> date:
-    """A ``AAAA-MM-JJ`` day from a query string; anything unreadable gives ``default``."""
+    """A ``AAAA-MM-JJ`` day from a query string; anything unreadable or absurd gives ``default``."""
     try:
-        return date.fromisoformat(text) if text else default
+        day = date.fromisoformat(text) if text else default
     except ValueError:
         return default
+    return day if FIRST_DAY <= day <= LAST_DAY else default

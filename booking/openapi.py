@@ -29,6 +29,10 @@ def _error(description: str) -> dict[str, Any]:
 
 UNAUTHORIZED = {"$ref": "#/components/responses/Unauthorized"}
 NOT_FOUND = _error("No such booking, or not one this token's user may see.")
+RATE_LIMITED = _error(
+    "Too many requests for this token (rate_limited): 300 a minute in all by default, "
+    "and 30 bookings a minute."
+)
 
 DATETIME_WITH_OFFSET = {
     "type": "string",
@@ -210,6 +214,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "commune",
                     "in": "query",
+                    "allowEmptyValue": True,  # empty: as if absent (the default)
                     "description": "The patient's commune (INSEE code): its sites come first "
                     "among slots starting at the same time.",
                     "schema": {"type": "string", "pattern": "^(\\d{5}|2[AB]\\d{3})$"},
@@ -217,6 +222,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "from",
                     "in": "query",
+                    "allowEmptyValue": True,  # empty: as if absent (the default)
                     "description": "ISO 8601 with offset (encode + as %2B); clamped to the "
                     "booking window.",
                     "schema": {"type": "string", "format": "date-time"},
@@ -224,6 +230,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "to",
                     "in": "query",
+                    "allowEmptyValue": True,  # empty: as if absent (the default)
                     "description": "ISO 8601 with offset; clamped to the booking window "
                     "(24 or 48 hours ahead).",
                     "schema": {"type": "string", "format": "date-time"},
@@ -231,6 +238,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "channel",
                     "in": "query",
+                    "allowEmptyValue": True,  # empty: as if absent (the default)
                     "description": "Defaults to the user's own (regulator: sas, pharmacist: "
                     "pharmacy, coordinator: any); open is allowed to all, other channels "
                     "only to coordinators (403 channel_forbidden).",
@@ -239,6 +247,7 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "limit",
                     "in": "query",
+                    "allowEmptyValue": True,  # empty: as if absent (the default)
                     "description": "The soonest N free slots (default 50).",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                 },
@@ -248,6 +257,7 @@ PATHS: dict[str, Any] = {
                 "400": _error("Bad parameter (invalid_datetime, invalid_commune, …)."),
                 "401": UNAUTHORIZED,
                 "403": _error("channel_forbidden: another channel than the user's own."),
+                "429": RATE_LIMITED,
             },
         }
     },
@@ -289,7 +299,7 @@ PATHS: dict[str, Any] = {
                 "422": _error(
                     "outside_window, wrong_channel, slot_unavailable or idempotency_conflict."
                 ),
-                "429": _error("Too many bookings for this token (rate_limited)."),
+                "429": RATE_LIMITED,
             },
         }
     },
@@ -302,6 +312,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("Booking"), "The booking."),
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
+                "429": RATE_LIMITED,
             },
         },
         "delete": {
@@ -317,6 +328,7 @@ PATHS: dict[str, Any] = {
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
                 "409": _error("already_cancelled or already_done."),
+                "429": RATE_LIMITED,
             },
         },
     },

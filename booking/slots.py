@@ -59,13 +59,22 @@ def slot_id(session_id: int, seat: int, index: int) -> str:
     return f"{session_id}-{seat}-{index}"
 
 
+# Bounds of a slot id's parts: a session id is a database integer; a session has at most
+# 10 seats and, 24 hours cut in 5-minute slots, 288 slots a seat. Anything beyond names
+# no slot, and would overflow the database's integers or Python's datetimes on the way.
+MAX_SESSION_ID = 2**31 - 1
+MAX_SEAT = 99
+MAX_INDEX = 9999
+
+
 def parse_slot_id(text: str) -> tuple[int, int, int] | None:
     """``(session id, seat, index)`` from a slot id, or ``None`` if it is not one."""
     parts = str(text).split("-")
-    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 12 for p in parts):
+    # ASCII digits only: "²" passes str.isdigit() but not int().
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
         return None
     session_id, seat, index = (int(p) for p in parts)
-    if session_id < 1 or seat < 1:
+    if not (1 <= session_id <= MAX_SESSION_ID and 1 <= seat <= MAX_SEAT and index <= MAX_INDEX):
         return None
     return session_id, seat, index
 

@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -23,12 +24,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app import communes_ref
 from app.enums import Role
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Commune, Territory
 from app.security import roles_required
 from app.templating import FRENCH_MONTHS, FRENCH_WEEKDAYS
@@ -58,6 +60,9 @@ CHANNEL_WORDS = {
     slotlib.PHARMACY: "via votre pharmacie",
 }
 DAYS = {"aujourdhui": 0, "demain": 1}
+# Per account, as the API's per token: a booker takes a few patients a minute at most; a
+# script replaying the form is stopped long before it fills a territory's day.
+DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -159,7 +164,19 @@ def _replacing(reference: str) -> Booking | None:
     return booking
 
 
+def _booking_rate_limit() -> str:
+    return current_app.config.get("BOOKING_RATE_LIMIT", DEFAULT_BOOKING_RATE_LIMIT)
+
+
+def _booker_key() -> str:
+    """Rate-limit key: the account (a desk shares one address), else the address."""
+    if current_user.is_authenticated:
+        return f"booker:{current_user.id}"
+    return get_remote_address()
+
+
 @bp.route("/reserver", methods=["GET", "POST"])
+@limiter.limit(_booking_rate_limit, methods=["POST"], key_func=_booker_key)
 @bookers
 def book():
     """The patient form for one slot; on success, the confirmation (the booking's page)."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.territory.forms import MultiCheckboxField, select_choices
+from app.territory.forms import MultiCheckboxField, NumberField, select_choices
 from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
 
 REQUIRED = "Ce champ est obligatoire."
@@ -19,23 +19,23 @@ class TemplateForm(FlaskForm):
     )
     start_time = TimeField("Début (heure locale)", validators=[DataRequired(REQUIRED)])
     end_time = TimeField("Fin (heure locale)", validators=[DataRequired(REQUIRED)])
-    gps_needed = IntegerField(
+    gps_needed = NumberField(
         "Médecins nécessaires",
         default=1,
         validators=[InputRequired(REQUIRED), NumberRange(1, 10, "Entre 1 et 10 médecins.")],
     )
-    slot_minutes = IntegerField(
+    slot_minutes = NumberField(
         "Durée d'un créneau (minutes)",
         default=15,
         validators=[InputRequired(REQUIRED), NumberRange(5, 120, "Entre 5 et 120 minutes.")],
     )
     mode = SelectField("Mode de consultation", choices=select_choices(ConsultationMode.choices()))
-    sas_slots = IntegerField(
+    sas_slots = NumberField(
         "Créneaux réservés au SAS (régulation)",
         default=0,
         validators=[Optional(), NumberRange(0, 100, "Nombre invalide.")],
     )
-    pharmacy_slots = IntegerField(
+    pharmacy_slots = NumberField(
         "Créneaux réservés aux pharmacies",
         default=0,
         validators=[Optional(), NumberRange(0, 100, "Nombre invalide.")],
@@ -74,7 +74,7 @@ class WishForm(FlaskForm):
         "Dates à éviter (JJ/MM/AAAA, séparées par des virgules)",
         validators=[Optional(), Length(max=500)],
     )
-    target_sessions = IntegerField(
+    target_sessions = NumberField(
         "Ou bien : nombre de plages sur lequel je m'engage (facultatif)",
         validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
     )
@@ -84,7 +84,7 @@ class WishForm(FlaskForm):
         choices=select_choices([(1, "Une"), (2, "Deux"), (3, "Trois")]),
         default=1,
     )
-    max_per_period = IntegerField(
+    max_per_period = NumberField(
         "Maximum de plages sur la période (facultatif)",
         validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
     )

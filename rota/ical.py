@@ -8,6 +8,7 @@ zone with the matching VTIMEZONE, and the refresh hints subscribed clients read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -22,6 +23,8 @@ CONFIRMED = "CONFIRMED"
 TENTATIVE = "TENTATIVE"
 CANCELLED = "CANCELLED"
 STATUSES = (CONFIRMED, TENTATIVE, CANCELLED)
+# RFC 5545 §3.3.11: TEXT holds no CONTROL character but HTAB; line breaks are written "\n".
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,18 @@ class Feed:
     alarm_minutes: int | None = None
 
 
+def _text(value: str) -> icalendar.vText:
+    """A TEXT value, escaped whatever the property (RFC 5545 §3.3.11).
+
+    Names come from forms (a site, a territory): control characters are dropped and line
+    breaks kept as escaped ``\\n``, never written raw, so a name can neither break the
+    stream nor add lines to it. ``icalendar`` escapes only the properties it knows as
+    TEXT; ``NAME`` (RFC 7986) and the ``X-WR-`` ones would go out raw without this.
+    """
+    lines = value.replace("\r\n", "\n").replace("\r", "\n")
+    return icalendar.vText(_CONTROL.sub("", lines))
+
+
 def render(feed: Feed) -> bytes:
     """The feed as an iCalendar stream (UTF-8, CRLF, folded).
 
@@ -75,12 +90,12 @@ def render(feed: Feed) -> bytes:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("name", feed.name)
-    cal.add("x-wr-calname", feed.name)
+    cal.add("name", _text(feed.name))
+    cal.add("x-wr-calname", _text(feed.name))
     cal.add("x-wr-timezone", feed.timezone)
     if feed.description:
-        cal.add("description", feed.description)
-        cal.add("x-wr-caldesc", feed.description)
+        cal.add("description", _text(feed.description))
+        cal.add("x-wr-caldesc", _text(feed.description))
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT1H")
     events = sorted(feed.events, key=lambda e: (e.starts_at, e.uid))
@@ -101,13 +116,13 @@ def _vevent(event: Event, zone: ZoneInfo, alarm_minutes: int | None) -> icalenda
     vevent.add("last-modified", event.modified_at.astimezone(UTC))
     vevent.add("dtstart", event.starts_at.astimezone(zone))
     vevent.add("dtend", event.ends_at.astimezone(zone))
-    vevent.add("summary", event.summary)
+    vevent.add("summary", _text(event.summary))
     if event.location:
-        vevent.add("location", event.location)
+        vevent.add("location", _text(event.location))
     if event.geo is not None:
         vevent.add("geo", event.geo)
     if event.description:
-        vevent.add("description", event.description)
+        vevent.add("description", _text(event.description))
     if event.url:
         vevent.add("url", event.url)
     vevent.add("status", event.status)
@@ -115,7 +130,7 @@ def _vevent(event: Event, zone: ZoneInfo, alarm_minutes: int | None) -> icalenda
     if alarm_minutes is not None and event.status != CANCELLED:
         alarm = icalendar.Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", event.summary)
+        alarm.add("description", _text(event.summary))
         alarm.add("trigger", timedelta(minutes=-alarm_minutes))
         vevent.add_component(alarm)
     return vevent

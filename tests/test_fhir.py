@@ -6,6 +6,7 @@ against the constraints of the ANS guide's CPTS profiles, one test per constrain
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -530,6 +531,12 @@ def test_another_territorys_resources_are_not_found(api, booking_world):
         f"/fhir/HealthcareService/cpts-{booking_world.other_territory.id}",
         f"/fhir/Organization/cpts-{booking_world.other_territory.id}",
         "/fhir/Slot/not a slot",
+        "/fhir/Practitioner/99999999999999999999",
+        "/fhir/Schedule/99999999999999999999-1",
+        "/fhir/PractitionerRole/1-99999999999999999999",
+        "/fhir/Slot/walkin-99999999999999999999-1",
+        "/fhir/Slot/99999999999999999999-1-0",
+        "/fhir/Appointment/%C2%B2",
     ):
         outcome_of(api.get(path), 404)
 
@@ -638,10 +645,30 @@ def test_a_gp_outside_the_cpts_is_refused(api, booking_world):
         "[]",
         json.dumps({"resourceType": "Patient"}),
         json.dumps({"resourceType": "Appointment", "status": "booked"}),
+        '{"resourceType": "Appointment", "identifier": [{"system": "s", "value": "a\\u0000"}]}',
+        "[" * 100_000,
     ],
 )
 def test_malformed_appointments_are_400(api, booking_world, body):
     outcome_of(api.send("POST", "/fhir/Appointment", body), 400)
+    assert count() == 0
+
+
+def test_oversized_appointments_are_413(api, booking_world):
+    huge = json.dumps({"resourceType": "Appointment", "comment": "x" * (3 * 1024 * 1024)})
+    outcome_of(api.send("POST", "/fhir/Appointment", huge), 413)
+
+    response = api.client.post(  # streamed: no Content-Length, cut at the limit as read
+        "/fhir/Appointment",
+        input_stream=io.BytesIO(huge.encode()),
+        headers={
+            **api.headers(),
+            "Content-Type": "application/fhir+json",
+            "Transfer-Encoding": "chunked",
+        },
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    outcome_of(response, 413)
     assert count() == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -36,6 +38,7 @@ from app.validators import ValidationError as DomainError
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
 
 REQUIRED = "Ce champ est obligatoire."
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,9}")
 
 
 def select_choices(pairs) -> list[SelectChoice]:
@@ -54,6 +57,25 @@ def _domain_check(rule):
                 raise ValidationError(str(exc)) from exc
 
     return check
+
+
+class NumberField(IntegerField):
+    """A whole number as people type it: an optional sign and at most nine digits.
+
+    WTForms' ``IntegerField`` takes whatever ``int()`` reads ("1_000", "٣", 400 digits),
+    and ``NumberRange`` then compares it as a float: a 400-digit number raised
+    ``OverflowError``, a 500 instead of "invalid number". Nine digits hold every number a
+    form here asks for.
+    """
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        raw = valuelist[0].strip()
+        if not _WHOLE_NUMBER.fullmatch(raw):
+            self.data = None
+            raise ValueError("Nombre entier attendu.")
+        self.data = int(raw)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -75,19 +97,19 @@ class TerritoryForm(FlaskForm):
         "Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)]
     )
     email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
-    min_rest_hours = IntegerField(
+    min_rest_hours = NumberField(
         "Repos minimal entre deux plages d'un médecin (heures)",
         default=10,
         validators=[Optional(), NumberRange(0, 48, "Entre 0 et 48 heures.")],
     )
-    max_sessions_per_week = IntegerField(
+    max_sessions_per_week = NumberField(
         "Maximum de plages par médecin et par semaine (facultatif)",
         validators=[Optional(), NumberRange(1, 14, "Entre 1 et 14 plages.")],
     )
     swaps_need_approval = BooleanField(
         "Les échanges entre médecins sont validés par la coordination"
     )
-    booking_release_minutes = IntegerField(
+    booking_release_minutes = NumberField(
         "Ouverture des créneaux réservés à tous, avant leur début (minutes)",
         default=120,
         validators=[Optional(), NumberRange(0, 1440, "Entre 0 et 1440 minutes.")],
@@ -98,7 +120,7 @@ class TerritoryForm(FlaskForm):
         default=24,
         choices=select_choices(BOOKING_HORIZONS.items()),
     )
-    patient_data_days = IntegerField(
+    patient_data_days = NumberField(
         "Conservation des données des patients après le rendez-vous (jours)",
         default=90,
         validators=[Optional(), NumberRange(1, 3650, "Entre 1 et 3650 jours.")],
