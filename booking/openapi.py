@@ -33,6 +33,10 @@ RATE_LIMITED = _error(
     "Too many requests for this token (rate_limited): 300 a minute in all by default, "
     "and 30 bookings a minute."
 )
+UNAVAILABLE = _error(
+    "The database is out of reach for a moment (unavailable): nothing was done; retry after "
+    "the Retry-After header's seconds (with the same Idempotency-Key for a booking)."
+)
 
 DATETIME_WITH_OFFSET = {
     "type": "string",
@@ -258,6 +262,7 @@ PATHS: dict[str, Any] = {
                 "401": UNAUTHORIZED,
                 "403": _error("channel_forbidden: another channel than the user's own."),
                 "429": RATE_LIMITED,
+                "503": UNAVAILABLE,
             },
         }
     },
@@ -300,6 +305,7 @@ PATHS: dict[str, Any] = {
                     "outside_window, wrong_channel, slot_unavailable or idempotency_conflict."
                 ),
                 "429": RATE_LIMITED,
+                "503": UNAVAILABLE,
             },
         }
     },
@@ -313,6 +319,7 @@ PATHS: dict[str, Any] = {
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
                 "429": RATE_LIMITED,
+                "503": UNAVAILABLE,
             },
         },
         "delete": {
@@ -329,6 +336,7 @@ PATHS: dict[str, Any] = {
                 "404": NOT_FOUND,
                 "409": _error("already_cancelled or already_done."),
                 "429": RATE_LIMITED,
+                "503": UNAVAILABLE,
             },
         },
     },
