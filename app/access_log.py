@@ -11,9 +11,12 @@ from gunicorn.glogging import Logger
 _SECRET_SEGMENT = re.compile(r"^(/ical/|/invitation/)(?!site/)[^/]+")
 
 
-def redact_path(path: str) -> str:
-    """``/ical/AbC…xyz.ics`` → ``/ical/***``; other paths unchanged (never a query string)."""
-    return _SECRET_SEGMENT.sub(r"\1***", path.split("?", 1)[0])
+def redact_path(path: str | None) -> str:
+    """``/ical/AbC…xyz.ics`` → ``/ical/***``; other paths unchanged (never a query string).
+
+    A request cut before its line was read (a worker stopping) has no path at all.
+    """
+    return _SECRET_SEGMENT.sub(r"\1***", (path or "").split("?", 1)[0])
 
 
 class RedactingLogger(Logger):
@@ -21,7 +24,7 @@ class RedactingLogger(Logger):
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
-        atoms["U"] = redact_path(atoms.get("U", ""))
+        atoms["U"] = redact_path(atoms.get("U"))
         atoms["q"] = ""
         atoms["r"] = f"{atoms.get('m', '')} {atoms['U']} {atoms.get('H', '')}"
         return atoms

@@ -94,6 +94,7 @@ def test_access_log_paths_hide_tokens_and_queries():
 
     assert redact_path("/ical/tdr_SeCrEt-Token_123.ics") == "/ical/***"
     assert redact_path("/invitation/abcdef123456") == "/invitation/***"
+    assert redact_path(None) == ""  # a request cut before its line was read
     assert redact_path("/ical/site/4.ics") == "/ical/site/4.ics"
     assert redact_path("/disponibilites?q=Challans") == "/disponibilites"
     assert redact_path("/creneaux") == "/creneaux"
