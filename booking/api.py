@@ -503,37 +503,38 @@ def list_slots() -> Response:
     """Free slots the token's user may book now, soonest first."""
     user = _user()
     channel = _channel(user)
-    commune, note = _commune(user)
     start, end = _instant("from"), _instant("to")
     if start is not None and end is not None and start > end:
         raise bad_request("Le paramètre « from » doit précéder « to ».", "invalid_datetime")
+    limit = _limit()
+    now = now_utc()
+    # Regulators of a territory repeat the same searches: the answer is kept for the
+    # minute, under the territory's change marker (any booking, cancellation or rota
+    # change is a new key). A release or the window moving is at most a minute late.
+    # Only answers are kept, so a parameter refused below is refused every time.
+    key = (
+        "slots",
+        user.territory_id,
+        channel,
+        request.args.get("commune"),
+        request.args.get("from"),
+        request.args.get("to"),
+        limit,
+        audit.change_marker(user.territory_id),
+        now.replace(second=0, microsecond=0),
+    )
+    cached = page_cache.slot_searches.get(key, now)
+    if cached is not None:
+        return Response(cached, mimetype="application/json")
+    commune, note = _commune(user)
     territory = user.territory
     assert territory is not None
-    now = now_utc()
     rules = services.Rules.of(territory)
     # Both ends are clamped into the window, so the answer's "from" and "to" always
     # describe it (a "to" of the year 363 used to come back as is, in local mean time).
     first, last = now + services.MARGIN, now + rules.horizon
     start = min(max(start, first), last) if start else first
     end = min(max(end, first), last) if end else last
-    limit = _limit()
-    # Regulators of a territory repeat the same searches: the answer is kept for the
-    # minute, under the territory's change marker (any booking, cancellation or rota
-    # change is a new key). A release or the window moving is at most a minute late.
-    key = (
-        "slots",
-        territory.id,
-        channel,
-        commune,
-        request.args.get("from"),
-        request.args.get("to"),
-        limit,
-        audit.change_marker(territory.id),
-        now.replace(second=0, microsecond=0),
-    )
-    cached = page_cache.slot_searches.get(key, now)
-    if cached is not None:
-        return Response(cached, mimetype="application/json")
     found = (
         services.free_slots(
             territory.id,
