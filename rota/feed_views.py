@@ -29,7 +29,6 @@ from flask import (
 )
 from flask_login import current_user
 
-from app import audit
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Practitioner, Territory
@@ -229,12 +228,17 @@ def token_feed(token: str):
 @limiter.shared_limit(_rate_limit, scope="ical")
 def site_feed(site_id: int):
     """A site's public SNP hours (no GP names)."""
-    site = feeds.public_site(site_id)
-    if site is None:
+    marker = feeds.lookup_public_site(site_id)
+    if marker is None:
         abort(404)
     links = _links(gp=False)
-    key = ("site", site.id, audit.change_marker(site.territory_id), links)
-    return _calendar(key, lambda: feeds.load_site_feed(site), links, f"snp-lieu-{site.id}.ics")
+
+    def load() -> feeds.FeedSource:
+        site = feeds.public_site(site_id)
+        assert site is not None
+        return feeds.load_site_feed(site)
+
+    return _calendar(("site", site_id, marker, links), load, links, f"snp-lieu-{site_id}.ics")
 
 
 # --- subscribe pages ------------------------------------------------------------------------------

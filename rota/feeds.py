@@ -11,6 +11,7 @@ Services flush and audit; the caller (view or CLI) commits once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -586,15 +587,11 @@ class LiveFeed:
     marker: tuple[object, ...]
 
 
-def lookup_live_feed(token: str) -> LiveFeed | None:
-    """``find_live_feed``'s answer and the territory's change marker (``audit.change_marker``),
-    in one small query.
-
-    The path of every poll: most end in a 304 decided from these few columns alone.
-    """
-    if not token or len(token) > 128:
-        return None
-    row = db.session.execute(
+@functools.cache
+def _live_feed_query() -> sa.Select:
+    """Built once: on the path of every poll, building the statement cost as much as
+    running it."""
+    return (
         sa.select(
             CalendarFeed.id,
             CalendarFeed.territory_id,
@@ -604,8 +601,34 @@ def lookup_live_feed(token: str) -> LiveFeed | None:
             audit.newest_unowned_event(),
         )
         .outerjoin(Practitioner, Practitioner.id == CalendarFeed.practitioner_id)
-        .where(CalendarFeed.token_hash == hash_token(token))
-    ).first()
+        .where(CalendarFeed.token_hash == sa.bindparam("token_hash"))
+    )
+
+
+@functools.cache
+def _public_site_query() -> sa.Select:
+    return sa.select(
+        Site.territory_id,
+        audit.newest_event(Site.territory_id),
+        audit.newest_unowned_event(),
+    ).where(Site.id == sa.bindparam("site_id"), Site.active)
+
+
+def lookup_public_site(site_id: int) -> tuple[object, ...] | None:
+    """The change marker of an open site's territory, or ``None``: one query per poll."""
+    row = db.session.execute(_public_site_query(), {"site_id": site_id}).first()
+    return None if row is None else (row[1], row[2])
+
+
+def lookup_live_feed(token: str) -> LiveFeed | None:
+    """``find_live_feed``'s answer and the territory's change marker (``audit.change_marker``),
+    in one small query.
+
+    The path of every poll: most end in a 304 decided from these few columns alone.
+    """
+    if not token or len(token) > 128:
+        return None
+    row = db.session.execute(_live_feed_query(), {"token_hash": hash_token(token)}).first()
     if row is None or (row[2] is not None and not row[3]):
         return None
     return LiveFeed(
