@@ -21,5 +21,10 @@ accesslog = "-"
 # %(U)s is the path *without* the query string: feed and invitation tokens never reach the
 # logs, nor do search terms (a patient's commune).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+if os.environ.get("LOG_FORMAT") == "json":  # one JSON object per line, like the app's logs
+    access_log_format = (
+        '{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
+        '"bytes": "%(B)s", "ms": %(M)s}'
+    )
 errorlog = "-"
 logger_class = "app.access_log.RedactingLogger"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import Flask
 from app.config import build_config
 from app.database import configure_sqlite, engine_options
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.log_format import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(app.config.get("LOG_FORMAT", "text"))
 
     db.init_app(app)
     with app.app_context():

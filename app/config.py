@@ -47,6 +47,7 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         ),
         "SNP_TIMEZONE": os.environ.get("SNP_TIMEZONE", "Europe/Paris"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "20 per 10 minutes"),
