@@ -194,6 +194,20 @@ def _ms(value: float) -> str:
     return f"{value * 1000:.2f} ms"
 
 
+def _measure(checks: dict[str, Callable[[], object]], label: str, seconds: float) -> None:
+    """Each request kind for ``seconds`` in turn; the first (``/healthz``) is the yardstick."""
+    base = None
+    for name, call in checks.items():
+        durations = _timed(call, seconds)
+        rate = len(durations) / sum(durations)
+        base = base or rate
+        ordered = sorted(durations)
+        print(
+            f"[{label}] {name:<22} {rate:8.1f} req/s  p50 {_ms(ordered[len(ordered) // 2])}  "
+            f"p99 {_ms(ordered[int(len(ordered) * 0.99)])}  ({rate / base:.2f} × /healthz)"
+        )
+
+
 def run(url: str, label: str, seconds: float) -> None:
     app = create_app(
         {
@@ -263,16 +277,7 @@ def run(url: str, label: str, seconds: float) -> None:
         "site feed, full 200": lambda: client.get(f"/ical/site/{site_id}.ics"),
     }
     assert client.get(path, headers={"If-None-Match": tag}).status_code == 304
-    base = None
-    for name, call in checks.items():
-        durations = _timed(call, seconds)
-        rate = len(durations) / sum(durations)
-        base = base or rate
-        ordered = sorted(durations)
-        print(
-            f"[{label}] {name:<22} {rate:8.1f} req/s  p50 {_ms(ordered[len(ordered) // 2])}  "
-            f"p99 {_ms(ordered[int(len(ordered) * 0.99)])}  ({rate / base:.2f} × /healthz)"
-        )
+    _measure(checks, label, seconds)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -324,19 +329,11 @@ def run_fhir(url: str, label: str, seconds: float) -> None:
         f"[{label}] FHIR search, 25 GPs over 48 h: {bundle['total']} slots, "
         f"{len(bundle['entry'])} entries, {len(first.get_data()) / 1024:.0f} KiB"
     )
-    base = None
-    for name, call in {
+    checks = {
         "GET /healthz": lambda: client.get("/healthz"),
         "FHIR Slot search": lambda: client.get("/fhir/Slot", query_string=query, headers=headers),
-    }.items():
-        durations = _timed(call, seconds)
-        rate = len(durations) / sum(durations)
-        base = base or rate
-        ordered = sorted(durations)
-        print(
-            f"[{label}] {name:<22} {rate:8.1f} req/s  p50 {_ms(ordered[len(ordered) // 2])}  "
-            f"p99 {_ms(ordered[int(len(ordered) * 0.99)])}  ({rate / base:.2f} × /healthz)"
-        )
+    }
+    _measure(checks, label, seconds)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
