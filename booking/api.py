@@ -65,7 +65,7 @@ def bad_request(message: str, code: str = "invalid_body") -> services.BookingErr
 # --- authentication, errors, headers -------------------------------------------------------------
 
 
-def _commit_touch() -> None:
+def commit_token_touch() -> None:
     """Save the token's new ``last_used_at`` in a write transaction of its own.
 
     On a GET the request's transaction only reads (SQLite: deferred); upgrading it to a
@@ -94,7 +94,7 @@ def authenticate() -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
         return response
     if db.session.dirty:  # last_used_at was refreshed: keep it even if the request fails
-        _commit_touch()
+        commit_token_touch()
     g.api_user = user
     return None
 
@@ -127,7 +127,7 @@ def _zone() -> str:
     return territory.timezone
 
 
-def _token_key() -> str:
+def token_rate_key() -> str:
     """Rate-limit key: the token (hashed), or the address for requests without one.
 
     Route limits are checked as the view starts, after ``authenticate``: the token read
@@ -137,7 +137,7 @@ def _token_key() -> str:
     return f"api-token:{tokens.hash_token(plain)[:32]}" if plain else get_remote_address()
 
 
-def _booking_rate_limit() -> str:
+def booking_rate_limit() -> str:
     return current_app.config.get("API_BOOKING_RATE_LIMIT", DEFAULT_BOOKING_RATE_LIMIT)
 
 
@@ -148,7 +148,7 @@ def _api_rate_limit() -> str:
 # One budget per token shared by every route but the public OpenAPI document. It is
 # checked as the view starts, after ``authenticate``: a request without a live token is
 # refused (401) before it could spend anyone's budget.
-api_rate_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=_token_key)
+api_rate_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=token_rate_key)
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def _json_body(*, required: bool) -> dict[str, Any]:
         ) from None
     if not isinstance(payload, dict):
         raise bad_request("Le corps de la requête doit être un objet JSON.", "invalid_json")
-    if not _storable(payload):
+    if not storable(payload):
         raise bad_request(
             "Le corps de la requête contient un caractère interdit "
             "(caractère nul ou Unicode invalide).",
@@ -279,7 +279,7 @@ def _json_body(*, required: bool) -> dict[str, Any]:
     return payload
 
 
-def _storable(payload: dict[str, Any]) -> bool:
+def storable(payload: dict[str, Any]) -> bool:
     """Whether every text of a JSON body may be stored: no NUL, no lone surrogate.
 
     JSON lets a string say ``\\u0000`` or ``\\ud800``; PostgreSQL refuses the first and
@@ -565,7 +565,7 @@ def list_slots() -> Response:
 
 @bp.post("/bookings")
 @api_rate_limit
-@limiter.limit(_booking_rate_limit, key_func=_token_key)
+@limiter.limit(booking_rate_limit, key_func=token_rate_key)
 def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
     """Book a slot; with an Idempotency-Key, a retry gets the first answer back."""
     user = _user()

@@ -27,7 +27,7 @@ from app.security import MAX_ID
 from app.timeutil import now_utc
 from booking import fhir, services, tokens
 from booking import slots as slotlib
-from booking.api import _booking_rate_limit, _commit_touch, _storable, _token_key
+from booking.api import booking_rate_limit, commit_token_touch, storable, token_rate_key
 from booking.fhir import FhirError
 from booking.models import Booking
 from rota.models import ConsultationMode, Session
@@ -102,7 +102,7 @@ def authenticate() -> Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
         return response
     if db.session.dirty:
-        _commit_touch()
+        commit_token_touch()
     if user.role not in FHIR_ROLES:
         return outcome(
             "L'interface FHIR est réservée à la régulation (plateforme SAS) et à la coordination.",
@@ -147,7 +147,7 @@ def _json_body() -> Any:
         payload = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FhirError("Corps de la requête : JSON invalide.") from exc
-    if isinstance(payload, dict) and not _storable(payload):
+    if isinstance(payload, dict) and not storable(payload):
         raise FhirError("Corps de la requête : caractère nul ou Unicode invalide.")
     return payload
 
@@ -546,7 +546,7 @@ def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
 
 
 @bp.post("/Appointment")
-@limiter.limit(_booking_rate_limit, key_func=_token_key)
+@limiter.limit(booking_rate_limit, key_func=token_rate_key)
 def create_appointment() -> Response:
     """Book the GP's slot at that time for the SAS platform: 201, or 422 with the reason."""
     user, territory = _user(), _territory()
