@@ -27,7 +27,13 @@ from app.security import MAX_ID
 from app.timeutil import now_utc
 from booking import fhir, services, tokens
 from booking import slots as slotlib
-from booking.api import booking_rate_limit, commit_token_touch, storable, token_rate_key
+from booking.api import (
+    api_rate_limit,
+    booking_rate_limit,
+    commit_token_touch,
+    storable,
+    token_rate_key,
+)
 from booking.fhir import FhirError
 from booking.models import Booking
 from rota.models import ConsultationMode, Session
@@ -35,6 +41,8 @@ from rota.models import ConsultationMode, Session
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 PUBLIC_ENDPOINTS = {"fhir.metadata"}
+# Every other route is decorated with ``api_rate_limit``: the platform's token draws on
+# the same per-token budget as the JSON API (API_RATE_LIMIT).
 FHIR_ROLES = (Role.REGULATOR, Role.COORDINATOR)
 SAS_CANCEL_REASON = "Annulé par la plateforme SAS"
 ACCEPTABLE = (*fhir.ACCEPTED_MIMES, "*/*", "application/*")
@@ -283,6 +291,7 @@ def capability_statement() -> Response:
 
 
 @bp.get("/Slot")
+@api_rate_limit
 def search_slots() -> Response:
     """The SAS search: free slots of 1–25 GPs starting within [ge, le]."""
     user, territory = _user(), _territory()
@@ -370,6 +379,7 @@ def _slot_view(territory: Territory, slot_id: str) -> fhir.FreeSlotView:
 
 
 @bp.get("/Slot/<slot_id>")
+@api_rate_limit
 def read_slot(slot_id: str) -> Response:
     territory = _territory()
     view = _slot_view(territory, slot_id)
@@ -397,6 +407,7 @@ def _one_rpps(param: str) -> str:
 
 
 @bp.get("/Schedule")
+@api_rate_limit
 def search_schedules() -> Response:
     territory = _territory()
     rpps = _one_rpps("actor.identifier")
@@ -422,18 +433,21 @@ def _pair(territory: Territory, ident: str) -> tuple[Practitioner, Site]:
 
 
 @bp.get("/Schedule/<ident>")
+@api_rate_limit
 def read_schedule(ident: str) -> Response:
     practitioner, site = _pair(_territory(), ident)
     return fhir_response(fhir.schedule_resource(doctor_of(practitioner), place_of(site)))
 
 
 @bp.get("/PractitionerRole/<ident>")
+@api_rate_limit
 def read_practitioner_role(ident: str) -> Response:
     practitioner, site = _pair(_territory(), ident)
     return fhir_response(fhir.practitioner_role_resource(doctor_of(practitioner), place_of(site)))
 
 
 @bp.get("/Practitioner")
+@api_rate_limit
 def search_practitioners() -> Response:
     territory = _territory()
     rpps = _one_rpps("identifier")
@@ -444,6 +458,7 @@ def search_practitioners() -> Response:
 
 
 @bp.get("/Practitioner/<ident>")
+@api_rate_limit
 def read_practitioner(ident: str) -> Response:
     territory = _territory()
     fhir.resource_id(ident)
@@ -462,11 +477,13 @@ def _cpts_or_404(ident: str) -> fhir.Cpts:
 
 
 @bp.get("/HealthcareService/<ident>")
+@api_rate_limit
 def read_healthcare_service(ident: str) -> Response:
     return fhir_response(fhir.healthcare_service_resource(_cpts_or_404(ident)))
 
 
 @bp.get("/Organization/<ident>")
+@api_rate_limit
 def read_organization(ident: str) -> Response:
     return fhir_response(fhir.organization_resource(_cpts_or_404(ident)))
 
@@ -546,6 +563,7 @@ def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
 
 
 @bp.post("/Appointment")
+@api_rate_limit
 @limiter.limit(booking_rate_limit, key_func=token_rate_key)
 def create_appointment() -> Response:
     """Book the GP's slot at that time for the SAS platform: 201, or 422 with the reason."""
@@ -571,6 +589,7 @@ def create_appointment() -> Response:
 
 
 @bp.put("/Appointment")
+@api_rate_limit
 def update_appointment() -> Response:
     """Conditional update by identifier: cancel, or say the patient came (or not)."""
     user = _user()
@@ -599,6 +618,7 @@ def update_appointment() -> Response:
 
 
 @bp.get("/Appointment/<reference>")
+@api_rate_limit
 def read_appointment(reference: str) -> Response:
     user = _user()
     fhir.resource_id(reference)

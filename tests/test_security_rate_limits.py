@@ -142,3 +142,29 @@ def test_booking_form_and_feed_limits_are_shared_by_workers_through_redis(on_red
         _rate_limited_page(a.get(f"/ical/site/{site_id}.ics"))
         _rate_limited_page(b.get(feed))
         assert _bookings() == 0
+
+
+def test_fhir_calls_share_the_tokens_api_budget(on_redis, booking_world):
+    world = booking_world
+    worker_a, worker_b = (
+        on_redis(API_RATE_LIMIT="3 per minute"),
+        on_redis(API_RATE_LIMIT="3 per minute"),
+    )
+    with time_machine.travel(world.now, tick=False):
+        plain, _ = tokens.create_token(world.users["regulator"], "SAS", by=None)
+        db.session.commit()
+        a, b = worker_a.test_client(), worker_b.test_client()
+        headers = {"Authorization": f"Bearer {plain}", "Accept": "application/fhir+json"}
+        answers = [
+            a.get("/api/v1/slots", headers=headers),
+            b.get("/fhir/Practitioner/999999", headers=headers),
+            a.get("/fhir/Slot", headers=headers),
+            b.get("/fhir/Slot", headers=headers),
+        ]
+        assert [r.status_code for r in answers] == [200, 404, 400, 429]
+        limited = answers[-1]
+        assert limited.mimetype == "application/fhir+json"
+        assert limited.get_json()["resourceType"] == "OperationOutcome"
+        assert limited.get_json()["issue"][0]["code"] == "throttled"
+        for _ in range(5):  # the CapabilityStatement is public and never limited
+            assert a.get("/fhir/metadata").status_code == 200
