@@ -30,6 +30,7 @@ run: $(STAMP)  ## serve the app with demo data on http://127.0.0.1:8000
 test: $(STAMP)  ## ruff + the whole test suite (SQLite; PostgreSQL too with TEST_DATABASE_URL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the architecture contracts in setup.cfg
 	$(BIN)/pytest -n auto  # one worker per core; each worker has its own databases
 
 lint: $(STAMP)  ## ruff check

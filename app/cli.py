@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask --app wsgi demo | users create | import practitioners | outbox``."""
+"""Command-line interface: ``flask --app wsgi users create | import practitioners | outbox``."""
 
 from __future__ import annotations
 
@@ -125,8 +125,8 @@ def outbox_send_command(limit: int) -> None:
 def outbox_list_command(pending: bool, limit: int) -> None:
     """Print the most recent messages, newest first, with their state."""
     from app.mail import describe_state
+    from app.outbox import OutboxMessage
     from app.timeutil import format_local
-    from rota.models import OutboxMessage
 
     query = sa.select(OutboxMessage).order_by(
         OutboxMessage.created_at.desc(), OutboxMessage.id.desc()
@@ -142,18 +142,6 @@ def outbox_list_command(pending: bool, limit: int) -> None:
             f"n° {message.id}  {format_local(message.created_at, zone)}  {message.recipient}  "
             f"{message.subject}  [{describe_state(message, zone)}]"
         )
-
-
-@click.command("demo")
-def demo_command() -> None:
-    """Load the demo territories (idempotent) and print the demo accounts."""
-    from app.demo import DEMO_ACCOUNTS, load_demo
-
-    created = load_demo()
-    click.echo("Démo chargée." if created else "Démo déjà présente : rien à faire.")
-    click.echo("Comptes de démonstration :")
-    for email, password, label in DEMO_ACCOUNTS:
-        click.echo(f"  {label:<40} {email:<40} {password}")
 
 
 @click.command("backup")
@@ -187,14 +175,8 @@ def restore_command(path: Path) -> None:
 
 
 def init_cli(app: Flask) -> None:
-    from rota.cli import rota_cli
-    from rota.feed_cli import ical_cli
-
-    app.cli.add_command(rota_cli)
-    app.cli.add_command(ical_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(outbox_cli)
-    app.cli.add_command(demo_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

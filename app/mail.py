@@ -1,7 +1,7 @@
 """E-mail behind the outbox: building messages, pluggable senders, the sending loop.
 
 Services never talk to a mail server: they add ``OutboxMessage`` rows in their own
-transaction (``rota.services._notify``), so a notification exists exactly when the change
+transaction (``app.outbox.notify``), so a notification exists exactly when the change
 that caused it was committed. ``send_pending``, run every minute by ``flask outbox send``,
 delivers those rows through a ``Sender`` chosen by ``MAIL_BACKEND``.
 
@@ -46,8 +46,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.outbox import OutboxMessage
 from app.timeutil import format_local, now_utc
-from rota.models import OutboxMessage
 
 log = logging.getLogger("tourderole.mail")
 

@@ -16,7 +16,7 @@ from app.timeutil import now_utc
 from app.validators import size_category
 
 
-def _enum(enum_cls: type, name: str) -> sa.Enum:
+def enum_column(enum_cls: type, name: str) -> sa.Enum:
     """Store enums as short strings with a named CHECK: portable and readable in SQL."""
     return sa.Enum(
         enum_cls,
@@ -193,7 +193,7 @@ class Site(db.Model):
     )
     commune_id: Mapped[int]
     name: Mapped[str] = mapped_column(sa.String(200))
-    kind: Mapped[SiteKind] = mapped_column(_enum(SiteKind, "site_kind"))
+    kind: Mapped[SiteKind] = mapped_column(enum_column(SiteKind, "site_kind"))
     address_line: Mapped[str] = mapped_column(sa.String(200))
     postal_code: Mapped[str] = mapped_column(sa.String(5))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
@@ -242,7 +242,7 @@ class Practitioner(db.Model):
     rpps: Mapped[str] = mapped_column(sa.String(11))
     family_name: Mapped[str] = mapped_column(sa.String(120))
     given_name: Mapped[str] = mapped_column(sa.String(120))
-    profession: Mapped[Profession] = mapped_column(_enum(Profession, "profession"))
+    profession: Mapped[Profession] = mapped_column(enum_column(Profession, "profession"))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
     active: Mapped[bool] = mapped_column(default=True)
@@ -273,7 +273,7 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     territory_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
     )

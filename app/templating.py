@@ -55,6 +55,11 @@ def month_filter(value: date) -> str:
     return f"{FRENCH_MONTHS[value.month - 1]} {value.year}"
 
 
+def long_day(day: date) -> str:
+    """ "lundi 1 mars 2027", whatever the server's locale."""
+    return f"{FRENCH_WEEKDAYS[day.weekday()]} {day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}"
+
+
 def weekday_filter(value: date) -> str:
     """ "lun. 07" for a calendar date (no zone: it is already local)."""
     return f"{FRENCH_WEEKDAYS[value.weekday()][:3]}. {value:%d}"
@@ -69,6 +74,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["decimal"] = decimal_filter
     app.jinja_env.filters["local"] = local_filter
     app.jinja_env.filters["local_day"] = local_day_filter
+    app.jinja_env.filters["long_day"] = long_day
     app.jinja_env.filters["month"] = month_filter
     app.jinja_env.filters["short_day"] = weekday_filter
     app.jinja_env.filters["phone"] = display_phone

@@ -7,8 +7,8 @@ import tempfile
 import time
 
 from app import create_app
-from app.demo import load_demo
 from app.extensions import db
+from demo.loader import load_demo
 
 
 def run(url: str, label: str) -> None:

@@ -91,9 +91,10 @@ from app import create_app
 from app.enums import Role
 from app.extensions import db
 from app.models import AuditEvent, Territory
+from app.outbox import OutboxMessage
 from app.territory import services as territory_services
 from booking.models import LIVE_STATUSES, Booking, IdempotencyRecord
-from rota.models import Assignment, OutboxMessage
+from rota.models import Assignment
 
 COORDINATOR = "coordination@faults.example.org"
 COORDINATOR_PASSWORD = "faults-tourderole-2026"

@@ -42,7 +42,7 @@ from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from app.timeutil import now_utc
 from app.validators import luhn_valid
 from booking.models import Booking, BookingStatus
-from rota import feeds, ical
+from publishing import feeds, ical
 from rota import services as rota_services
 from rota.models import (
     Assignment,
@@ -246,7 +246,7 @@ def run(url: str, label: str, seconds: float) -> None:
         f"{len(events)} events ({cancelled} cancelled), parsed back with icalendar"
     )
     with app.test_request_context(path):
-        from rota.feed_views import _links
+        from publishing.feed_views import _links
 
         feed = feeds.find_live_feed(path.removeprefix("/ical/").removesuffix(".ics"))
         links = _links(gp=True)
@@ -285,9 +285,9 @@ def run(url: str, label: str, seconds: float) -> None:
 
 def run_fhir(url: str, label: str, seconds: float) -> None:
     """(c): the SAS search on the demo data, through a regulator's API token."""
-    from app.demo import load_demo
     from app.models import Practitioner, User
     from booking import tokens
+    from demo.loader import load_demo
 
     config = {
         "SQLALCHEMY_DATABASE_URI": url,

@@ -19,13 +19,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import audit
-from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Commune, Practitioner, Site, User
@@ -33,7 +31,14 @@ from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_insee
 from booking import openapi, page_cache, services, tokens
 from booking import slots as slotlib
-from booking.models import ApiToken, Booking, IdempotencyRecord
+from booking.api_access import (
+    api_rate_limit,
+    booking_rate_limit,
+    commit_token_touch,
+    storable,
+    token_rate_key,
+)
+from booking.models import Booking, IdempotencyRecord
 from rota.models import Session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,12 +46,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi"}
 DEFAULT_CANCEL_REASON = "Annulé via l'API"
 MAX_IDEMPOTENCY_KEY = 200
-# Per token: a regulation desk books a few patients a minute at most; a runaway client
-# retrying in a loop is stopped long before it fills a territory's day.
-DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
-# Per token, every call together: searches cost a scan of the day's sessions; five a
-# second is far above a desk's pace and keeps one runaway client from starving the others.
-DEFAULT_API_RATE_LIMIT = "300 per minute"
 # Besides its own channel, anyone may narrow a search to the slots open to everybody.
 CHANNELS_ALLOWED = {
     Role.REGULATOR: {slotlib.SAS, slotlib.OPEN},
@@ -63,23 +62,6 @@ def bad_request(message: str, code: str = "invalid_body") -> services.BookingErr
 
 
 # --- authentication, errors, headers -------------------------------------------------------------
-
-
-def commit_token_touch() -> None:
-    """Save the token's new ``last_used_at`` in a write transaction of its own.
-
-    On a GET the request's transaction only reads (SQLite: deferred); upgrading it to a
-    write could fail at once if another worker wrote meanwhile, so the change is replayed
-    in a fresh transaction that takes the write lock up front.
-    """
-    touched = [(obj.id, obj.last_used_at) for obj in db.session.dirty if isinstance(obj, ApiToken)]
-    db.session.rollback()
-    with write_transactions():
-        for token_id, used_at in touched:
-            db.session.execute(
-                sa.update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=used_at)
-            )
-        db.session.commit()
 
 
 @bp.before_request
@@ -125,30 +107,6 @@ def _zone() -> str:
     territory = _user().territory
     assert territory is not None  # tokens.authenticate refuses users without one
     return territory.timezone
-
-
-def token_rate_key() -> str:
-    """Rate-limit key: the token (hashed), or the address for requests without one.
-
-    Route limits are checked as the view starts, after ``authenticate``: the token read
-    here is a live one (the address is only a fallback).
-    """
-    plain = tokens.parse_bearer(request.headers.get("Authorization"))
-    return f"api-token:{tokens.hash_token(plain)[:32]}" if plain else get_remote_address()
-
-
-def booking_rate_limit() -> str:
-    return current_app.config.get("API_BOOKING_RATE_LIMIT", DEFAULT_BOOKING_RATE_LIMIT)
-
-
-def _api_rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT)
-
-
-# One budget per token shared by every route but the public OpenAPI document. It is
-# checked as the view starts, after ``authenticate``: a request without a live token is
-# refused (401) before it could spend anyone's budget.
-api_rate_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=token_rate_key)
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------
@@ -277,27 +235,6 @@ def _json_body(*, required: bool) -> dict[str, Any]:
             "invalid_json",
         )
     return payload
-
-
-def storable(payload: dict[str, Any]) -> bool:
-    """Whether every text of a JSON body may be stored: no NUL, no lone surrogate.
-
-    JSON lets a string say ``\\u0000`` or ``\\ud800``; PostgreSQL refuses the first and
-    no database can encode the second, so either would be a 500 rather than a 400. Walked
-    without recursion: a body may nest as deep as the JSON parser allows.
-    """
-    stack: list[Any] = [payload]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
-                return False
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return True
 
 
 def _text(data: dict[str, Any], name: str, label: str, *, default: str | None = None) -> str:

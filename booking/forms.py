@@ -14,7 +14,7 @@ from wtforms.widgets import TextInput
 
 from app import communes_ref
 from app.communes_ref import OfficialCommune
-from app.territory.forms import REQUIRED, _domain_check, select_choices
+from app.forms import REQUIRED, domain_check, select_choices
 from app.validators import normalise_phone
 from booking.services import REASONS, PatientData
 
@@ -57,7 +57,7 @@ class BookingForm(FlaskForm):
     )
     phone = StringField(
         "Téléphone du patient",
-        validators=[DataRequired(REQUIRED), _domain_check(normalise_phone)],
+        validators=[DataRequired(REQUIRED), domain_check(normalise_phone)],
         render_kw={"inputmode": "tel", "autocomplete": "off"},
     )
     reason_code = SelectField("Motif", choices=select_choices(REASONS.items()), default="autre")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db_types import UTCDateTime
 from app.enums import LabelledEnum
 from app.extensions import db
-from app.models import User, _enum
+from app.models import User, enum_column
 from app.timeutil import now_utc
 from rota.models import Session
 
@@ -47,7 +47,7 @@ class Booking(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     slot_channel: Mapped[str] = mapped_column(sa.String(12))  # the slot's own channel
     channel: Mapped[str] = mapped_column(sa.String(12))  # the booker's channel
-    status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus, "booking_status"))
+    status: Mapped[BookingStatus] = mapped_column(enum_column(BookingStatus, "booking_status"))
     # Minimal patient data (nullable: erased by the purge).
     family_name: Mapped[str | None] = mapped_column(sa.String(100))
     given_name: Mapped[str | None] = mapped_column(sa.String(100))

@@ -23,12 +23,12 @@ from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
+from app.outbox import notify
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_phone
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
-from rota.services import notify
 
 # A slot starting in less than this can't be booked any more: the patient could not get there.
 MARGIN = timedelta(minutes=5)

@@ -11,9 +11,9 @@ from wtforms.validators import Length, Optional
 
 from app.enums import Role
 from app.extensions import db
+from app.forms import select_choices
 from app.models import User
 from app.security import roles_required
-from app.territory.forms import select_choices
 from app.validators import ValidationError
 from booking import tokens
 

@@ -6,7 +6,6 @@ reads the request, calls one use case, commits once and says the outcome in Fren
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,11 +16,9 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_limiter.util import get_remote_address
@@ -31,12 +28,10 @@ from sqlalchemy.orm import joinedload
 from app import communes_ref
 from app.enums import Role
 from app.extensions import db, limiter
-from app.models import Commune, Territory
 from app.security import roles_required
-from app.templating import FRENCH_MONTHS, FRENCH_WEEKDAYS
-from app.territory.views import _attempt, _territory
-from app.timeutil import format_local, local, now_utc
-from booking import availability, forms, page_cache, services
+from app.timeutil import local, now_utc
+from app.web import attempt, current_territory
+from booking import forms, services
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
@@ -53,13 +48,6 @@ OUTSIDE_NOTE = (
     "Commune hors du territoire de la CPTS : les créneaux proposés restent accessibles au patient."
 )
 LIST_LIMIT = 200
-# How each channel reads to a patient: who can book that slot for them.
-CHANNEL_WORDS = {
-    slotlib.OPEN: "via le 15 ou votre pharmacie",
-    slotlib.SAS: "via le 15",
-    slotlib.PHARMACY: "via votre pharmacie",
-}
-DAYS = {"aujourdhui": 0, "demain": 1}
 # Per account, as the API's per token: a booker takes a few patients a minute at most; a
 # script replaying the form is stopped long before it fills a territory's day.
 DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
@@ -97,25 +85,6 @@ def age_label(birth: date | None, day: date) -> str:
     return f"{months // 12} ans"
 
 
-def long_day(day: date) -> str:
-    """ "lundi 1 mars 2027", whatever the server's locale."""
-    return f"{FRENCH_WEEKDAYS[day.weekday()]} {day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}"
-
-
-def free_words(counts: dict[str, int]) -> list[str]:
-    """ "3 créneaux via le 15 ou votre pharmacie": the counts as a patient reads them."""
-    return [
-        f"{counts[c]} créneau{'x' if counts[c] > 1 else ''} {CHANNEL_WORDS[c]}"
-        for c in (slotlib.OPEN, slotlib.SAS, slotlib.PHARMACY)
-        if counts.get(c)
-    ]
-
-
-def _clock(zone: str) -> Callable[[datetime | None, str], str]:
-    """A formatter in the territory's zone (the public has no account to take it from)."""
-    return lambda value, fmt="%H:%M": format_local(value, zone, fmt)
-
-
 # --- search and book ----------------------------------------------------------------------------
 
 
@@ -123,7 +92,7 @@ def _clock(zone: str) -> Callable[[datetime | None, str], str]:
 @bookers
 def search():
     """Free slots the booker's channel may take now, the patient's commune first."""
-    territory = _territory()
+    territory = current_territory()
     local_codes = {c.insee_code for c in territory.communes}
     text = request.args.get("commune", "")
     lookup = forms.resolve_commune(text, insee=request.args.get("insee", ""), local=local_codes)
@@ -180,7 +149,7 @@ def _booker_key() -> str:
 @bookers
 def book():
     """The patient form for one slot; on success, the confirmation (the booking's page)."""
-    territory = _territory()
+    territory = current_territory()
     slot_id = (request.values.get("creneau") or "").strip()[:40]
     insee = (request.values.get("insee") or "").strip()[:5]
     replacing = _replacing((request.values.get("remplace") or "").strip()[:8])
@@ -272,7 +241,7 @@ def detail(reference: str):
         BookingStatus.HONOURED,
         BookingStatus.NO_SHOW,
     )
-    zone = _territory().timezone
+    zone = current_territory().timezone
     page = render_template(
         "booking/detail.html",
         booking=booking,
@@ -305,7 +274,7 @@ def cancel(reference: str):
     if not form.validate():
         flash("Indiquez le motif de l'annulation (200 caractères au plus).", "error")
         return redirect(url_for("booking.detail", reference=booking.reference))
-    ok, _ = _attempt(lambda: services.cancel(booking, current_user, reason=form.reason.data or ""))
+    ok, _ = attempt(lambda: services.cancel(booking, current_user, reason=form.reason.data or ""))
     if ok:
         flash(f"Rendez-vous {booking.reference} annulé ; le créneau est libéré.", "success")
     return redirect(url_for("booking.detail", reference=booking.reference))
@@ -320,7 +289,7 @@ def mark(reference: str):
     back = (
         url_for(
             "booking.gp_day",
-            date=local(booking.starts_at, _territory().timezone).date().isoformat(),
+            date=local(booking.starts_at, current_territory().timezone).date().isoformat(),
         )
         if request.form.get("retour") == "jour" and current_user.role == Role.GP
         else url_for("booking.detail", reference=booking.reference)
@@ -329,7 +298,7 @@ def mark(reference: str):
         flash("Indiquez si le patient est venu ou non.", "error")
         return redirect(back)
     honoured = answer == "venu"
-    ok, _ = _attempt(lambda: services.mark(booking, current_user, honoured=honoured))
+    ok, _ = attempt(lambda: services.mark(booking, current_user, honoured=honoured))
     if ok:
         flash(
             f"{booking.reference} : patient {'venu' if honoured else 'absent'}.",
@@ -402,7 +371,7 @@ def territory_bookings():
     jump = _by_reference(request.args.get("ref", ""))
     if jump is not None:
         return jump
-    territory = _territory()
+    territory = current_territory()
     day = forms.parse_day(request.args.get("jour"), _today(territory.timezone))
     status = request.args.get("statut", "")
     visible = _with_places(services.visible_bookings(current_user))
@@ -440,7 +409,7 @@ def gp_day():
     me = current_user.practitioner
     if me is None or me.territory_id != current_user.territory_id:
         abort(403)
-    territory = _territory()
+    territory = current_territory()
     day = forms.parse_day(request.args.get("date"), _today(territory.timezone))
     held = db.session.execute(
         sa.select(Session, Assignment.seat)
@@ -491,102 +460,3 @@ def gp_day():
     )
     services.audit_read(current_user, list(bookings.values()), "gp_day")
     return page
-
-
-# --- public page -------------------------------------------------------------------------------
-
-
-def _public_lookup(text: str) -> tuple[list[Commune], str | None]:
-    """Territory communes matching what a patient typed (name or postal code)."""
-    query = " ".join(text.split())[:100]
-    if not query:
-        return [], None
-    codes = [c.insee_code for c in communes_ref.search(query, limit=50)]
-    if not codes:
-        return [], f"Aucune commune ne correspond à « {query} »."
-    found = db.session.scalars(
-        sa.select(Commune)
-        .where(Commune.insee_code.in_(codes))
-        .options(joinedload(Commune.territory))
-        .order_by(Commune.name)
-    ).all()
-    if not found:
-        return [], (
-            f"Aucune CPTS de ce service ne couvre « {query} » : appelez le 15, qui vous orientera."
-        )
-    return list(found), None
-
-
-@bp.get("/disponibilites")
-def public():
-    """Where and when GPs see patients today or tomorrow, and how to get a slot: no names.
-
-    Anonymous answers are the same for everyone and set no cookie, so shared caches may
-    keep them a minute; a logged-in visitor's page carries their account bar and is not.
-    """
-    anonymous = not current_user.is_authenticated
-    now = now_utc()
-    key = None
-    if anonymous:
-        key = (
-            request.full_path,
-            now.replace(second=0, microsecond=0),
-            page_cache.freshness_marker(now),
-        )
-        body = page_cache.public_pages.get(key, now)
-        if body is not None:
-            return _public_response(make_response(body))
-    territories = db.session.scalars(sa.select(Territory).order_by(Territory.name)).all()
-    slug = request.args.get("cpts", "").strip()[:60]
-    query = request.args.get("q", "")
-    day_key = request.args.get("jour", "aujourdhui")
-    if day_key not in DAYS:
-        day_key = "aujourdhui"
-    matches, message = _public_lookup(query) if query else ([], None)
-    if len(matches) == 1:
-        found = matches[0]
-        return redirect(
-            url_for("booking.public", cpts=found.territory.slug, commune=found.insee_code)
-        )
-    territory = next((t for t in territories if t.slug == slug), None)
-    if slug and territory is None:
-        abort(404)
-    if territory is None and len(territories) == 1 and not query:
-        territory = territories[0]
-    context: dict[str, object] = {
-        "territories": territories,
-        "territory": territory,
-        "query": query,
-        "matches": matches,
-        "message": message,
-        "day_key": day_key,
-    }
-    if territory is not None:
-        day = local(now, territory.timezone).date() + timedelta(days=DAYS[day_key])
-        communes = territory.communes
-        chosen = next(
-            (c for c in communes if c.insee_code == request.args.get("commune", "")), None
-        )
-        sites = availability.day_availability(territory, day, now=now)
-        here = [s for s in sites if chosen is not None and s.site.commune_id == chosen.id]
-        context.update(
-            day=day,
-            communes=communes,
-            chosen=chosen,
-            here=here,
-            elsewhere=[s for s in sites if s not in here],
-            day_label=long_day(day),
-            clock=_clock(territory.timezone),
-            free_words=free_words,
-        )
-    response = make_response(render_template("booking/public.html", **context))
-    if key is not None and not session.modified:
-        page_cache.public_pages.put(key, response.get_data(), now)
-        return _public_response(response)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _public_response(response: Response) -> Response:
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response

@@ -1,1 +1,22 @@
-"""The rota: session templates, periods, fair generation, publication, swaps (issue 3)."""
+"""The rota: session templates, periods, fair generation, publication, swaps.
+
+It builds on the shell (``app``) and knows nothing of bookings or feeds: it announces its
+changes through ``rota.events``. ``python -m rota solve`` runs the pure engine alone, so
+importing this package costs nothing; ``init_app`` loads the web parts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the rota's pages and commands."""
+    from rota.cli import rota_cli
+    from rota.views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(rota_cli)

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.territory.forms import MultiCheckboxField, NumberField, select_choices
+from app.forms import MultiCheckboxField, NumberField, select_choices
 from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
 
 REQUIRED = "Ce champ est obligatoire."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db_types import UTCDateTime
 from app.enums import LabelledEnum
 from app.extensions import db
-from app.models import Practitioner, Site, _enum
+from app.models import Practitioner, Site, enum_column
 from app.timeutil import now_utc
 
 
@@ -70,12 +69,14 @@ class SessionTemplate(db.Model):
     end_time: Mapped[time] = mapped_column(sa.Time)
     gps_needed: Mapped[int] = mapped_column(default=1)
     slot_minutes: Mapped[int] = mapped_column(default=15)
-    mode: Mapped[ConsultationMode] = mapped_column(_enum(ConsultationMode, "consultation_mode"))
+    mode: Mapped[ConsultationMode] = mapped_column(
+        enum_column(ConsultationMode, "consultation_mode")
+    )
     sas_slots: Mapped[int] = mapped_column(default=0)
     pharmacy_slots: Mapped[int] = mapped_column(default=0)
     valid_from: Mapped[date]
     valid_to: Mapped[date | None]
-    on_holidays: Mapped[HolidayRule] = mapped_column(_enum(HolidayRule, "holiday_rule"))
+    on_holidays: Mapped[HolidayRule] = mapped_column(enum_column(HolidayRule, "holiday_rule"))
     active: Mapped[bool] = mapped_column(default=True)
 
     site: Mapped[Site] = relationship(viewonly=True)
@@ -118,7 +119,7 @@ class RotaPeriod(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     start_date: Mapped[date]
     end_date: Mapped[date]
-    status: Mapped[PeriodStatus] = mapped_column(_enum(PeriodStatus, "period_status"))
+    status: Mapped[PeriodStatus] = mapped_column(enum_column(PeriodStatus, "period_status"))
     wishes_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(default=0)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -161,7 +162,7 @@ class Session(db.Model):
     # re-cut the slots of a session that may already have bookings.
     slot_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
     mode: Mapped[ConsultationMode] = mapped_column(
-        _enum(ConsultationMode, "consultation_mode"), server_default="surgery"
+        enum_column(ConsultationMode, "consultation_mode"), server_default="surgery"
     )
     sas_slots: Mapped[int] = mapped_column(default=0, server_default="0")
     pharmacy_slots: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -208,7 +209,9 @@ class Assignment(db.Model):
         sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
     )
     seat: Mapped[int]
-    source: Mapped[AssignmentSource] = mapped_column(_enum(AssignmentSource, "assignment_source"))
+    source: Mapped[AssignmentSource] = mapped_column(
+        enum_column(AssignmentSource, "assignment_source")
+    )
     locked: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
@@ -291,26 +294,6 @@ class Wish(db.Model):
         return f"<Wish period={self.period_id} gp={self.practitioner_id}>"
 
 
-class OutboxMessage(db.Model):
-    """E-mails waiting for the pluggable sender (in development: read them here)."""
-
-    __tablename__ = "outbox_message"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    territory_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
-    )
-    recipient: Mapped[str] = mapped_column(sa.String(254))
-    subject: Mapped[str] = mapped_column(sa.String(200))
-    body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    meta: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-    def __repr__(self) -> str:
-        return f"<OutboxMessage {self.id} to={self.recipient!r}>"
-
-
 class SwapStatus(LabelledEnum):
     OPEN = "open", "En attente"
     PENDING = "pending", "En attente de validation"
@@ -341,7 +324,7 @@ class SwapRequest(db.Model):
     taken_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("practitioner.id", ondelete="SET NULL")
     )
-    status: Mapped[SwapStatus] = mapped_column(_enum(SwapStatus, "swap_status"))
+    status: Mapped[SwapStatus] = mapped_column(enum_column(SwapStatus, "swap_status"))
     message: Mapped[str] = mapped_column(sa.String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

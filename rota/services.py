@@ -15,18 +15,19 @@ import sqlalchemy as sa
 
 from app import audit
 from app.enums import Profession, Role
+from app.events import answers
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
+from app.outbox import notify
 from app.territory.services import holiday_subdivision_code
 from app.timeutil import now_utc
 from app.validators import ValidationError
-from rota import calendar, engine, feeds
+from rota import calendar, engine, events
 from rota.models import (
     Assignment,
     AssignmentSource,
     ConsultationMode,
     HolidayRule,
-    OutboxMessage,
     PeriodStatus,
     RotaPeriod,
     Session,
@@ -288,7 +289,7 @@ def open_wishes(period: RotaPeriod, *, deadline: datetime | None, by: User | Non
     period.wishes_deadline = deadline
     for gp in active_gps(period.territory_id):
         if gp.email:
-            _notify(
+            notify(
                 period.territory_id,
                 gp.email,
                 f"Tour de rôle : déclarez vos souhaits pour « {period.name} »",
@@ -319,16 +320,6 @@ def active_gps(territory_id: int) -> list[Practitioner]:
             .order_by(Practitioner.id)
         )
     )
-
-
-def notify(territory_id: int, recipient: str, subject: str, body: str) -> None:
-    """Queue an e-mail for the pluggable sender (the outbox table, sent by ``outbox send``)."""
-    db.session.add(
-        OutboxMessage(territory_id=territory_id, recipient=recipient, subject=subject, body=body)
-    )
-
-
-_notify = notify
 
 
 # --- declarations ------------------------------------------------------------------------------
@@ -603,7 +594,7 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
             counts[a.practitioner_id] += 1
     for gp in active_gps(period.territory_id):
         if gp.email and counts[gp.id]:
-            _notify(
+            notify(
                 period.territory_id,
                 gp.email,
                 f"Tour de rôle publié : « {period.name} »",
@@ -761,21 +752,19 @@ def volunteer(session: Session, practitioner: Practitioner, *, by: User | None) 
     return assign(session, practitioner, source=AssignmentSource.VOLUNTEERED, locked=True, by=by)
 
 
-def _booked_on(session: Session, seat: int) -> int:
-    from booking.services import live_bookings_of
-
-    return len(live_bookings_of(session.id, seat))
+def commitments_on(session: Session) -> dict[int, int]:
+    """How many commitments (appointments, for the booking layer) each seat carries."""
+    total: dict[int, int] = {}
+    for counts in answers(events.seat_commitments, session):
+        for seat, count in counts.items():
+            total[seat] = total.get(seat, 0) + count
+    return total
 
 
 def unassign(assignment: Assignment, *, by: User | None) -> None:
     """Remove a GP from a session; refused while patients are booked on their seat."""
     session = assignment.session
-    booked = _booked_on(session, assignment.seat)
-    if booked:
-        raise ValidationError(
-            f"{booked} patient(s) ont rendez-vous sur cette place : remplacez le médecin "
-            "(les rendez-vous le suivront) ou annulez la plage, plutôt que de la vider."
-        )
+    events.assignment_removal.send(assignment, by=by)
     if session.period.status == PeriodStatus.PUBLISHED:
         session.version += 1
     audit.record(
@@ -785,7 +774,7 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
         target=assignment,
         detail={"session": session.id, "practitioner": assignment.practitioner_id},
     )
-    feeds.record_departure(assignment)
+    events.assignment_leaving.send(assignment, change="remove", by=by)
     _tell_removed(assignment)
     session.assignments.remove(assignment)
     db.session.flush()
@@ -815,7 +804,7 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
     if reasons:
         raise ValidationError(" ".join(reasons))
     before = assignment.practitioner_id
-    feeds.record_departure(assignment)
+    events.assignment_leaving.send(assignment, change="replace", by=by)
     _tell_removed(assignment)
     assignment.practitioner_id = practitioner.id
     assignment.source = AssignmentSource.MANUAL
@@ -831,7 +820,7 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
         detail={"session": session.id, "from": before, "to": practitioner.id},
     )
     if practitioner.email and session.period.status == PeriodStatus.PUBLISHED:
-        booked = _booked_on(session, assignment.seat)
+        booked = commitments_on(session).get(assignment.seat, 0)
         notify(
             session.territory_id,
             practitioner.email,
@@ -843,14 +832,12 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
 
 def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
     """Cancel a session (amendment): its GPs are told, its bookings flagged "à replacer"."""
-    from booking.services import flag_for_replacement
-
     if session.cancelled:
         raise ValidationError("Cette plage est déjà annulée.")
     text = " ".join((reason or "").split())
     if not text:
         raise ValidationError("Indiquez le motif de l'annulation.")
-    feeds.record_cancellation(session)
+    events.session_cancelling.send(session, by=by)
     session.cancelled = True
     session.cancel_reason = text[:200]
     session.version += 1
@@ -865,7 +852,7 @@ def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
                 f"({session.cancel_reason}).",
             )
     audit.record("session.cancel", by=by, territory_id=session.territory_id, target=session)
-    return flag_for_replacement(session, by=by)
+    return sum(answers(events.session_cancelled, session, by=by))
 
 
 def period_fairness(period: RotaPeriod) -> list:
@@ -957,7 +944,7 @@ def offer_swap(
     db.session.add(request)
     db.session.flush()
     if to is not None and to.email:
-        _notify(
+        notify(
             session.territory_id,
             to.email,
             "Tour de rôle : un confrère vous propose une plage",
@@ -1021,7 +1008,7 @@ def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -
         db.session.flush()
         session = assignment.session
         for email in _coordinator_emails(request.territory_id):
-            _notify(
+            notify(
                 request.territory_id,
                 email,
                 "Tour de rôle : un échange attend votre validation",
@@ -1045,7 +1032,7 @@ def _complete_swap(
 ) -> Assignment:
     session = assignment.session
     giver = assignment.practitioner
-    feeds.record_departure(assignment)
+    events.assignment_leaving.send(assignment, change="swap", by=by)
     assignment.practitioner_id = taker.id
     assignment.source = AssignmentSource.SWAPPED
     assignment.locked = True
@@ -1055,7 +1042,7 @@ def _complete_swap(
     request.decided_at = now_utc()
     db.session.flush()
     if giver.email:
-        _notify(
+        notify(
             session.territory_id,
             giver.email,
             "Tour de rôle : votre plage est reprise",
@@ -1094,7 +1081,7 @@ def refuse_swap(request: SwapRequest, *, by: User | None) -> None:
     session = request.session
     for gp in (request.from_practitioner, db.session.get(Practitioner, request.taken_by_id)):
         if gp is not None and gp.email:
-            _notify(
+            notify(
                 request.territory_id,
                 gp.email,
                 "Tour de rôle : échange refusé par la coordination",
@@ -1124,7 +1111,7 @@ def take_open_place(session: Session, practitioner: Practitioner, *, by: User | 
         raise ValidationError("Cette plage a déjà commencé.")
     assignment = assign(session, practitioner, source=AssignmentSource.BOURSE, locked=True, by=by)
     for email in _coordinator_emails(session.territory_id):
-        _notify(
+        notify(
             session.territory_id,
             email,
             "Tour de rôle : une plage à pourvoir a trouvé preneur",
@@ -1161,7 +1148,7 @@ def remind_gps(period: RotaPeriod, *, by: User | None) -> int:
     )
     silent = [gp for gp in active_gps(period.territory_id) if gp.id not in answered and gp.email]
     for gp in silent:
-        _notify(
+        notify(
             period.territory_id,
             gp.email,
             f"Rappel : vos souhaits pour « {period.name} »",

@@ -11,12 +11,12 @@ from flask_login import current_user
 
 from app.enums import Role
 from app.extensions import db
+from app.forms import ConfirmForm, select_choices
 from app.models import Practitioner, Site
 from app.security import get_in_territory_or_404, roles_required
-from app.territory.forms import ConfirmForm, select_choices
-from app.territory.views import _attempt, _territory
 from app.timeutil import now_utc
 from app.validators import ValidationError
+from app.web import attempt, current_territory
 from rota import forms, services
 from rota.fairness import bar_chart
 from rota.models import (
@@ -47,12 +47,12 @@ gp_only = roles_required(Role.GP)
 @coordinator_only
 def templates():
     """Session templates of the territory, and a form to add one."""
-    territory = _territory()
+    territory = current_territory()
     form = forms.TemplateForm()
     form.site_id.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
     if form.validate_on_submit():
         data = _template_data(form)
-        ok, _ = _attempt(lambda: services.create_template(territory, data, by=current_user))
+        ok, _ = attempt(lambda: services.create_template(territory, data, by=current_user))
         if ok:
             flash("Plage type enregistrée.", "success")
             return redirect(url_for("rota.templates"))
@@ -87,7 +87,7 @@ def _template_data(form: forms.TemplateForm) -> services.TemplateData:
 def edit_template(template_id: int):
     """Change a template; sessions already created keep their times."""
     template = get_in_territory_or_404(SessionTemplate, template_id)
-    territory = _territory()
+    territory = current_territory()
     form = forms.TemplateForm(obj=template)
     form.site_id.choices = select_choices(
         (s.id, s.name) for s in territory.sites if s.active or s.id == template.site_id
@@ -98,7 +98,7 @@ def edit_template(template_id: int):
         form.on_holidays.data = template.on_holidays.value
     if form.validate_on_submit():
         data = _template_data(form)
-        ok, _ = _attempt(lambda: services.update_template(template, data, by=current_user))
+        ok, _ = attempt(lambda: services.update_template(template, data, by=current_user))
         if ok:
             flash(
                 "Plage type modifiée. Les plages déjà créées dans les périodes ouvertes "
@@ -113,7 +113,7 @@ def edit_template(template_id: int):
 @coordinator_only
 def toggle_template(template_id: int, action: str):
     template = get_in_territory_or_404(SessionTemplate, template_id)
-    ok, _ = _attempt(
+    ok, _ = attempt(
         lambda: services.set_template_active(template, action == "activer", by=current_user)
     )
     if ok:
@@ -129,10 +129,10 @@ def toggle_template(template_id: int, action: str):
 @bp.route("/coordination/periodes", methods=["GET", "POST"])
 @coordinator_only
 def periods():
-    territory = _territory()
+    territory = current_territory()
     form = forms.PeriodForm()
     if form.validate_on_submit():
-        ok, period = _attempt(
+        ok, period = attempt(
             lambda: services.create_period(
                 territory,
                 name=form.name.data or "",
@@ -157,7 +157,7 @@ def periods():
 def period(period_id: int):
     """Review: the grid (sites × days), unfilled sessions, fairness table and chart."""
     period = get_in_territory_or_404(RotaPeriod, period_id)
-    territory = _territory()
+    territory = current_territory()
     sessions = period.sessions
     days = sorted({s.local_date for s in sessions})
     grid: dict[tuple[int, object], list[Session]] = defaultdict(list)
@@ -192,7 +192,7 @@ def period(period_id: int):
 def period_action(period_id: int, action: str):
     period = get_in_territory_or_404(RotaPeriod, period_id)
     if action == "ouvrir":
-        ok, created = _attempt(
+        ok, created = attempt(
             lambda: services.open_wishes(
                 period, deadline=now_utc() + timedelta(days=14), by=current_user
             )
@@ -203,22 +203,22 @@ def period_action(period_id: int, action: str):
                 "success",
             )
     elif action == "generer":
-        ok, solution = _attempt(lambda: services.generate_rota(period, by=current_user))
+        ok, solution = attempt(lambda: services.generate_rota(period, by=current_user))
         if ok and solution is not None:
             f = solution.figures
             flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
             for item in solution.unfilled[:10]:
                 flash(f"Non pourvue : {item.reason}.", "warning")
     elif action == "archiver":
-        ok, _ = _attempt(lambda: services.archive_period(period, by=current_user))
+        ok, _ = attempt(lambda: services.archive_period(period, by=current_user))
         if ok:
             flash("Période archivée.", "success")
     elif action == "relancer":
-        ok, count = _attempt(lambda: services.remind_gps(period, by=current_user))
+        ok, count = attempt(lambda: services.remind_gps(period, by=current_user))
         if ok:
             flash(f"{count} médecin(s) relancé(s) par e-mail.", "success")
     else:
-        ok, version = _attempt(lambda: services.publish_rota(period, by=current_user))
+        ok, version = attempt(lambda: services.publish_rota(period, by=current_user))
         if ok:
             flash(f"Tableau publié (version {version}) ; les médecins sont prévenus.", "success")
     return redirect(url_for("rota.period", period_id=period.id))
@@ -238,11 +238,7 @@ def session_detail(session_id: int):
         for gp in services.active_gps(session.territory_id)
         if session.site_id in {s.id for s in gp.sites} and gp.id not in held
     ]
-    from booking.services import live_bookings_of
-
-    booked = defaultdict(int)
-    for b in live_bookings_of(session.id):
-        booked[b.seat] += 1
+    booked = defaultdict(int, services.commitments_on(session))
     return render_template(
         "rota/session.html",
         session=session,
@@ -263,7 +259,7 @@ def assign(session_id: int):
         return redirect(url_for("rota.session_detail", session_id=session.id))
     practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
     warnings = services.soft_warnings(session, practitioner)
-    ok, _ = _attempt(
+    ok, _ = attempt(
         lambda: services.assign(
             session,
             practitioner,
@@ -294,11 +290,11 @@ def edit_assignment(assignment_id: int, action: str):
     assignment = _assignment_or_404(assignment_id)
     session_id = assignment.session_id
     if action == "retirer":
-        ok, _ = _attempt(lambda: services.unassign(assignment, by=current_user))
+        ok, _ = attempt(lambda: services.unassign(assignment, by=current_user))
         if ok:
             flash("Affectation retirée ; la plage est à pourvoir.", "success")
     else:
-        _attempt(lambda: services.set_locked(assignment, action == "verrouiller", by=current_user))
+        attempt(lambda: services.set_locked(assignment, action == "verrouiller", by=current_user))
     return redirect(url_for("rota.session_detail", session_id=session_id))
 
 
@@ -312,7 +308,7 @@ def replace_gp(assignment_id: int):
         flash("Choisissez un médecin.", "error")
     else:
         practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
-        ok, _ = _attempt(lambda: services.replace_gp(assignment, practitioner, by=current_user))
+        ok, _ = attempt(lambda: services.replace_gp(assignment, practitioner, by=current_user))
         if ok:
             flash(
                 f"{practitioner.display_name} assure désormais cette place ; "
@@ -328,7 +324,7 @@ def cancel_session(session_id: int):
     """Cancel a session: its GPs are told and its bookings become "à replacer"."""
     session = get_in_territory_or_404(Session, session_id)
     reason = request.form.get("reason", "")
-    ok, flagged = _attempt(lambda: services.cancel_session(session, reason=reason, by=current_user))
+    ok, flagged = attempt(lambda: services.cancel_session(session, reason=reason, by=current_user))
     if ok:
         flash(
             "Plage annulée." + (f" {flagged} rendez-vous sont à replacer." if flagged else ""),
@@ -354,7 +350,7 @@ def my_sessions():
     me = _me()
     form = forms.UnavailabilityForm()
     if form.validate_on_submit():
-        ok, _ = _attempt(
+        ok, _ = attempt(
             lambda: services.declare_unavailability(
                 me,
                 start_date=form.start_date.data,
@@ -544,7 +540,7 @@ def save_wish(period_id: int):
             by=current_user,
         )
 
-    ok, _ = _attempt(save)
+    ok, _ = attempt(save)
     if ok:
         flash(f"Souhaits enregistrés pour « {period.name} ».", "success")
     return redirect(url_for("rota.my_sessions"))
@@ -561,7 +557,7 @@ def offer_swap(assignment_id: int):
     to_id = request.form.get("to", type=int)
     to = get_in_territory_or_404(Practitioner, to_id) if to_id else None
     message = request.form.get("message", "")
-    ok, _ = _attempt(
+    ok, _ = attempt(
         lambda: services.offer_swap(assignment, to=to, message=message, by=current_user)
     )
     if ok:
@@ -583,11 +579,11 @@ def decide_swap(swap_id: int, action: str):
     if action == "annuler":
         if swap.from_practitioner_id != me.id:
             abort(404)
-        ok, _ = _attempt(lambda: services.cancel_swap(swap, by=current_user))
+        ok, _ = attempt(lambda: services.cancel_swap(swap, by=current_user))
         if ok:
             flash("Proposition retirée.", "success")
     else:
-        ok, taken = _attempt(lambda: services.accept_swap(swap, me, by=current_user))
+        ok, taken = attempt(lambda: services.accept_swap(swap, me, by=current_user))
         if ok and taken is None:
             flash("Reprise enregistrée : elle attend la validation de la coordination.", "success")
         elif ok:
@@ -601,7 +597,7 @@ def take_place(session_id: int):
     """Fill an unfilled place of a published rota from the bourse."""
     me = _me()
     session = get_in_territory_or_404(Session, session_id)
-    ok, _ = _attempt(lambda: services.take_open_place(session, me, by=current_user))
+    ok, _ = attempt(lambda: services.take_open_place(session, me, by=current_user))
     if ok:
         flash(
             f"Merci : vous assurerez la plage du {session.local_date:%d/%m/%Y} à "
@@ -618,7 +614,7 @@ def take_place(session_id: int):
 @coordinator_only
 def gaps():
     """Unfilled places of published rotas, sessions offered on the bourse, swaps to approve."""
-    territory = _territory()
+    territory = current_territory()
     now = now_utc()
     swaps = db.session.scalars(
         sa.select(SwapRequest)
@@ -645,11 +641,11 @@ def gaps():
 def approve_swap(swap_id: int, action: str):
     swap = get_in_territory_or_404(SwapRequest, swap_id)
     if action == "valider":
-        ok, _ = _attempt(lambda: services.approve_swap(swap, by=current_user))
+        ok, _ = attempt(lambda: services.approve_swap(swap, by=current_user))
         if ok:
             flash("Échange validé : les deux médecins sont prévenus.", "success")
     else:
-        ok, _ = _attempt(lambda: services.refuse_swap(swap, by=current_user))
+        ok, _ = attempt(lambda: services.refuse_swap(swap, by=current_user))
         if ok:
             flash("Échange refusé : la plage reste à son titulaire.", "success")
     return redirect(url_for("rota.gaps"))
@@ -660,7 +656,7 @@ def approve_swap(swap_id: int, action: str):
 def volunteer(session_id: int):
     me = _me()
     session = get_in_territory_or_404(Session, session_id)
-    ok, _ = _attempt(lambda: services.volunteer(session, me, by=current_user))
+    ok, _ = attempt(lambda: services.volunteer(session, me, by=current_user))
     if ok:
         flash(
             f"Vous assurerez la plage du {session.local_date:%d/%m/%Y} à {session.site.name}.",
@@ -730,7 +726,7 @@ def print_rota(period_id: int):
     month = _month_of(period, request.args.get("mois"))
     after = _next_month(month)
     sessions = [s for s in period.sessions if month <= s.local_date < after and not s.cancelled]
-    territory = _territory()
+    territory = current_territory()
     site_ids = {s.site_id for s in sessions}
     sites = [s for s in territory.sites if s.id in site_ids]
     cells: dict[tuple[int, date], list[Session]] = defaultdict(list)

@@ -124,7 +124,7 @@ def _make_app(url: str, **overrides: Any) -> Flask:
     app = create_app(config)
     app.test_client_class = IsolatedClient
     from booking.page_cache import public_pages, slot_searches
-    from rota.feed_views import known_tags
+    from publishing.feed_views import known_tags
 
     public_pages.clear()  # per-process: a page of an earlier test's database must not leak
     slot_searches.clear()

@@ -22,7 +22,7 @@ from app import audit
 from app.extensions import db
 from app.models import Practitioner, Site, Territory
 from booking.models import Booking, BookingStatus
-from rota import feeds
+from publishing import feeds
 from rota import services as rota_services
 from rota.models import ConsultationMode, HolidayRule, RotaPeriod, Session
 

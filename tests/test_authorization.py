@@ -104,7 +104,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("booking.mark", "POST"): COORD | GP,
     ("booking.territory_bookings", "GET"): COORD,
     ("booking.gp_day", "GET"): GP,
-    ("booking.public", "GET"): ANYONE,
+    ("public.availability_page", "GET"): ANYONE,
     # JSON API (bearer tokens)
     ("api.openapi", "GET"): ANYONE,
     ("api.list_slots", "GET"): set(),  # cookies never open the API: see API_ROUTES

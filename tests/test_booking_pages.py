@@ -15,10 +15,12 @@ import time_machine
 
 from app.enums import Role
 from app.extensions import db
-from booking import availability, services
+from booking import services
 from booking import slots as slotlib
 from booking.models import Booking, BookingStatus
-from booking.views import age_label, free_words
+from booking.views import age_label
+from publishing import availability
+from publishing.availability import free_words
 from rota import services as rota_services
 from rota.models import ConsultationMode
 from tests.conftest import BOOKING_DAY, PASSWORD

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import User
+from app.outbox import OutboxMessage
 from booking import services
 from booking.models import Booking, BookingStatus
 from booking.slots import OPEN, PHARMACY, SAS
 from rota import services as rota_services
-from rota.models import OutboxMessage
 
 PATIENT = services.PatientData(
     family_name="Durand",

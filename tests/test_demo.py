@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app.demo import DEMO_ACCOUNTS, MAIN_SLUG
 from app.enums import Profession, SiteKind
 from app.extensions import db
 from app.models import Commune, CommunePostalCode, Practitioner, Site, Territory, User
 from app.validators import luhn_valid
+from demo.loader import DEMO_ACCOUNTS, MAIN_SLUG
 
 TABLES = (Territory, Commune, CommunePostalCode, Site, Practitioner, User)
 

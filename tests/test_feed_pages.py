@@ -12,9 +12,9 @@ import time_machine
 from app.enums import Role
 from app.extensions import db
 from app.territory import services as territory_services
-from rota import feeds
+from publishing import feeds
+from publishing.models import CalendarFeed
 from rota import services as rota_services
-from rota.feed_models import CalendarFeed
 from tests.feed_world import DST_DAY, READ_AT, add_booking, build_feed_world
 
 TOKEN_PATH = re.compile(r"/ical/([A-Za-z0-9_-]{43})\.ics")

@@ -21,9 +21,10 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from app.enums import Role
 from app.extensions import db
-from booking import fhir, services, tokens
+from booking import services, tokens
 from booking.models import Booking, BookingStatus
 from booking.slots import PHARMACY, SAS
+from publishing import fhir
 from rota.models import ConsultationMode
 from tests.conftest import PASSWORD
 

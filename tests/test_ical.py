@@ -22,9 +22,9 @@ import sqlalchemy as sa
 import time_machine
 
 from app.extensions import db
-from rota import feeds, ical
+from publishing import feeds, ical
+from publishing.models import FeedTombstone
 from rota import services as rota_services
-from rota.feed_models import FeedTombstone
 from rota.models import Assignment, ConsultationMode, HolidayRule
 from tests.feed_world import (
     DST_DAY,

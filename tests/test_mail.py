@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from app import mail
 from app.config import build_config
 from app.extensions import db
-from rota.models import OutboxMessage
+from app.outbox import OutboxMessage
 
 T0 = datetime(2026, 1, 12, 9, 30, tzinfo=UTC)
 FROM = "Tour de rôle <ne-pas-repondre@cpts-test.fr>"

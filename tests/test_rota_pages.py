@@ -253,7 +253,8 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
 
 
 def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
-    from rota.models import OutboxMessage, Wish
+    from app.outbox import OutboxMessage
+    from rota.models import Wish
 
     _, site, gps, _, _ = setup
     coord = _login(app, "coord@example.org")
@@ -459,7 +460,8 @@ def test_printable_month_for_regulators_and_gps(app, setup, make_user):
 
 
 def test_coordinator_replaces_a_gp_and_cancels_a_session(app, setup, make_user):
-    from rota.models import OutboxMessage, Session
+    from app.outbox import OutboxMessage
+    from rota.models import Session
 
     territory, site, gps, _, _ = setup
     coord, _, period = _published_period(app, site)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from app.enums import Profession
 from app.extensions import db
+from app.outbox import OutboxMessage
 from app.validators import ValidationError
 from rota import services
 from rota.models import (
@@ -14,7 +15,6 @@ from rota.models import (
     AssignmentSource,
     ConsultationMode,
     HolidayRule,
-    OutboxMessage,
     PeriodStatus,
     Session,
     SessionTemplate,

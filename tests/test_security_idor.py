@@ -24,7 +24,7 @@ from booking import services as booking_services
 from booking import tokens
 from booking.models import ApiToken
 from booking.slots import PHARMACY
-from rota import feeds
+from publishing import feeds
 from rota import services as rota_services
 from rota.models import SwapStatus
 from tests.conftest import PASSWORD

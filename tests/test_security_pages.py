@@ -39,7 +39,7 @@ from app.territory import services as territory_services
 from booking import services as booking_services
 from booking import tokens
 from booking.slots import PHARMACY
-from rota import feeds
+from publishing import feeds
 from rota import services as rota_services
 from tests.conftest import PASSWORD, BookingWorld
 

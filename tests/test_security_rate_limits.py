@@ -22,7 +22,7 @@ from flask import Flask
 from app.extensions import db, limiter
 from booking import tokens
 from booking.models import Booking
-from rota import feeds
+from publishing import feeds
 from tests.conftest import PASSWORD
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -11,10 +9,7 @@ from wtforms import (
     EmailField,
     FloatField,
     HiddenField,
-    IntegerField,
-    SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -23,78 +18,31 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.enums import Profession, SiteKind
+from app.forms import REQUIRED, MultiCheckboxField, NumberField, domain_check, select_choices
 from app.territory.services import (
     BOOKING_HORIZONS,
     HOLIDAY_SUBDIVISIONS,
     TERRITORY_ROLES,
     TIMEZONES,
 )
-from app.validators import ValidationError as DomainError
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
-
-REQUIRED = "Ce champ est obligatoire."
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,9}")
-
-
-def select_choices(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices (tuples are deprecated since WTForms 3.3)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-def _domain_check(rule):
-    """Turn a shared validation rule into a WTForms validator (same message everywhere)."""
-
-    def check(form, field):
-        if field.data:
-            try:
-                rule(field.data)
-            except DomainError as exc:
-                raise ValidationError(str(exc)) from exc
-
-    return check
-
-
-class NumberField(IntegerField):
-    """A whole number as people type it: an optional sign and at most nine digits.
-
-    WTForms' ``IntegerField`` takes whatever ``int()`` reads ("1_000", "٣", 400 digits),
-    and ``NumberRange`` then compares it as a float: a 400-digit number raised
-    ``OverflowError``, a 500 instead of "invalid number". Nine digits hold every number a
-    form here asks for.
-    """
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if not valuelist:
-            return
-        raw = valuelist[0].strip()
-        if not _WHOLE_NUMBER.fullmatch(raw):
-            self.data = None
-            raise ValueError("Nombre entier attendu.")
-        self.data = int(raw)
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class TerritoryForm(FlaskForm):
     name = StringField("Nom de la CPTS", validators=[DataRequired(REQUIRED), Length(max=200)])
     finess = StringField(
         "N° FINESS de l'association",
-        validators=[Optional(), _domain_check(normalise_finess)],
+        validators=[Optional(), domain_check(normalise_finess)],
     )
     timezone = SelectField("Fuseau horaire", choices=select_choices(TIMEZONES.items()))
     holiday_subdivision = SelectField(
         "Jours fériés applicables", choices=select_choices(HOLIDAY_SUBDIVISIONS.items())
     )
     phone = StringField(
-        "Téléphone de la coordination", validators=[Optional(), _domain_check(normalise_phone)]
+        "Téléphone de la coordination", validators=[Optional(), domain_check(normalise_phone)]
     )
     email = EmailField("E-mail de la coordination", validators=[Optional(), Length(max=254)])
     min_rest_hours = NumberField(
@@ -153,9 +101,7 @@ class SiteForm(FlaskForm):
     address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
     postal_code = StringField("Code postal", validators=[DataRequired(REQUIRED), Length(max=5)])
     commune_id = SelectField("Commune", coerce=int, choices=[])
-    phone = StringField(
-        "Téléphone du lieu", validators=[Optional(), _domain_check(normalise_phone)]
-    )
+    phone = StringField("Téléphone du lieu", validators=[Optional(), domain_check(normalise_phone)])
     latitude = FloatField(
         "Latitude (facultatif)",
         validators=[Optional(), NumberRange(-90, 90, "Latitude entre -90 et 90.")],
@@ -172,13 +118,13 @@ class SiteForm(FlaskForm):
 class PractitionerForm(FlaskForm):
     rpps = StringField(
         "N° RPPS (11 chiffres)",
-        validators=[DataRequired(REQUIRED), _domain_check(normalise_rpps)],
+        validators=[DataRequired(REQUIRED), domain_check(normalise_rpps)],
     )
     family_name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=120)])
     given_name = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=120)])
     profession = SelectField("Profession", choices=select_choices(Profession.choices()))
     email = EmailField("E-mail", validators=[Optional(), Length(max=254)])
-    phone = StringField("Téléphone", validators=[Optional(), _domain_check(normalise_phone)])
+    phone = StringField("Téléphone", validators=[Optional(), domain_check(normalise_phone)])
     site_ids = MultiCheckboxField("Lieux d'exercice", coerce=int, choices=[])
 
 
@@ -199,7 +145,3 @@ class InviteUserForm(FlaskForm):
     practitioner_id = SelectField(
         "Professionnel de santé lié (médecins et pharmaciens)", coerce=int, choices=[]
     )
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: only its CSRF token matters, for POST-only buttons."""

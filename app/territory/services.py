@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from app import audit, communes_ref
+from app import audit, communes_ref, events
 from app.auth.services import issue_invitation, new_session_token
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
@@ -402,9 +402,7 @@ def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: Use
             sa.select(User).where(User.practitioner_id == practitioner.id)
         ):
             _deactivate(user)
-        from rota.feeds import revoke_gp_feed  # the shell loads rota only when needed
-
-        revoke_gp_feed(practitioner, by=by)
+        events.practitioner_deactivated.send(practitioner, by=by)
     db.session.flush()
     audit.record(
         "practitioner.activate" if active else "practitioner.deactivate",

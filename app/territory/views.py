@@ -2,56 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from app import communes_ref
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
+from app.forms import ConfirmForm, select_choices
 from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
 from app.territory import forms, services
 from app.territory.practitioner_import import import_practitioners
 from app.validators import ValidationError
+from app.web import attempt, current_territory
 
 bp = Blueprint("territory", __name__)
 T = TypeVar("T")
 
 coordinator_only = roles_required(Role.COORDINATOR)
 admin_only = roles_required(Role.ADMIN)
-
-
-def _attempt(action: Callable[[], T]) -> tuple[bool, T | None]:
-    """Run a service and commit; on a refused change, roll back and tell the user why.
-
-    Returns ``(ok, result)``. CSRF is checked for every POST by CSRFProtect already.
-    """
-    try:
-        result = action()
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return False, None
-    except IntegrityError:
-        db.session.rollback()
-        flash(
-            "Cette modification entre en conflit avec une donnée existante ; rien n'a été enregistré.",
-            "error",
-        )
-        return False, None
-    return True, result
-
-
-def _territory() -> Territory:
-    territory = db.session.get(Territory, current_user.territory_id)
-    assert territory is not None  # a coordinator always has one (CHECK constraint)
-    return territory
 
 
 def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
@@ -83,7 +55,7 @@ def _or(value: int | None, default: int) -> int:
 @coordinator_only
 def overview():
     """The territory at a glance."""
-    territory = _territory()
+    territory = current_territory()
     count = lambda model, *where: db.session.scalar(  # noqa: E731
         sa.select(sa.func.count(model.id)).where(model.territory_id == territory.id, *where)
     )
@@ -101,12 +73,12 @@ def overview():
 @coordinator_only
 def settings():
     """Edit the territory's settings."""
-    territory = _territory()
+    territory = current_territory()
     form = forms.TerritoryForm(obj=territory)
     if request.method == "GET":
         form.holiday_subdivision.data = territory.holiday_subdivision or ""
     if form.validate_on_submit():
-        ok, _ = _attempt(
+        ok, _ = attempt(
             lambda: services.update_territory(territory, _settings(form), by=current_user)
         )
         if ok:
@@ -122,7 +94,7 @@ def settings():
 @coordinator_only
 def communes():
     """The territory's communes, and a search in the official list to add more."""
-    territory = _territory()
+    territory = current_territory()
     query = request.args.get("q", "").strip()[:100]
     results = communes_ref.search(query) if query else []
     epcis = communes_ref.search_epci(query) if len(query) >= 3 else []
@@ -143,7 +115,7 @@ def communes():
         epcis=epcis,
         owners=owners,
         epci_name=communes_ref.epci_name,
-        form=forms.ConfirmForm(),
+        form=ConfirmForm(),
     )
 
 
@@ -155,12 +127,12 @@ def add_commune(insee_code: str):
     if official is None:
         abort(404)
     form = forms.CommuneAddForm(insee_code=official.insee_code)
-    form.postal_codes.choices = forms.select_choices((c, c) for c in official.postal_codes)
+    form.postal_codes.choices = select_choices((c, c) for c in official.postal_codes)
     if request.method == "POST" and form.validate():
         chosen = form.postal_codes.data or None
-        ok, commune = _attempt(
+        ok, commune = attempt(
             lambda: services.add_commune(
-                _territory(), official.insee_code, postal_codes=chosen, by=current_user
+                current_territory(), official.insee_code, postal_codes=chosen, by=current_user
             )
         )
         if ok and commune is not None:
@@ -176,7 +148,7 @@ def add_epci():
     form = forms.EpciAddForm()
     if not form.validate():
         abort(400)
-    territory = _territory()
+    territory = current_territory()
     members = [
         c for c in communes_ref.reference().communes.values() if c.epci_code == form.epci_code.data
     ]
@@ -205,7 +177,7 @@ def add_epci():
 def remove_commune(commune_id: int):
     commune = get_in_territory_or_404(Commune, commune_id)
     name = commune.name
-    ok, _ = _attempt(lambda: services.remove_commune(commune, by=current_user))
+    ok, _ = attempt(lambda: services.remove_commune(commune, by=current_user))
     if ok:
         flash(f"{name} retirée du territoire.", "success")
     return redirect(url_for("territory.communes"))
@@ -216,7 +188,7 @@ def remove_commune(commune_id: int):
 
 def _site_form(territory: Territory, site: Site | None = None) -> forms.SiteForm:
     form = forms.SiteForm(obj=site)
-    form.commune_id.choices = forms.select_choices(
+    form.commune_id.choices = select_choices(
         (c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in territory.communes
     )
     return form
@@ -239,19 +211,19 @@ def _site_data(form: forms.SiteForm) -> services.SiteData:
 @bp.get("/coordination/lieux")
 @coordinator_only
 def sites():
-    territory = _territory()
+    territory = current_territory()
     return render_template(
-        "territory/sites.html", territory=territory, sites=territory.sites, form=forms.ConfirmForm()
+        "territory/sites.html", territory=territory, sites=territory.sites, form=ConfirmForm()
     )
 
 
 @bp.route("/coordination/lieux/nouveau", methods=["GET", "POST"])
 @coordinator_only
 def new_site():
-    territory = _territory()
+    territory = current_territory()
     form = _site_form(territory)
     if form.validate_on_submit():
-        ok, site = _attempt(
+        ok, site = attempt(
             lambda: services.create_site(territory, _site_data(form), by=current_user)
         )
         if ok and site is not None:
@@ -266,7 +238,7 @@ def edit_site(site_id: int):
     site = get_in_territory_or_404(Site, site_id)
     form = _site_form(site.territory, site)
     if form.validate_on_submit():
-        ok, _ = _attempt(lambda: services.update_site(site, _site_data(form), by=current_user))
+        ok, _ = attempt(lambda: services.update_site(site, _site_data(form), by=current_user))
         if ok:
             flash("Lieu enregistré.", "success")
             return redirect(url_for("territory.sites"))
@@ -277,7 +249,7 @@ def edit_site(site_id: int):
 @coordinator_only
 def toggle_site(site_id: int, action: str):
     site = get_in_territory_or_404(Site, site_id)
-    _attempt(lambda: services.set_site_active(site, action == "activer", by=current_user))
+    attempt(lambda: services.set_site_active(site, action == "activer", by=current_user))
     return redirect(url_for("territory.sites"))
 
 
@@ -288,7 +260,7 @@ def _practitioner_form(
     territory: Territory, practitioner: Practitioner | None = None
 ) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = forms.select_choices(
+    form.site_ids.choices = select_choices(
         (s.id, s.name) for s in territory.sites if s.active
     )
     if practitioner is not None and request.method == "GET":
@@ -312,7 +284,7 @@ def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerDat
 @coordinator_only
 def practitioners():
     """Practitioners of the territory, filterable by name/RPPS and profession."""
-    territory = _territory()
+    territory = current_territory()
     query = request.args.get("q", "").strip()[:100]
     profession = request.args.get("profession", "")
     stmt = (
@@ -337,17 +309,17 @@ def practitioners():
         practitioners=db.session.scalars(stmt).all(),
         query=query,
         profession=profession,
-        form=forms.ConfirmForm(),
+        form=ConfirmForm(),
     )
 
 
 @bp.route("/coordination/professionnels/nouveau", methods=["GET", "POST"])
 @coordinator_only
 def new_practitioner():
-    territory = _territory()
+    territory = current_territory()
     form = _practitioner_form(territory)
     if form.validate_on_submit():
-        ok, practitioner = _attempt(
+        ok, practitioner = attempt(
             lambda: services.create_practitioner(
                 territory, _practitioner_data(form), by=current_user
             )
@@ -362,9 +334,9 @@ def new_practitioner():
 @coordinator_only
 def edit_practitioner(practitioner_id: int):
     practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
-    form = _practitioner_form(_territory(), practitioner)
+    form = _practitioner_form(current_territory(), practitioner)
     if form.validate_on_submit():
-        ok, _ = _attempt(
+        ok, _ = attempt(
             lambda: services.update_practitioner(
                 practitioner, _practitioner_data(form), by=current_user
             )
@@ -379,7 +351,7 @@ def edit_practitioner(practitioner_id: int):
 @coordinator_only
 def toggle_practitioner(practitioner_id: int, action: str):
     practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
-    ok, _ = _attempt(
+    ok, _ = attempt(
         lambda: services.set_practitioner_active(practitioner, action == "activer", by=current_user)
     )
     if ok:
@@ -396,7 +368,7 @@ def import_practitioners_page():
     errors = []
     if form.validate_on_submit():
         data = form.file.data.read()
-        report = import_practitioners(_territory(), data, by=current_user)
+        report = import_practitioners(current_territory(), data, by=current_user)
         if report.errors:
             db.session.rollback()
             errors = report.errors
@@ -416,11 +388,11 @@ def import_practitioners_page():
 @bp.get("/coordination/comptes")
 @coordinator_only
 def users():
-    territory = _territory()
+    territory = current_territory()
     accounts = db.session.scalars(
         sa.select(User).where(User.territory_id == territory.id).order_by(User.role, User.email)
     ).all()
-    return render_template("territory/users.html", users=accounts, form=forms.ConfirmForm())
+    return render_template("territory/users.html", users=accounts, form=ConfirmForm())
 
 
 def _invite_form(territory: Territory) -> forms.InviteUserForm:
@@ -436,7 +408,7 @@ def _invite_form(territory: Territory) -> forms.InviteUserForm:
         )
         .order_by(Practitioner.family_name)
     )
-    form.practitioner_id.choices = forms.select_choices(
+    form.practitioner_id.choices = select_choices(
         [(0, "— aucun —")]
         + [(p.id, f"{p.display_name} ({p.profession.label}, RPPS {p.rpps})") for p in candidates]
     )
@@ -447,7 +419,7 @@ def _invite_form(territory: Territory) -> forms.InviteUserForm:
 @coordinator_only
 def invite_user():
     """Create an account and show its one-time activation link."""
-    territory = _territory()
+    territory = current_territory()
     form = _invite_form(territory)
     if form.validate_on_submit():
         practitioner = (
@@ -455,7 +427,7 @@ def invite_user():
             if form.practitioner_id.data
             else None
         )
-        ok, outcome = _attempt(
+        ok, outcome = attempt(
             lambda: services.invite_user(
                 territory,
                 email=form.email.data or "",
@@ -476,7 +448,7 @@ def invite_user():
 @coordinator_only
 def toggle_user(user_id: int, action: str):
     user = get_in_territory_or_404(User, user_id)
-    ok, _ = _attempt(lambda: services.set_user_active(user, action == "activer", by=current_user))
+    ok, _ = attempt(lambda: services.set_user_active(user, action == "activer", by=current_user))
     if ok:
         flash(
             f"Compte {user.email} {'réactivé' if action == 'activer' else 'désactivé'}.", "success"
@@ -492,7 +464,7 @@ def reinvite_user(user_id: int):
     if user.password_hash is not None or not user.active:
         flash("Ce compte est déjà activé ou désactivé : pas de nouvelle invitation.", "error")
         return redirect(url_for("territory.users"))
-    ok, token = _attempt(lambda: services.reissue_invitation(user, by=current_user))
+    ok, token = attempt(lambda: services.reissue_invitation(user, by=current_user))
     if not ok or token is None:
         return redirect(url_for("territory.users"))
     link = url_for("auth.accept_invitation", token=token, _external=True)
@@ -530,7 +502,7 @@ def admin_new_territory():
                 )
             return territory, invitation
 
-        ok, outcome = _attempt(create)
+        ok, outcome = attempt(create)
         if ok and outcome is not None:
             territory, invitation = outcome
             flash(f"Territoire « {territory.name} » créé.", "success")

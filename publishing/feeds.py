@@ -28,8 +28,8 @@ from app.models import Commune, Practitioner, Site, Territory, User
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, display_phone
 from booking.models import Booking, BookingStatus
-from rota import ical
-from rota.feed_models import MAX_ALARM_MINUTES, CalendarFeed, FeedTombstone
+from publishing import ical
+from publishing.models import MAX_ALARM_MINUTES, CalendarFeed, FeedTombstone
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
 
 # How far back a feed goes, and how long an event taken from a GP stays as CANCELLED.

@@ -16,8 +16,10 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from app import communes_ref
 from app.extensions import db
 from app.models import Commune, Site, Territory
+from app.timeutil import local
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking
 from booking.services import MARGIN, Rules, shape
@@ -138,9 +140,96 @@ def day_availability(territory: Territory, day: date, *, now: datetime) -> list[
     return sorted(by_site.values(), key=lambda d: d.site.name)
 
 
-def territory_communes(territory_id: int) -> list[Commune]:
-    return list(
-        db.session.scalars(
-            sa.select(Commune).where(Commune.territory_id == territory_id).order_by(Commune.name)
+# How each channel reads to a patient: who can book that slot for them.
+CHANNEL_WORDS = {
+    slotlib.OPEN: "via le 15 ou votre pharmacie",
+    slotlib.SAS: "via le 15",
+    slotlib.PHARMACY: "via votre pharmacie",
+}
+DAYS = {"aujourdhui": 0, "demain": 1}
+
+
+def free_words(counts: dict[str, int]) -> list[str]:
+    """ "3 créneaux via le 15 ou votre pharmacie": the counts as a patient reads them."""
+    return [
+        f"{counts[c]} créneau{'x' if counts[c] > 1 else ''} {CHANNEL_WORDS[c]}"
+        for c in (slotlib.OPEN, slotlib.SAS, slotlib.PHARMACY)
+        if counts.get(c)
+    ]
+
+
+def find_communes(text: str) -> tuple[list[Commune], str | None]:
+    """Communes served by a CPTS that match what a patient typed (name or postal code)."""
+    query = " ".join(text.split())[:100]
+    if not query:
+        return [], None
+    codes = [c.insee_code for c in communes_ref.search(query, limit=50)]
+    if not codes:
+        return [], f"Aucune commune ne correspond à « {query} »."
+    found = db.session.scalars(
+        sa.select(Commune)
+        .where(Commune.insee_code.in_(codes))
+        .options(joinedload(Commune.territory))
+        .order_by(Commune.name)
+    ).all()
+    if not found:
+        return [], (
+            f"Aucune CPTS de ce service ne couvre « {query} » : appelez le 15, qui vous orientera."
         )
+    return list(found), None
+
+
+@dataclass
+class PublicPage:
+    """Everything the public page shows; ``territory`` is None on the list of CPTS."""
+
+    territories: list[Territory]
+    query: str
+    matches: list[Commune]
+    message: str | None
+    day_key: str
+    territory: Territory | None = None
+    day: date | None = None
+    communes: list[Commune] = field(default_factory=list)
+    chosen: Commune | None = None
+    here: list[SiteDay] = field(default_factory=list)
+    elsewhere: list[SiteDay] = field(default_factory=list)
+
+    @property
+    def single_match(self) -> Commune | None:
+        """The one commune the query named: the page then goes straight to it."""
+        return self.matches[0] if len(self.matches) == 1 else None
+
+
+class UnknownTerritory(LookupError):
+    """The ``cpts`` slug names no territory."""
+
+
+def public_page(
+    *, slug: str, query: str, day_key: str, commune_code: str, now: datetime
+) -> PublicPage:
+    """Read what the public page needs for the arguments a patient gave."""
+    territories = list(db.session.scalars(sa.select(Territory).order_by(Territory.name)))
+    matches, message = find_communes(query) if query else ([], None)
+    page = PublicPage(
+        territories=territories, query=query, matches=matches, message=message, day_key=day_key
     )
+    if page.single_match is not None:
+        return page
+    territory = next((t for t in territories if t.slug == slug), None)
+    if slug and territory is None:
+        raise UnknownTerritory(slug)
+    if territory is None and len(territories) == 1 and not query:
+        territory = territories[0]
+    if territory is None:
+        return page
+    page.territory = territory
+    page.day = local(now, territory.timezone).date() + timedelta(days=DAYS[day_key])
+    page.communes = list(territory.communes)
+    page.chosen = next((c for c in page.communes if c.insee_code == commune_code), None)
+    sites = day_availability(territory, page.day, now=now)
+    page.here = [
+        s for s in sites if page.chosen is not None and s.site.commune_id == page.chosen.id
+    ]
+    page.elsewhere = [s for s in sites if s not in page.here]
+    return page

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf
 
-from app.territory.forms import select_choices
-from rota.feeds import ALARM_CHOICES
+from app.forms import select_choices
+from publishing.feeds import ALARM_CHOICES
 
 ISSUE = "nouvelle-adresse"
 REVOKE = "revoquer"

@@ -33,11 +33,11 @@ from app.enums import Role
 from app.extensions import db, limiter
 from app.models import Practitioner, Territory
 from app.security import roles_required
-from app.territory.views import _attempt
 from app.timeutil import now_utc
-from rota import feeds, ical
-from rota.feed_forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
-from rota.feed_models import CalendarFeed
+from app.web import attempt
+from publishing import feeds, ical
+from publishing.forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
+from publishing.models import CalendarFeed
 
 bp = Blueprint("feeds", __name__)
 
@@ -151,7 +151,7 @@ def _links(*, gp: bool) -> feeds.Links:
             home=url_for("rota.my_sessions", _external=True),
             day=url_for("booking.gp_day", _external=True),
         )
-    return feeds.Links(uid_domain=domain, home=url_for("booking.public", _external=True))
+    return feeds.Links(uid_domain=domain, home=url_for("public.availability_page", _external=True))
 
 
 def _not_modified(tag: str, last_modified: datetime | None) -> bool:
@@ -277,17 +277,17 @@ def gp_subscribe():
         if not form.validate():
             flash("Action inconnue : rien n'a été modifié.", "error")
         elif form.action.data == ISSUE:
-            ok, token = _attempt(lambda: feeds.issue_gp_token(me, by=current_user))
+            ok, token = attempt(lambda: feeds.issue_gp_token(me, by=current_user))
             if ok and token:
                 fresh = _addresses("feeds.token_feed", token=token)
         elif form.action.data == REVOKE:
-            ok, _ = _attempt(lambda: feeds.revoke(feed, by=current_user))
+            ok, _ = attempt(lambda: feeds.revoke(feed, by=current_user))
             if ok:
                 flash("Adresse révoquée : votre agenda ne recevra plus vos plages.", "success")
             return redirect(url_for("feeds.gp_subscribe"))
         elif form.action.data == ALARM:
             minutes = form.alarm_minutes
-            ok, _ = _attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
+            ok, _ = attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
             if ok:
                 flash(
                     "Rappel enregistré : il apparaîtra à la prochaine mise à jour de votre agenda."
@@ -320,11 +320,11 @@ def territory_subscribe():
         if not form.validate() or form.action.data == ALARM:
             flash("Action inconnue : rien n'a été modifié.", "error")
         elif form.action.data == ISSUE:
-            ok, token = _attempt(lambda: feeds.issue_territory_token(territory, by=current_user))
+            ok, token = attempt(lambda: feeds.issue_territory_token(territory, by=current_user))
             if ok and token:
                 fresh = _addresses("feeds.token_feed", token=token)
         elif form.action.data == REVOKE:
-            ok, _ = _attempt(lambda: feeds.revoke(feed, by=current_user))
+            ok, _ = attempt(lambda: feeds.revoke(feed, by=current_user))
             if ok:
                 flash("Adresse du tableau révoquée.", "success")
             return redirect(url_for("feeds.territory_subscribe"))

@@ -25,17 +25,18 @@ from app.extensions import db, limiter
 from app.models import Practitioner, Site, Territory, User
 from app.security import MAX_ID
 from app.timeutil import now_utc
-from booking import fhir, services, tokens
+from booking import services, tokens
 from booking import slots as slotlib
-from booking.api import (
+from booking.api_access import (
     api_rate_limit,
     booking_rate_limit,
     commit_token_touch,
     storable,
     token_rate_key,
 )
-from booking.fhir import FhirError
 from booking.models import Booking
+from publishing import fhir
+from publishing.fhir import FhirError
 from rota.models import ConsultationMode, Session
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
@@ -195,7 +196,7 @@ def place_of(site: Site) -> fhir.Place:
 
 def _booking_url(slot_id: str | None) -> str:
     if slot_id is None:
-        return url_for("booking.public", _external=True)
+        return url_for("public.availability_page", _external=True)
     return url_for("booking.book", creneau=slot_id, _external=True)
 
 

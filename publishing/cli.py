@@ -15,8 +15,8 @@ from flask.cli import AppGroup
 from app.extensions import db
 from app.models import Practitioner, Territory
 from app.validators import ValidationError, normalise_rpps
-from rota import feeds
-from rota.feed_models import CalendarFeed
+from publishing import feeds
+from publishing.models import CalendarFeed
 
 ical_cli = AppGroup("ical", help="Adresses des agendas iCalendar (abonnements).")
 

@@ -1,0 +1,27 @@
+"""How calendar feeds follow the changes of the layers below (tombstones, revocation)."""
+
+from __future__ import annotations
+
+from app import events as app_events
+from app.models import Practitioner, User
+from publishing import feeds
+from rota import events as rota_events
+from rota.models import Assignment, Session
+
+
+def tombstone_departure(assignment: Assignment, *, change: str, by: User | None) -> None:
+    feeds.record_departure(assignment)
+
+
+def tombstone_cancellation(session: Session, *, by: User | None) -> None:
+    feeds.record_cancellation(session)
+
+
+def revoke_feed(practitioner: Practitioner, *, by: User | None) -> None:
+    feeds.revoke_gp_feed(practitioner, by=by)
+
+
+def connect() -> None:
+    rota_events.assignment_leaving.connect(tombstone_departure)
+    rota_events.session_cancelling.connect(tombstone_cancellation)
+    app_events.practitioner_deactivated.connect(revoke_feed)
