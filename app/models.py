@@ -116,6 +116,8 @@ class Commune(db.Model):
     department: Mapped[str] = mapped_column(sa.String(3))
     epci_code: Mapped[str | None] = mapped_column(sa.String(9))
     population: Mapped[int] = mapped_column(default=0)
+    # The point distances are measured from ("à 6 km"): the town hall from the shipped
+    # official data, or what the coordinator entered or imported.
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
 
@@ -133,6 +135,14 @@ class Commune(db.Model):
         sa.UniqueConstraint("territory_id", "id"),
         sa.CheckConstraint("population >= 0", name="population_positive"),
         sa.CheckConstraint("length(insee_code) = 5", name="insee_length"),
+        sa.CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="centre_complete"),
+        sa.CheckConstraint(
+            "latitude IS NULL OR (latitude >= -90 AND latitude <= 90)", name="latitude_range"
+        ),
+        sa.CheckConstraint(
+            "longitude IS NULL OR (longitude >= -180 AND longitude <= 180)",
+            name="longitude_range",
+        ),
     )
 
     @property

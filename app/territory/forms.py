@@ -145,3 +145,17 @@ class InviteUserForm(FlaskForm):
     practitioner_id = SelectField(
         "Professionnel de santé lié (médecins et pharmaciens)", coerce=int, choices=[]
     )
+
+
+class CommuneCentreForm(FlaskForm):
+    """One commune's centre; decimal comma accepted (the service reads the numbers)."""
+
+    latitude = StringField("Latitude", validators=[Optional(), Length(max=20)])
+    longitude = StringField("Longitude", validators=[Optional(), Length(max=20)])
+
+
+class CommuneCentresImportForm(FlaskForm):
+    file = FileField(
+        "Fichier CSV (code_insee;latitude;longitude)",
+        validators=[FileRequired("Choisissez un fichier CSV.")],
+    )

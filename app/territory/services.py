@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.models import Commune, CommunePostalCode, Practitioner, Site, Territory, User
 from app.passwords import hash_password
+from app.territory.practitioner_csv import decode as decode_csv
 from app.timeutil import is_valid_zone
 from app.validators import (
     ValidationError,
@@ -206,6 +209,10 @@ def add_commune(
         department=official.department,
         epci_code=official.epci_code or None,
         population=population,
+        # The shipped centre (town hall), if the official data has one; the coordinator
+        # may correct it or fill it in (``set_commune_centre``, ``import_commune_centres``).
+        latitude=official.latitude,
+        longitude=official.longitude,
     )
     commune.postal_code_rows = [
         CommunePostalCode(insee_code=official.insee_code, postal_code=c) for c in sorted(wanted)
@@ -237,6 +244,156 @@ def remove_commune(commune: Commune, *, by: User | None) -> None:
     )
     db.session.delete(commune)
     db.session.flush()
+
+
+# --- commune centres ----------------------------------------------------------------------
+
+# Column names accepted in a centres CSV, French and English, folded.
+_CENTRE_HEADERS = {
+    "insee": {"code insee", "insee", "code", "code commune", "insee code", "codgeo"},
+    "latitude": {"latitude", "lat"},
+    "longitude": {"longitude", "lon", "lng", "long"},
+}
+MAX_CENTRE_ROWS = 2_000
+
+
+def parse_coordinate(text: str | float | None, *, axis: str) -> float:
+    """A latitude or longitude in decimal degrees; a French decimal comma is accepted."""
+    limit = 90.0 if axis == "latitude" else 180.0
+    label = "Latitude" if axis == "latitude" else "Longitude"
+    if isinstance(text, float | int):
+        value = float(text)
+    else:
+        raw = (text or "").strip().replace(",", ".")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValidationError(f"{label} illisible : « {text} ».") from None
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise ValidationError(f"{label} entre -{limit:g} et {limit:g}, en degrés décimaux.")
+    return value
+
+
+def set_commune_centre(
+    commune: Commune,
+    latitude: float | str | None,
+    longitude: float | str | None,
+    *,
+    by: User | None,
+) -> None:
+    """Set (or clear, with two ``None``) the point distances to this commune are measured from."""
+    if (latitude is None) != (longitude is None):
+        raise ValidationError("Indiquez la latitude et la longitude, ou aucune des deux.")
+    if latitude is not None and longitude is not None:
+        latitude = parse_coordinate(latitude, axis="latitude")
+        longitude = parse_coordinate(longitude, axis="longitude")
+    before = (commune.latitude, commune.longitude)
+    commune.latitude, commune.longitude = latitude, longitude
+    db.session.flush()
+    audit.record(
+        "commune.centre",
+        by=by,
+        territory_id=commune.territory_id,
+        target=commune,
+        detail={
+            "insee": commune.insee_code,
+            "before": list(before),
+            "after": [latitude, longitude],
+        },
+    )
+
+
+@dataclass(frozen=True)
+class CentreImport:
+    updated: list[str]
+    unchanged: int
+
+
+def import_commune_centres(
+    territory: Territory, data: bytes | str, *, by: User | None
+) -> CentreImport:
+    """Set the centres of the territory's communes from a CSV (code INSEE; latitude; longitude).
+
+    All or nothing: a line that names a commune outside the territory or holds an unreadable
+    coordinate refuses the whole file, with every faulty line in the message.
+    """
+    rows = _centre_rows(decode_csv(data) if isinstance(data, bytes) else data)
+    by_insee: dict[str, list[Commune]] = {}
+    for commune in territory.communes:
+        by_insee.setdefault(commune.insee_code, []).append(commune)
+    errors: list[str] = []
+    planned: list[tuple[Commune, float, float]] = []
+    seen: set[str] = set()
+    for line, insee, lat_text, lon_text in rows:
+        code = insee.strip().upper()
+        if code in seen:
+            errors.append(f"ligne {line} : {code} figure deux fois")
+            continue
+        seen.add(code)
+        communes = by_insee.get(code)
+        if not communes:
+            errors.append(f"ligne {line} : {code or '(vide)'} n'est pas une commune du territoire")
+            continue
+        try:
+            lat = parse_coordinate(lat_text, axis="latitude")
+            lon = parse_coordinate(lon_text, axis="longitude")
+        except ValidationError as exc:
+            errors.append(f"ligne {line} : {exc}")
+            continue
+        planned.extend((commune, lat, lon) for commune in communes)
+    if errors:
+        shown = "; ".join(errors[:10]) + (" ; …" if len(errors) > 10 else "")
+        raise ValidationError(
+            f"Fichier refusé, rien n'a été modifié ({len(errors)} erreur(s)) : {shown}."
+        )
+    updated: list[str] = []
+    unchanged = 0
+    for commune, lat, lon in planned:
+        if (commune.latitude, commune.longitude) == (lat, lon):
+            unchanged += 1
+            continue
+        set_commune_centre(commune, lat, lon, by=by)
+        updated.append(commune.name)
+    return CentreImport(updated=updated, unchanged=unchanged)
+
+
+def _centre_rows(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, INSEE code, latitude, longitude) of each data line of a centres CSV."""
+    lines = [line for line in text.lstrip("\ufeff").splitlines()]
+    if not any(line.strip() for line in lines):
+        raise ValidationError("Le fichier est vide.")
+    if len(lines) > MAX_CENTRE_ROWS + 1:
+        raise ValidationError(f"Fichier trop long : {MAX_CENTRE_ROWS} communes au plus.")
+    try:
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=";,\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ";"
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [communes_ref.fold(cell.replace("_", " ")) for cell in next(reader)]
+    columns: dict[str, int] = {}
+    for name, accepted in _CENTRE_HEADERS.items():
+        found = [i for i, cell in enumerate(header) if cell in accepted]
+        if found:
+            columns[name] = found[0]
+    if len(columns) < 3:
+        raise ValidationError(
+            "En-tête attendu : code_insee;latitude;longitude (séparateur ; , ou tabulation)."
+        )
+    rows: list[tuple[int, str, str, str]] = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        padded = cells + [""] * (max(columns.values()) + 1 - len(cells))
+        rows.append(
+            (
+                number,
+                padded[columns["insee"]],
+                padded[columns["latitude"]],
+                padded[columns["longitude"]],
+            )
+        )
+    return rows
 
 
 # --- sites ------------------------------------------------------------------------------

@@ -183,6 +183,53 @@ def remove_commune(commune_id: int):
     return redirect(url_for("territory.communes"))
 
 
+# --- commune centres ----------------------------------------------------------------------
+
+
+@bp.route("/coordination/communes/centres", methods=["GET", "POST"])
+@coordinator_only
+def commune_centres():
+    """Where each commune's distances are measured from: shipped, corrected, or imported."""
+    territory = current_territory()
+    form = forms.CommuneCentresImportForm()
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        ok, report = attempt(
+            lambda: services.import_commune_centres(territory, data, by=current_user)
+        )
+        if ok and report is not None:
+            flash(
+                f"Centres importés : {len(report.updated)} mis à jour, "
+                f"{report.unchanged} inchangé(s).",
+                "success",
+            )
+            return redirect(url_for("territory.commune_centres"))
+    return render_template(
+        "territory/commune_centres.html",
+        territory=territory,
+        form=form,
+        centre_form=forms.CommuneCentreForm,
+    )
+
+
+@bp.post("/coordination/communes/<int:commune_id>/centre")
+@coordinator_only
+def set_commune_centre(commune_id: int):
+    """Correct (or clear) one commune's centre."""
+    commune = get_in_territory_or_404(Commune, commune_id)
+    form = forms.CommuneCentreForm()
+    if not form.validate():
+        abort(400)
+    latitude = (form.latitude.data or "").strip() or None
+    longitude = (form.longitude.data or "").strip() or None
+    ok, _ = attempt(
+        lambda: services.set_commune_centre(commune, latitude, longitude, by=current_user)
+    )
+    if ok:
+        flash(f"Centre de {commune.name} enregistré.", "success")
+    return redirect(url_for("territory.commune_centres"))
+
+
 # --- sites --------------------------------------------------------------------------------
 
 
@@ -260,9 +307,7 @@ def _practitioner_form(
     territory: Territory, practitioner: Practitioner | None = None
 ) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = select_choices(
-        (s.id, s.name) for s in territory.sites if s.active
-    )
+    form.site_ids.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
     if practitioner is not None and request.method == "GET":
         form.site_ids.data = [s.id for s in practitioner.sites]
     return form
