@@ -30,6 +30,7 @@ time, UTC ``YYYY-MM-DDTHH:MM:SSZ``), ``last_error`` and ``abandoned``.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import uuid
@@ -40,14 +41,17 @@ from email import policy
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.outbox import OutboxMessage
+from app.outbox import Channel, OutboxMessage
 from app.timeutil import format_local, now_utc
+
+if TYPE_CHECKING:
+    from app.sms import Sms, SmsSender
 
 log = logging.getLogger("tourderole.mail")
 
@@ -434,8 +438,12 @@ def send_pending(
     now: datetime | None = None,
     mail_from: str | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    sms_sender: SmsSender | None = None,
 ) -> SendReport:
     """Send up to ``limit`` due messages, oldest first, each in its own transactions.
+
+    E-mails go through ``sender``; rows of channel ``sms`` through ``sms_sender``
+    (default: the one ``SMS_BACKEND`` configures, built at the first SMS).
 
     Commits as it goes: call it with no pending changes in ``db.session``. ``now`` pins the
     clock (tests); ``mail_from`` defaults to ``MAIL_FROM``. A message that fails is retried
@@ -456,19 +464,29 @@ def send_pending(
         error: BaseException | None = None
         give_up = False
         email: EmailMessage | None = None
+        text: Sms | None = None
         if message.meta["attempts"] > max_attempts:
             # Every earlier attempt died mid-send (lease ran out): do not start one more.
             error, give_up = ValueError("Envoi interrompu à chaque tentative."), True
         else:
             try:
-                email = build_message(message, from_address)
+                if message.channel == Channel.SMS:
+                    text = build_sms(message)
+                else:
+                    email = build_message(message, from_address)
             except ValueError as exc:
                 error, give_up = exc, True
         db.session.commit()  # the claim is durable before the server hears about the message
 
-        if email is not None:
+        if email is not None or text is not None:
             try:
-                sender.send(email)
+                if text is not None:
+                    if sms_sender is None:
+                        sms_sender = _configured_sms_sender()
+                    sms_sender.send(text)
+                else:
+                    assert email is not None
+                    sender.send(email)
             except PermanentFailure as exc:
                 error, give_up = exc, True
             except SenderUnavailable as exc:
@@ -495,6 +513,28 @@ def send_pending(
         if report.stopped:
             break
     return report
+
+
+def build_sms(outbox: OutboxMessage) -> Sms:
+    """The SMS for one outbox row; ``ValueError`` (French) if it cannot be one."""
+    from app.sms import Sms
+
+    if not re.fullmatch(r"\+[1-9][0-9]{7,14}", outbox.recipient or ""):
+        raise ValueError(f"Numéro de portable invalide : « {outbox.recipient} ».")
+    if not outbox.body.strip():
+        raise ValueError("SMS vide.")
+    return Sms(
+        recipient=outbox.recipient,
+        text=outbox.body,
+        tag=str(outbox.meta.get("tag") or "tourderole"),
+    )
+
+
+def _configured_sms_sender() -> SmsSender:
+    # Imported here: ``app.sms`` builds on this module's exceptions.
+    from app.sms import sms_sender_from_config
+
+    return sms_sender_from_config(current_app.config)
 
 
 def describe_state(message: OutboxMessage, zone: str, now: datetime | None = None) -> str:
