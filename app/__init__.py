@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app import cli, errors, health, outbox, security, templating  # noqa: F401 (tables)
     from app.auth.views import bp as auth_bp
+    from app.regulation.views import bp as regulation_bp
     from app.territory.views import bp as territory_bp
 
     security.init_security(app)
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
+    app.register_blueprint(regulation_bp)
     # The composition root: each feature registers its own pages, commands and receivers.
     # The only imports from the shell up to the features (import-linter lists them).
     for feature in _features():

@@ -275,6 +275,54 @@ class Practitioner(db.Model):
         return f"<Practitioner {self.id} rpps={self.rpps}>"
 
 
+regulation_service_territory = sa.Table(
+    "regulation_service_territory",
+    db.metadata,
+    sa.Column(
+        "service_id",
+        sa.ForeignKey("regulation_service.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "territory_id",
+        sa.ForeignKey("territory.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class RegulationService(db.Model):
+    """A regulation desk (SAS, Centre 15, e.g. "SAS 85") answering for several territories.
+
+    The platform administrator attaches territories to it; its regulators search and book
+    across all of them. Each booking still belongs to its slot's territory.
+    """
+
+    __tablename__ = "regulation_service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    territories: Mapped[list[Territory]] = relationship(
+        secondary=regulation_service_territory, order_by="Territory.name"
+    )
+    regulators: Mapped[list[User]] = relationship(
+        back_populates="regulation_service", order_by="User.email"
+    )
+
+    __table_args__ = (sa.CheckConstraint("length(name) >= 2", name="name_length"),)
+
+    @property
+    def territory_ids(self) -> list[int]:
+        return [t.id for t in self.territories]
+
+    def __repr__(self) -> str:
+        return f"<RegulationService {self.id} {self.name!r}>"
+
+
 class User(UserMixin, db.Model):
     """An account; its role and territory decide everything it may see."""
 
@@ -290,6 +338,10 @@ class User(UserMixin, db.Model):
     practitioner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("practitioner.id", ondelete="SET NULL"), unique=True
     )
+    # Regulators only: the desk they work for (a service may not be deleted under them).
+    regulation_service_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("regulation_service.id", ondelete="RESTRICT"), index=True
+    )
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     # Part of the login cookie: changing it logs the account out everywhere.
@@ -301,10 +353,21 @@ class User(UserMixin, db.Model):
 
     territory: Mapped[Territory | None] = relationship()
     practitioner: Mapped[Practitioner | None] = relationship()
+    regulation_service: Mapped[RegulationService | None] = relationship(back_populates="regulators")
 
     __table_args__ = (
         sa.CheckConstraint("email = lower(email)", name="email_lowercase"),
-        sa.CheckConstraint("role = 'admin' OR territory_id IS NOT NULL", name="territory_required"),
+        # Every account but the administrator's has a territory, except a regulator of a
+        # regulation service, who may have none of their own.
+        sa.CheckConstraint(
+            "role = 'admin' OR territory_id IS NOT NULL "
+            "OR (role = 'regulator' AND regulation_service_id IS NOT NULL)",
+            name="territory_required",
+        ),
+        sa.CheckConstraint(
+            "regulation_service_id IS NULL OR role = 'regulator'",
+            name="service_only_for_regulators",
+        ),
     )
 
     @property

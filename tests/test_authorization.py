@@ -14,6 +14,7 @@ from flask import Flask
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, User
+from app.regulation import services as regulation_services
 from app.timeutil import now_utc
 from booking import tokens
 from rota import services as rota_services
@@ -97,6 +98,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
+    ("regulation.services_page", "GET"): ADMIN,
+    ("regulation.services_page", "POST"): ADMIN,
+    ("regulation.service_page", "GET"): ADMIN,
+    ("regulation.service_page", "POST"): ADMIN,
+    ("regulation.detach_territory", "POST"): ADMIN,
     # Booking pages
     ("booking.search", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
     ("booking.book", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
@@ -213,6 +219,9 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
     _, api_token = tokens.create_token(users[Role.REGULATOR.value], "matrice", by=None)
+    service = regulation_services.create_service(f"SAS {email_prefix}", by=None)
+    regulation_services.attach_territory(service, territory, by=None)
+    regulation_services.assign_regulator(users[Role.REGULATOR.value], service, by=None)
     db.session.commit()
     ids = {
         "commune_id": territory.communes[0].id,
@@ -232,6 +241,8 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "token_id": api_token.id,
         "slot_id": f"{period.sessions[0].id}-1-0",
         "ident": "1",
+        "service_id": service.id,
+        "territory_id": territory.id,
     }
     return users, ids
 
@@ -312,6 +323,7 @@ ID_ROUTES = sorted(
     and key[0]
     in {
         "territory.remove_commune",
+        "territory.set_commune_centre",
         "territory.edit_site",
         "territory.toggle_site",
         "territory.edit_practitioner",
