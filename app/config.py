@@ -78,4 +78,10 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Tour de rôle <ne-pas-repondre@localhost>"),
         "MAIL_TIMEOUT": os.environ.get("MAIL_TIMEOUT", "30"),
+        # Patients' SMS (app/sms.py): checked by ``flask outbox send`` at the first SMS.
+        "SMS_BACKEND": os.environ.get("SMS_BACKEND", "log"),
+        "BREVO_API_KEY": os.environ.get("BREVO_API_KEY") or None,
+        "SMS_SENDER": os.environ.get("SMS_SENDER", ""),
+        "SMS_API_URL": os.environ.get("SMS_API_URL") or None,
+        "SMS_TIMEOUT": os.environ.get("SMS_TIMEOUT", "15"),
     }
