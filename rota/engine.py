@@ -35,8 +35,44 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-WEEKDAY = "weekday"
-WEEKEND_HOLIDAY = "weekend_holiday"
+from rota import rules
+from rota.rules import (
+    WEEKDAY,
+    WEEKEND_HOLIDAY,
+    Doctor,
+    Session,
+    Unavailability,
+    conflicts,
+    is_available,
+    iso_week,
+    may_hold,
+)
+
+# The rule types and checks are ``rota.rules``'; the engine re-exports them for its callers.
+__all__ = [
+    "CATEGORIES",
+    "WEEKDAY",
+    "WEEKEND_HOLIDAY",
+    "Assignment",
+    "Doctor",
+    "Explanation",
+    "InvalidProblem",
+    "Lock",
+    "Problem",
+    "Session",
+    "Solution",
+    "Unavailability",
+    "Unfilled",
+    "conflicts",
+    "is_available",
+    "iso_week",
+    "may_hold",
+    "solve",
+    "spread",
+    "targets",
+    "violations",
+]
+
 CATEGORIES = (WEEKEND_HOLIDAY, WEEKDAY)  # solving order: the scarce, counted ones first
 CATEGORY_LABELS = {WEEKDAY: "semaine", WEEKEND_HOLIDAY: "week-end et jours fériés"}
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -57,46 +93,6 @@ MAX_REPAIR_ROUNDS = 200
 SPREAD_DAYS = 3
 SPREAD_COST = 200
 MAX_SPREAD_PASSES = 3
-
-
-@dataclass(frozen=True)
-class Session:
-    id: int
-    site_id: int
-    starts_at: datetime  # aware
-    ends_at: datetime  # aware
-    local_date: date
-    gps_needed: int = 1
-    category: str = WEEKDAY
-    site_name: str = ""
-
-
-@dataclass(frozen=True)
-class Unavailability:
-    start: datetime  # aware, inclusive
-    end: datetime  # aware, exclusive
-
-
-@dataclass(frozen=True)
-class Doctor:
-    id: int
-    site_ids: frozenset[int]
-    weight: float = 1.0
-    name: str = ""
-    unavailable: tuple[Unavailability, ...] = ()
-    max_per_day: int = 1
-    max_per_week: int | None = None
-    max_per_period: int | None = None
-    # Places owed from earlier periods, per category (target − load last time): carried over
-    # so that fairness holds over the year, not only within a month.
-    owed: tuple[tuple[str, float], ...] = ()
-    preferred_weekdays: frozenset[int] = frozenset()
-    preferred_site_ids: frozenset[int] = frozenset()
-    avoid_dates: frozenset[date] = frozenset()
-    usual_site_id: int | None = None
-    # A firm commitment to this many sessions in the period: replaces the share by weight
-    # (and what is owed) in ``targets()``.
-    target_sessions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,15 +148,6 @@ class InvalidProblem(ValueError):
 
 
 # --- eligibility and targets -------------------------------------------------------------------
-
-
-def is_available(doctor: Doctor, session: Session) -> bool:
-    return all(session.ends_at <= u.start or session.starts_at >= u.end for u in doctor.unavailable)
-
-
-def may_hold(doctor: Doctor, session: Session) -> bool:
-    """The per-session hard rules: the GP's site, and not during an unavailability."""
-    return session.site_id in doctor.site_ids and is_available(doctor, session)
 
 
 def holdable_places(problem: Problem) -> dict[int, dict[str, int]]:
@@ -245,68 +232,14 @@ def targets(problem: Problem) -> dict[int, dict[str, float]]:
 # --- checking ----------------------------------------------------------------------------------
 
 
-def iso_week(day: date) -> tuple[int, int]:
-    iso = day.isocalendar()
-    return iso.year, iso.week
-
-
-def conflicts(
-    doctor: Doctor, sessions: Sequence[Session], min_rest: timedelta
-) -> list[tuple[Session, Session]]:
-    """Pairs of a GP's sessions that overlap or leave less than the minimum rest."""
-    ordered = sorted(sessions, key=lambda s: (s.starts_at, s.id))
-    found = []
-    for i, first in enumerate(ordered):
-        for second in ordered[i + 1 :]:
-            if second.starts_at >= first.ends_at + min_rest:
-                break
-            same_day_allowed = (
-                doctor.max_per_day > 1
-                and first.local_date == second.local_date
-                and second.starts_at >= first.ends_at
-            )
-            if not same_day_allowed:
-                found.append((first, second))
-    return found
-
-
-def violations(problem: Problem, assignments: Iterable[Assignment]) -> list[str]:
-    """Every hard rule broken by ``assignments`` (empty when the rota is valid)."""
-    sessions = {s.id: s for s in problem.sessions}
-    doctors = {d.id: d for d in problem.doctors}
-    min_rest = timedelta(hours=problem.min_rest_hours)
-    held: dict[int, list[Session]] = defaultdict(list)
-    per_session: dict[int, set[int]] = defaultdict(set)
-    found: list[str] = []
-    for a in assignments:
-        session, doctor = sessions[a.session_id], doctors[a.doctor_id]
-        if a.doctor_id in per_session[a.session_id]:
-            found.append(f"{doctor.id} twice on session {session.id}")
-        per_session[a.session_id].add(a.doctor_id)
-        if not may_hold(doctor, session) and not a.locked:
-            found.append(f"{doctor.id} may not hold session {session.id}")
-        held[doctor.id].append(session)
-    for session_id, holders in per_session.items():
-        if len(holders) > sessions[session_id].gps_needed:
-            found.append(f"session {session_id} over-staffed")
-    for doctor_id, mine in held.items():
-        doctor = doctors[doctor_id]
-        per_day: dict[date, int] = defaultdict(int)
-        per_week: dict[tuple[int, int], int] = defaultdict(int)
-        for s in mine:
-            per_day[s.local_date] += 1
-            per_week[iso_week(s.local_date)] += 1
-        if any(n > doctor.max_per_day for n in per_day.values()):
-            found.append(f"{doctor_id} over the daily maximum")
-        if doctor.max_per_week is not None and any(
-            n > doctor.max_per_week for n in per_week.values()
-        ):
-            found.append(f"{doctor_id} over the weekly maximum")
-        if doctor.max_per_period is not None and len(mine) > doctor.max_per_period:
-            found.append(f"{doctor_id} over the period maximum")
-        for first, second in conflicts(doctor, mine, min_rest):
-            found.append(f"{doctor_id}: sessions {first.id} and {second.id} too close")
-    return found
+def violations(problem: Problem, assignments: Iterable[Assignment]) -> list[rules.Breach]:
+    """Every hard rule broken by ``assignments`` (empty when the rota is valid): ``rota.rules``."""
+    return rules.breaches(
+        problem.sessions,
+        problem.doctors,
+        ((a.session_id, a.doctor_id, a.locked) for a in assignments),
+        min_rest=timedelta(hours=problem.min_rest_hours),
+    )
 
 
 # --- the flow ----------------------------------------------------------------------------------
@@ -486,7 +419,7 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
     locked = [Assignment(lock.session_id, lock.doctor_id, True) for lock in problem.locks]
     broken = violations(problem, locked)
     if broken:
-        raise InvalidProblem("locked assignments break hard rules: " + "; ".join(broken))
+        raise InvalidProblem("locked assignments break hard rules: " + "; ".join(map(str, broken)))
 
     forbidden: set[tuple[int, int]] = set()
     result: list[Assignment] = []
@@ -631,16 +564,7 @@ def _fits(doctor: Doctor, others: Sequence[Session], new: Session, min_rest: tim
 
     The period count is not checked: an exchange gives one session for one.
     """
-    if not may_hold(doctor, new):
-        return False
-    if sum(1 for s in others if s.local_date == new.local_date) >= doctor.max_per_day:
-        return False
-    week = iso_week(new.local_date)
-    if doctor.max_per_week is not None and (
-        sum(1 for s in others if iso_week(s.local_date) == week) >= doctor.max_per_week
-    ):
-        return False
-    return not conflicts(doctor, [*others, new], min_rest)
+    return not rules.addition_breaches(doctor, new, held=others, min_rest=min_rest)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from app.outbox import notify
 from app.territory.services import holiday_subdivision_code
 from app.timeutil import now_utc
 from app.validators import ValidationError
-from rota import calendar, engine, events
+from rota import calendar, engine, events, rules
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -616,15 +616,13 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
 
 
 def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str]:
-    """Why ``practitioner`` may not hold ``session`` (French; empty when they may)."""
-    reasons = []
-    if not practitioner.active or practitioner.profession != Profession.GP:
-        reasons.append(f"{practitioner.display_name} n'est pas un médecin actif du territoire.")
-    if session.site_id not in {s.id for s in practitioner.sites}:
-        reasons.append(f"{practitioner.display_name} n'exerce pas à {session.site.name}.")
-    if any(a.practitioner_id == practitioner.id for a in session.assignments):
-        reasons.append(f"{practitioner.display_name} assure déjà cette plage.")
+    """Why ``practitioner`` may not hold ``session`` (French; empty when they may).
+
+    Loads what the rules need (the GP's declarations, their sessions around this one, their
+    count in the period) and lets ``rota.rules`` judge, as the engine does.
+    """
     zone = _zone(session.territory_id)
+    territory = _territory_of(session.territory_id)
     unavailable = db.session.scalars(
         sa.select(Unavailability).where(
             Unavailability.practitioner_id == practitioner.id,
@@ -637,39 +635,22 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
             Wish.period_id == session.period_id, Wish.practitioner_id == practitioner.id
         )
     )
-    doctor = _doctor(practitioner, zone, list(unavailable), wish)
-    if not engine.is_available(doctor, _engine_session(session)):
-        reasons.append(
-            f"{practitioner.display_name} est indisponible le {session.local_date:%d/%m/%Y}."
-        )
+    doctor = _doctor(practitioner, zone, list(unavailable), wish, territory.max_sessions_per_week)
+    # The ISO week around the session and two days either side (rest across midnight).
     nearby = db.session.scalars(
         sa.select(Session)
         .join(Assignment, Assignment.session_id == Session.id)
         .where(
             Assignment.practitioner_id == practitioner.id,
-            Session.starts_at >= session.starts_at - timedelta(days=2),
-            Session.starts_at <= session.starts_at + timedelta(days=2),
+            Session.local_date >= session.local_date - timedelta(days=7),
+            Session.local_date <= session.local_date + timedelta(days=7),
             Session.id != session.id,
             ~Session.cancelled,
         )
     ).all()
-    mine = [_engine_session(s) for s in nearby] + [_engine_session(session)]
-    territory = _territory_of(session.territory_id)
-    rest = territory.min_rest_hours
-    for first, second in engine.conflicts(doctor, mine, timedelta(hours=rest)):
-        other = first if second.id == session.id else second
-        reasons.append(
-            f"{practitioner.display_name} assure déjà une plage le {other.local_date:%d/%m} "
-            f"trop proche (chevauchement ou moins de {rest} h de repos)."
-        )
-    same_day = [s for s in nearby if s.local_date == session.local_date]
-    if len(same_day) >= doctor.max_per_day:
-        reasons.append(
-            f"{practitioner.display_name} assure déjà {len(same_day)} plage(s) le "
-            f"{session.local_date:%d/%m} (maximum : {doctor.max_per_day} par jour)."
-        )
+    period_count = None
     if doctor.max_per_period is not None:
-        held = db.session.scalar(
+        period_count = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Assignment)
             .join(Session, Session.id == Assignment.session_id)
@@ -680,35 +661,46 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
                 ~Session.cancelled,
             )
         )
-        if held >= doctor.max_per_period:
-            reasons.append(
-                f"{practitioner.display_name} a atteint son maximum de "
-                f"{doctor.max_per_period} plage(s) sur la période."
-            )
-    weekly_max = territory.max_sessions_per_week
-    if weekly_max is not None:
-        week = engine.iso_week(session.local_date)
-        weekly = [
-            s
-            for s in db.session.scalars(
-                sa.select(Session)
-                .join(Assignment, Assignment.session_id == Session.id)
-                .where(
-                    Assignment.practitioner_id == practitioner.id,
-                    Session.local_date >= session.local_date - timedelta(days=7),
-                    Session.local_date <= session.local_date + timedelta(days=7),
-                    ~Session.cancelled,
-                    Session.id != session.id,
-                )
-            )
-            if engine.iso_week(s.local_date) == week
-        ]
-        if len(weekly) >= weekly_max:
-            reasons.append(
-                f"{practitioner.display_name} atteint déjà le maximum de {weekly_max} plage(s) "
-                "cette semaine."
-            )
-    return reasons
+    found = rules.addition_breaches(
+        doctor,
+        _engine_session(session),
+        held=[_engine_session(s) for s in nearby],
+        holders=[a.practitioner_id for a in session.assignments],
+        period_count=period_count,
+        min_rest=timedelta(hours=territory.min_rest_hours),
+        active=practitioner.active and practitioner.profession == Profession.GP,
+    )
+    by_id = {s.id: s for s in nearby}
+    return [breach_message(b, practitioner, session, by_id) for b in found]
+
+
+def breach_message(
+    breach: rules.Breach,
+    practitioner: Practitioner,
+    session: Session,
+    others: dict[int, Session],
+) -> str:
+    """A hard-rule breach in the French a coordinator or a GP reads."""
+    name = practitioner.display_name
+    day = f"{session.local_date:%d/%m}"
+    other = others.get(breach.other_session_id or 0)
+    messages = {
+        rules.INACTIVE: f"{name} n'est pas un médecin actif du territoire.",
+        rules.NOT_AT_SITE: f"{name} n'exerce pas à {session.site.name}.",
+        rules.ALREADY_HOLDING: f"{name} assure déjà cette plage.",
+        rules.OVERSTAFFED: "Cette plage est déjà complète.",
+        rules.UNAVAILABLE: f"{name} est indisponible le {session.local_date:%d/%m/%Y}.",
+        rules.TOO_CLOSE: f"{name} assure déjà une plage le "
+        f"{(other.local_date if other else session.local_date):%d/%m} trop proche "
+        f"(chevauchement ou moins de {breach.rest_hours:g} h de repos).",
+        rules.MAX_PER_DAY: f"{name} assure déjà {breach.count} plage(s) le {day} "
+        f"(maximum : {breach.limit} par jour).",
+        rules.MAX_PER_WEEK: f"{name} atteint déjà le maximum de {breach.limit} plage(s) "
+        "cette semaine.",
+        rules.MAX_PER_PERIOD: f"{name} a atteint son maximum de {breach.limit} plage(s) "
+        "sur la période.",
+    }
+    return messages[breach.code]
 
 
 def assign(
