@@ -684,6 +684,7 @@ def breach_message(
     name = practitioner.display_name
     day = f"{session.local_date:%d/%m}"
     other = others.get(breach.other_session_id or 0)
+    rest = f"{breach.rest_hours:g}" if breach.rest_hours is not None else ""
     messages = {
         rules.INACTIVE: f"{name} n'est pas un médecin actif du territoire.",
         rules.NOT_AT_SITE: f"{name} n'exerce pas à {session.site.name}.",
@@ -692,7 +693,7 @@ def breach_message(
         rules.UNAVAILABLE: f"{name} est indisponible le {session.local_date:%d/%m/%Y}.",
         rules.TOO_CLOSE: f"{name} assure déjà une plage le "
         f"{(other.local_date if other else session.local_date):%d/%m} trop proche "
-        f"(chevauchement ou moins de {breach.rest_hours:g} h de repos).",
+        f"(chevauchement ou moins de {rest} h de repos).",
         rules.MAX_PER_DAY: f"{name} assure déjà {breach.count} plage(s) le {day} "
         f"(maximum : {breach.limit} par jour).",
         rules.MAX_PER_WEEK: f"{name} atteint déjà le maximum de {breach.limit} plage(s) "
