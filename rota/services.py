@@ -1004,6 +1004,15 @@ def absence_lines(
     ]
 
 
+def absence_in_territory(territory_id: int, absence_id: int) -> Unavailability | None:
+    """An absence of one of the territory's GPs (``None`` for another territory's)."""
+    return db.session.scalar(
+        sa.select(Unavailability)
+        .join(Practitioner, Practitioner.id == Unavailability.practitioner_id)
+        .where(Unavailability.id == absence_id, Practitioner.territory_id == territory_id)
+    )
+
+
 def set_absence_exemption(
     unavailability: Unavailability, *, exempt: bool, reason: str, by: User | None
 ) -> None:

@@ -91,6 +91,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.approve_swap", "POST"): COORD,
     ("rota.rota_list", "GET"): ROTA_READERS,
     ("rota.print_rota", "GET"): ROTA_READERS,
+    ("fairness.absences", "GET"): COORD,
+    ("fairness.absence_exemption", "POST"): COORD,
+    ("fairness.period_fairness", "GET"): COORD,
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
@@ -198,6 +201,13 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     )
     rota_services.open_wishes(period, deadline=None, by=None)
     volunteered = rota_services.volunteer(period.sessions[1], gp, by=None)
+    absence = rota_services.declare_unavailability(
+        gp,
+        start_date=start + timedelta(days=30),
+        end_date=start + timedelta(days=31),
+        reason="",
+        by=None,
+    )
     swap = SwapRequest(
         territory_id=territory.id,
         assignment_id=volunteered.id,
@@ -229,6 +239,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "token_id": api_token.id,
         "slot_id": f"{period.sessions[0].id}-1-0",
         "ident": "1",
+        "absence_id": absence.id,
     }
     return users, ids
 
@@ -325,6 +336,8 @@ ID_ROUTES = sorted(
         "rota.approve_swap",
         "rota.replace_gp",
         "rota.cancel_session",
+        "fairness.absence_exemption",
+        "fairness.period_fairness",
         "api_tokens.revoke",
     }
 )
