@@ -154,6 +154,8 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     solver.parameters.max_time_in_seconds = seconds
     facts: dict[str, float] = {}
 
+    loads_now: dict[tuple[int, str], int] = {}
+
     def run(name: str) -> None:
         start = time.perf_counter()
         status = solver.solve(model)
@@ -164,6 +166,16 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
         model.clear_hints()
         for var in x.values():
             model.add_hint(var, solver.value(var))
+        for key, expr in load.items():
+            loads_now[key] = int(solver.value(expr))
+
+    def per_weight_hint(category: str | None) -> int:
+        """The stage's objective at the last solution: a complete hint for the next stage."""
+        worst = 0
+        for d in problem.doctors:
+            n = sum(loads_now[(d.id, c)] for c in CATEGORIES if category in (None, c))
+            worst = max(worst, -(-2 * q * n // round(2 * d.weight)))
+        return worst
 
     model.maximize(filled)
     run("fill")
@@ -172,6 +184,7 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     top = model.new_int_var(0, 10_000, "max_overall")
     for d in problem.doctors:
         model.add(2 * q * total[d.id] <= top * round(2 * d.weight))
+    model.add_hint(top, per_weight_hint(None))
     model.minimize(top)
     run("overall")
     facts["overall"] = solver.objective_value / q
@@ -180,6 +193,8 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     top_we = model.new_int_var(0, 10_000, "max_weekend")
     for d in problem.doctors:
         model.add(2 * q * load[(d.id, WEEKEND_HOLIDAY)] <= top_we * round(2 * d.weight))
+    model.add_hint(top, per_weight_hint(None))
+    model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
     model.minimize(top_we)
     run("weekend")
     facts["weekend"] = solver.objective_value / q
@@ -193,7 +208,12 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
             model.add(dev == 10 * load[(d.id, c)] - round(10 * goal[d.id][c]))
             sq = model.new_int_var(0, 4_000_000, "")
             model.add_multiplication_equality(sq, [dev, dev])
+            now = 10 * loads_now[(d.id, c)] - round(10 * goal[d.id][c])
+            model.add_hint(dev, now)
+            model.add_hint(sq, now * now)
             squares.append(sq)
+    model.add_hint(top, per_weight_hint(None))
+    model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
     model.minimize(sum(squares))
     run("deviation")
     chosen = [key for key, var in x.items() if solver.value(var)]
