@@ -155,6 +155,7 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     facts: dict[str, float] = {}
 
     loads_now: dict[tuple[int, str], int] = {}
+    chosen_now: dict[str, int] = {}
 
     def run(name: str) -> None:
         start = time.perf_counter()
@@ -162,10 +163,14 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
         facts[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
         facts[f"{name}_status"] = solver.status_name(status)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            raise RuntimeError(f"CP-SAT found nothing at stage {name}")
+            if not loads_now:
+                raise RuntimeError(f"CP-SAT found nothing at stage {name}")
+            return  # nothing within the limit: the previous stage's rota stands (hints kept)
         model.clear_hints()
         for var in x.values():
-            model.add_hint(var, solver.value(var))
+            value = solver.value(var)
+            model.add_hint(var, value)
+            chosen_now[var.name] = value
         for key, expr in load.items():
             loads_now[key] = int(solver.value(expr))
 
@@ -187,9 +192,8 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     model.add_hint(top, per_weight_hint(None))
     model.minimize(top)
     run("overall")
-    facts["overall"] = solver.objective_value / q
     facts["overall_bound"] = solver.best_objective_bound / q
-    model.add(top <= round(solver.objective_value))
+    model.add(top <= per_weight_hint(None))
     top_we = model.new_int_var(0, 10_000, "max_weekend")
     for d in problem.doctors:
         model.add(2 * q * load[(d.id, WEEKEND_HOLIDAY)] <= top_we * round(2 * d.weight))
@@ -197,9 +201,8 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
     model.minimize(top_we)
     run("weekend")
-    facts["weekend"] = solver.objective_value / q
     facts["weekend_bound"] = solver.best_objective_bound / q
-    model.add(top_we <= round(solver.objective_value))
+    model.add(top_we <= per_weight_hint(WEEKEND_HOLIDAY))
     goal = targets(problem)
     squares = []
     for d in problem.doctors:
@@ -216,7 +219,7 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
     model.minimize(sum(squares))
     run("deviation")
-    chosen = [key for key, var in x.items() if solver.value(var)]
+    chosen = [key for key, var in x.items() if chosen_now[var.name]]
     return chosen, facts
 
 
