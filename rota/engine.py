@@ -87,6 +87,7 @@ WISH_AVOID = 400
 WISH_PREFERRED = 150
 USUAL_SITE = 100
 MAX_REPAIR_ROUNDS = 200
+MAX_WEEKEND_PROBES = 6  # binary-search probes on the weekend cap before the fill pass
 # Spreading: two sessions of a GP whose local dates are less than SPREAD_DAYS apart (Monday and
 # Wednesday, not Monday and Thursday) are a "close pair". One close pair costs more than a
 # bent weekday or site preference; spreading never puts a GP on a date they asked to avoid.
@@ -504,9 +505,14 @@ class _Network:
         return max(0, room)
 
     def max_flow_search(
-        self, body: object, caps_for: Callable[[float], list[int]], candidates: Sequence[float]
+        self,
+        body: object,
+        caps_for: Callable[[float], list[int]],
+        candidates: Sequence[float],
+        required: int | None = None,
     ) -> tuple[int, float | None]:
-        """(max flow without caps, the smallest candidate whose caps still reach it).
+        """(max flow without caps, the smallest candidate whose caps still reach it, or reach
+        ``required`` places when given).
 
         ``caps_for(λ)`` gives each active GP's GP → sink capacity (``inf`` as a large value).
         The maximum flow is non-decreasing in λ, so a binary search over the sorted candidates
@@ -530,14 +536,15 @@ class _Network:
             return solver.optimal_flow()
 
         best = flow_at(caps_for(math.inf))
+        need = best if required is None else min(best, required)
         if best == 0 or not candidates:
             return best, None
         lo, hi = 0, len(candidates) - 1
-        if flow_at(caps_for(candidates[hi])) < best:
+        if flow_at(caps_for(candidates[hi])) < need:
             return best, None
         while lo < hi:
             mid = (lo + hi) // 2
-            if flow_at(caps_for(candidates[mid])) >= best:
+            if flow_at(caps_for(candidates[mid])) >= need:
                 hi = mid
             else:
                 lo = mid + 1
@@ -701,14 +708,27 @@ class _Planner:
             lambda d: self.carry[d.id][WEEKEND_HOLIDAY],
             lambda d: held.per_category[(d.id, WEEKEND_HOLIDAY)],
         )
-        we_fill, mu = net.max_flow_search(body_we, weekend_caps, we_candidates)
-        we_cap = {
-            d.id: held.per_category[(d.id, WEEKEND_HOLIDAY)] + c
-            for d, c in zip(
-                net.active, weekend_caps(mu if mu is not None else math.inf), strict=True
-            )
-        }
-        return _Levels(fill, lam, we_fill, mu), total_cap, we_cap
+        # Any rota filling F* holds at least F* − (the most weekday places the overall caps
+        # allow) weekend/holiday places: the weekend level needs no more than that.
+        weekday_only, _ = net.max_flow_search(
+            net.body_capacities((WEEKDAY,), held),
+            lambda _: [max(0, total_cap[d.id] - held.total[d.id]) for d in net.active],
+            [],
+        )
+        we_fill, mu = net.max_flow_search(
+            body_we, weekend_caps, we_candidates, required=max(0, fill - weekday_only)
+        )
+
+        def we_cap_at(value: float | None) -> dict[int, int]:
+            caps = weekend_caps(value if value is not None else math.inf)
+            return {
+                d.id: held.per_category[(d.id, WEEKEND_HOLIDAY)] + c
+                for d, c in zip(net.active, caps, strict=True)
+            }
+
+        self.we_cap_at = we_cap_at
+        self.we_candidates = [c for c in we_candidates if mu is None or c >= mu]
+        return _Levels(fill, lam, we_fill, mu), total_cap, we_cap_at(mu)
 
     def _units(self, category: str, cap: dict[int, int], held: _Held) -> dict[int, list[int]]:
         units: dict[int, list[int]] = {}
@@ -723,15 +743,45 @@ class _Planner:
         return units
 
     def plan(self) -> tuple[list[Assignment], _Levels]:
-        """Weekend/holiday within both caps, then weekdays within the overall cap; if the
-        passes in sequence lose a place the overall flow could fill, one flow over every
-        category within the overall caps takes it back, changing as little as it can."""
-        net = self.net
+        """Weekend/holiday within both caps, then weekdays within the overall cap.
+
+        The two passes in sequence can lose a place the overall flow fills (a weekly maximum
+        used up by a Saturday): then the weekend cap is raised, by binary search over its
+        next values (a few probes), to the smallest that fills everything; failing that, one
+        flow over every category within the overall caps takes the places back, changing as
+        little as it can (the weekend level is then not guaranteed: the figures say so).
+        """
         levels, total_cap, we_cap = self.levels_and_caps()
+        chosen = self._sequential(total_cap, we_cap)
+        if len(chosen) >= levels.fill:
+            return chosen, levels
+        candidates = self.we_candidates
+        lo, hi, best = 0, len(candidates) - 1, None
+        for _ in range(MAX_WEEKEND_PROBES):
+            if lo > hi:
+                break
+            mid = (lo + hi) // 2
+            trial = self._sequential(total_cap, self.we_cap_at(candidates[mid]))
+            if len(trial) >= levels.fill:
+                best, hi = trial, mid - 1
+            else:
+                lo = mid + 1
+        if best is not None:
+            return best, levels
+        return self._fill(chosen, total_cap), levels
+
+    def _sequential(self, total_cap: dict[int, int], we_cap: dict[int, int]) -> list[Assignment]:
+        net = self.net
         held = _Held()
         for a in self.locked:
             held.add(a.doctor_id, self.sessions[a.session_id])
-        caps = {d.id: min(total_cap[d.id], we_cap[d.id]) - held.total[d.id] for d in net.active}
+        caps = {
+            d.id: min(
+                total_cap[d.id] - held.total[d.id],
+                we_cap[d.id] - held.per_category[(d.id, WEEKEND_HOLIDAY)],
+            )
+            for d in net.active
+        }
         chosen = net.min_cost(
             net.body_capacities((WEEKEND_HOLIDAY,), held), self._units(WEEKEND_HOLIDAY, caps, held)
         )
@@ -741,9 +791,7 @@ class _Planner:
         chosen += net.min_cost(
             net.body_capacities((WEEKDAY,), held), self._units(WEEKDAY, caps, held)
         )
-        if len(chosen) < levels.fill:
-            chosen = self._fill(chosen, total_cap)
-        return chosen, levels
+        return chosen
 
     def _fill(self, chosen: list[Assignment], total_cap: dict[int, int]) -> list[Assignment]:
         net, np = self.net, self.net.np
@@ -810,7 +858,7 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
         d.id: _explain(d, mine[d.id], sessions, goal[d.id], share[d.id], context)
         for d in problem.doctors
     }
-    figures = quality_figures(problem, result, goal)
+    figures = quality_figures(problem, result, goal, share)
     figures["lower_bound_load_per_weight"] = (
         round(levels.overall, 3) if levels.overall is not None else 0.0
     )
@@ -1284,7 +1332,10 @@ def _explain(
 
 
 def quality_figures(
-    problem: Problem, result: Sequence[Assignment], goal: dict[int, dict[str, float]]
+    problem: Problem,
+    result: Sequence[Assignment],
+    goal: dict[int, dict[str, float]],
+    share: dict[int, dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Figures a coordinator (and the bench) reads: fill, deviations, wishes, spreading."""
     sessions = {s.id: s for s in problem.sessions}
@@ -1323,21 +1374,31 @@ def quality_figures(
     for a in result:
         held[a.doctor_id].append(sessions[a.session_id])
     figures["close_pairs"] = sum(close_pairs(mine) for mine in held.values())
-    figures.update(load_per_weight_figures(problem, result, goal))
+    figures.update(load_per_weight_figures(problem, result, goal, share))
     return figures
 
 
 def load_per_weight_figures(
-    problem: Problem, result: Sequence[Assignment], goal: dict[int, dict[str, float]]
+    problem: Problem,
+    result: Sequence[Assignment],
+    goal: dict[int, dict[str, float]],
+    share: dict[int, dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Max load per unit of weight (overall, weekend/holiday) over the GPs sharing by weight,
-    and the sum of squared deviations from the targets (every GP, per category)."""
+    and the sum of squared deviations from the targets (every GP, per category).
+
+    The load counts net of what the GP carries from earlier periods (target − share), as the
+    min-max levels do, so that it compares with their proven lower bounds; with nothing
+    carried it is plainly sessions ÷ weight. The weight is the participation (reduced by
+    exempting absences), at least ``MIN_WEIGHT``.
+    """
+    share = shares(problem) if share is None else share
     category = {s.id: s.category for s in problem.sessions}
     days = period_days(problem)
     loads: dict[tuple[int, str], int] = defaultdict(int)
     for a in result:
         loads[(a.doctor_id, category[a.session_id])] += 1
-    overall = weekend = 0.0
+    overall = weekend = -math.inf
     squares = 0.0
     for d in problem.doctors:
         for c in CATEGORIES:
@@ -1345,10 +1406,13 @@ def load_per_weight_figures(
         if d.target_sessions is not None:
             continue
         w = min_max_weight(d, days)
-        overall = max(overall, sum(loads[(d.id, c)] for c in CATEGORIES) / w)
-        weekend = max(weekend, loads[(d.id, WEEKEND_HOLIDAY)] / w)
+        carry = {c: goal[d.id].get(c, 0.0) - share[d.id].get(c, 0.0) for c in CATEGORIES}
+        overall = max(
+            overall, (sum(loads[(d.id, c)] for c in CATEGORIES) - sum(carry.values())) / w
+        )
+        weekend = max(weekend, (loads[(d.id, WEEKEND_HOLIDAY)] - carry[WEEKEND_HOLIDAY]) / w)
     return {
-        "max_load_per_weight": round(overall, 3),
-        "max_load_per_weight_weekend_holiday": round(weekend, 3),
+        "max_load_per_weight": round(overall, 3) if overall > -math.inf else 0.0,
+        "max_load_per_weight_weekend_holiday": round(weekend, 3) if weekend > -math.inf else 0.0,
         "squared_deviation": round(squares, 3),
     }
