@@ -156,8 +156,12 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
 
     loads_now: dict[tuple[int, str], int] = {}
     chosen_now: dict[str, int] = {}
+    hints: dict = {}  # variable → value: the last solution, completed for the next stage
 
     def run(name: str) -> None:
+        model.clear_hints()
+        for var, value in hints.items():
+            model.add_hint(var, value)
         start = time.perf_counter()
         status = solver.solve(model)
         facts[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
@@ -165,11 +169,10 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             if not loads_now:
                 raise RuntimeError(f"CP-SAT found nothing at stage {name}")
-            return  # nothing within the limit: the previous stage's rota stands (hints kept)
-        model.clear_hints()
+            return  # nothing within the limit: the previous stage's rota stands
         for var in x.values():
             value = solver.value(var)
-            model.add_hint(var, value)
+            hints[var] = value
             chosen_now[var.name] = value
         for key, expr in load.items():
             loads_now[key] = int(solver.value(expr))
@@ -189,7 +192,7 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     top = model.new_int_var(0, 10_000, "max_overall")
     for d in problem.doctors:
         model.add(2 * q * total[d.id] <= top * round(2 * d.weight))
-    model.add_hint(top, per_weight_hint(None))
+    hints[top] = per_weight_hint(None)
     model.minimize(top)
     run("overall")
     facts["overall_bound"] = solver.best_objective_bound / q
@@ -197,8 +200,8 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
     top_we = model.new_int_var(0, 10_000, "max_weekend")
     for d in problem.doctors:
         model.add(2 * q * load[(d.id, WEEKEND_HOLIDAY)] <= top_we * round(2 * d.weight))
-    model.add_hint(top, per_weight_hint(None))
-    model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
+    hints[top] = per_weight_hint(None)
+    hints[top_we] = per_weight_hint(WEEKEND_HOLIDAY)
     model.minimize(top_we)
     run("weekend")
     facts["weekend_bound"] = solver.best_objective_bound / q
@@ -212,11 +215,11 @@ def cpsat(problem: Problem, seconds: float, workers: int = 2) -> tuple[list[tupl
             sq = model.new_int_var(0, 4_000_000, "")
             model.add_multiplication_equality(sq, [dev, dev])
             now = 10 * loads_now[(d.id, c)] - round(10 * goal[d.id][c])
-            model.add_hint(dev, now)
-            model.add_hint(sq, now * now)
+            hints[dev] = now
+            hints[sq] = now * now
             squares.append(sq)
-    model.add_hint(top, per_weight_hint(None))
-    model.add_hint(top_we, per_weight_hint(WEEKEND_HOLIDAY))
+    hints[top] = per_weight_hint(None)
+    hints[top_we] = per_weight_hint(WEEKEND_HOLIDAY)
     model.minimize(sum(squares))
     run("deviation")
     chosen = [key for key, var in x.items() if chosen_now[var.name]]
