@@ -268,7 +268,9 @@ def shares(problem: Problem) -> dict[int, dict[str, float]]:
     return result
 
 
-def targets(problem: Problem) -> dict[int, dict[str, float]]:
+def targets(
+    problem: Problem, base: dict[int, dict[str, float]] | None = None
+) -> dict[int, dict[str, float]]:
     """Each GP's target: their share plus what they owe from earlier periods.
 
     ``share + owed``, floored at 0, renormalised so a category's targets still sum to its
@@ -277,7 +279,7 @@ def targets(problem: Problem) -> dict[int, dict[str, float]]:
     site, exempt all period) gets 0 whatever they owe: it waits for a period they are in.
     """
     days = period_days(problem)
-    base = shares(problem)
+    base = shares(problem) if base is None else base
     result = {d: dict(v) for d, v in base.items()}
     others = [d for d in problem.doctors if d.target_sessions is None]
     taking_part = {d.id for d in others if participation(d, days) > 0}
@@ -822,7 +824,7 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
     ordered_sessions = sorted(problem.sessions, key=lambda s: (s.starts_at, s.site_id, s.id))
     min_rest = timedelta(hours=problem.min_rest_hours)
     share = shares(problem)
-    goal = targets(problem)
+    goal = targets(problem, share)
 
     locked = [Assignment(lock.session_id, lock.doctor_id, True) for lock in problem.locks]
     broken = violations(problem, locked)

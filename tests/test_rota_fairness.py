@@ -295,3 +295,53 @@ def test_one_addition_agrees_with_the_whole_rota_check(problem, data):
     whole = violations(problem, [*trial, Assignment(s.id, d.id, False)])
     already = any(a.doctor_id == d.id for a in held_by)
     assert bool(single) == (bool(whole) or already)
+
+
+def test_json_format_reads_exempt_absences_and_the_period_and_writes_the_bounds():
+    from rota.problem_json import FormatError, problem_from_json, solution_to_json
+
+    raw = {
+        "period": {"start": "2027-03-01", "end": "2027-03-14"},
+        "sessions": [
+            {
+                "id": i,
+                "site_id": 1,
+                "starts_at": f"2027-03-0{i + 1}T17:00:00+01:00",
+                "ends_at": f"2027-03-0{i + 1}T20:00:00+01:00",
+            }
+            for i in range(4)
+        ],
+        "doctors": [
+            {"id": 1, "site_ids": [1]},
+            {
+                "id": 2,
+                "site_ids": [1],
+                "unavailable": [
+                    {
+                        "start": "2027-03-08T00:00:00+01:00",
+                        "end": "2027-03-15T00:00:00+01:00",
+                        "exempt": True,
+                    }
+                ],
+            },
+        ],
+    }
+    problem = problem_from_json(raw)
+    assert problem.period == (date(2027, 3, 1), date(2027, 3, 14))
+    assert problem.doctors[1].unavailable[0].exempt is True
+    out = solution_to_json(solve(problem))
+    assert out["explanations"]["2"]["shares"]["weekday"] == pytest.approx(4 * 0.5 / 1.5, abs=1e-3)
+    for key in (
+        "max_load_per_weight",
+        "max_load_per_weight_weekend_holiday",
+        "lower_bound_load_per_weight",
+        "lower_bound_load_per_weight_weekend_holiday",
+    ):
+        assert key in out["figures"]
+    raw["doctors"][1]["unavailable"][0]["exempt"] = "oui"
+    with pytest.raises(FormatError, match="true ou false"):
+        problem_from_json(raw)
+    raw["doctors"][1]["unavailable"][0]["exempt"] = False
+    raw["period"] = {"start": "2027-03-14", "end": "2027-03-01"}
+    with pytest.raises(FormatError, match="la fin doit suivre"):
+        problem_from_json(raw)
