@@ -584,7 +584,7 @@ def write_ledger(period: RotaPeriod) -> int:
     """
     problem = build_problem(period)
     share = engine.shares(problem)
-    goal = engine.targets(problem)
+    goal = engine.targets(problem, share)
     loads: dict[tuple[int, str], int] = defaultdict(int)
     for s in period.sessions:
         if s.cancelled:
