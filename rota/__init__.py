@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register the rota's pages and commands."""
     from rota.cli import rota_cli
+    from rota.fairness_views import bp as fairness_bp
     from rota.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(fairness_bp)
     app.cli.add_command(rota_cli)

@@ -31,12 +31,48 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-WEEKDAY = "weekday"
-WEEKEND_HOLIDAY = "weekend_holiday"
+from rota import rules
+from rota.rules import (
+    WEEKDAY,
+    WEEKEND_HOLIDAY,
+    Doctor,
+    Session,
+    Unavailability,
+    conflicts,
+    is_available,
+    iso_week,
+    may_hold,
+)
+
+# The rule types and checks are ``rota.rules``'; the engine re-exports them for its callers.
+__all__ = [
+    "CATEGORIES",
+    "WEEKDAY",
+    "WEEKEND_HOLIDAY",
+    "Assignment",
+    "Doctor",
+    "Explanation",
+    "InvalidProblem",
+    "Lock",
+    "Problem",
+    "Session",
+    "Solution",
+    "Unavailability",
+    "Unfilled",
+    "conflicts",
+    "is_available",
+    "iso_week",
+    "may_hold",
+    "solve",
+    "spread",
+    "targets",
+    "violations",
+]
+
 CATEGORIES = (WEEKEND_HOLIDAY, WEEKDAY)  # solving order: the scarce, counted ones first
 CATEGORY_LABELS = {WEEKDAY: "semaine", WEEKEND_HOLIDAY: "week-end et jours fériés"}
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -51,52 +87,13 @@ WISH_AVOID = 400
 WISH_PREFERRED = 150
 USUAL_SITE = 100
 MAX_REPAIR_ROUNDS = 200
+MAX_WEEKEND_PROBES = 6  # binary-search probes on the weekend cap before the fill pass
 # Spreading: two sessions of a GP whose local dates are less than SPREAD_DAYS apart (Monday and
 # Wednesday, not Monday and Thursday) are a "close pair". One close pair costs more than a
 # bent weekday or site preference; spreading never puts a GP on a date they asked to avoid.
 SPREAD_DAYS = 3
 SPREAD_COST = 200
 MAX_SPREAD_PASSES = 3
-
-
-@dataclass(frozen=True)
-class Session:
-    id: int
-    site_id: int
-    starts_at: datetime  # aware
-    ends_at: datetime  # aware
-    local_date: date
-    gps_needed: int = 1
-    category: str = WEEKDAY
-    site_name: str = ""
-
-
-@dataclass(frozen=True)
-class Unavailability:
-    start: datetime  # aware, inclusive
-    end: datetime  # aware, exclusive
-
-
-@dataclass(frozen=True)
-class Doctor:
-    id: int
-    site_ids: frozenset[int]
-    weight: float = 1.0
-    name: str = ""
-    unavailable: tuple[Unavailability, ...] = ()
-    max_per_day: int = 1
-    max_per_week: int | None = None
-    max_per_period: int | None = None
-    # Places owed from earlier periods, per category (target − load last time): carried over
-    # so that fairness holds over the year, not only within a month.
-    owed: tuple[tuple[str, float], ...] = ()
-    preferred_weekdays: frozenset[int] = frozenset()
-    preferred_site_ids: frozenset[int] = frozenset()
-    avoid_dates: frozenset[date] = frozenset()
-    usual_site_id: int | None = None
-    # A firm commitment to this many sessions in the period: replaces the share by weight
-    # (and what is owed) in ``targets()``.
-    target_sessions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +110,9 @@ class Problem:
     doctors: tuple[Doctor, ...]
     locks: tuple[Lock, ...] = ()
     min_rest_hours: float = 10.0
+    # The period's first and last local dates (exempting absences count pro rata of its
+    # days); default: the span of the sessions.
+    period: tuple[date, date] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,7 @@ class Explanation:
     wishes_total: int
     wishes_honoured: int
     text: str
+    shares: dict[str, float] = field(default_factory=dict)  # before what is owed
 
 
 @dataclass(frozen=True)
@@ -151,21 +152,18 @@ class InvalidProblem(ValueError):
     """The input contradicts itself (e.g. two locks breaking a hard rule)."""
 
 
-# --- eligibility and targets -------------------------------------------------------------------
+# --- eligibility, shares and targets -----------------------------------------------------------
 
-
-def is_available(doctor: Doctor, session: Session) -> bool:
-    return all(session.ends_at <= u.start or session.starts_at >= u.end for u in doctor.unavailable)
-
-
-def may_hold(doctor: Doctor, session: Session) -> bool:
-    """The per-session hard rules: the GP's site, and not during an unavailability."""
-    return session.site_id in doctor.site_ids and is_available(doctor, session)
+# Below this participation a GP counts with this weight in the min-max (a weight of 0, or an
+# absence exempting them from nearly all of the period): they take a place only when nobody
+# else can, and then their load per unit of weight is very high, which the search avoids.
+MIN_WEIGHT = 0.05
 
 
 def holdable_places(problem: Problem) -> dict[int, dict[str, int]]:
     """``a_g,c``: the places of each category each GP could hold (site and availability).
 
+    Only feasibility and a committed GP's split use it: the share itself never does.
     Sessions are indexed by site so that the cost is the GP's sites' sessions, not all of them.
     """
     by_site: dict[int, list[Session]] = defaultdict(list)
@@ -182,14 +180,47 @@ def holdable_places(problem: Problem) -> dict[int, dict[str, int]]:
     return result
 
 
+def period_days(problem: Problem) -> tuple[date, ...]:
+    """The period's local dates: from ``problem.period`` or the span of its sessions."""
+    if problem.period is not None:
+        first, last = problem.period
+    elif problem.sessions:
+        first = min(s.local_date for s in problem.sessions)
+        last = max(s.local_date for s in problem.sessions)
+    else:
+        return ()
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+
+def exempt_days(doctor: Doctor, days: Sequence[date]) -> tuple[date, ...]:
+    """The period's days an exempting absence covers (a day counts at its noon, UTC)."""
+    spans = [u for u in doctor.unavailable if u.exempt]
+    if not spans:
+        return ()
+    return tuple(
+        d
+        for d in days
+        if any(u.start <= datetime(d.year, d.month, d.day, 12, tzinfo=UTC) < u.end for u in spans)
+    )
+
+
+def participation(doctor: Doctor, days: Sequence[date]) -> float:
+    """The GP's weight, reduced pro rata of the days exempting absences cover.
+
+    A plain absence reduces nothing: what the GP could not hold is carried to later periods.
+    """
+    if not doctor.site_ids or not days:
+        return 0.0
+    return max(0.0, doctor.weight) * (1 - len(exempt_days(doctor, days)) / len(days))
+
+
 def committed_split(doctor: Doctor, holdable: dict[str, int]) -> dict[str, float]:
     """A committed GP's ``N`` sessions split across categories, in whole sessions.
 
     ``N`` is first capped by what the GP could hold (``Σ_c a_g,c``) and their period maximum.
     The split is proportional to ``a_g,c``, rounded by largest remainders (ties: the solving
     order of the categories) so that each category's target is a whole number summing to
-    ``N``: with ``floor(T) = ceil(T)`` the flow then gives exactly ``N`` whenever feasible,
-    where fractional targets could round up in both categories and give ``N + 1``.
+    ``N``: with ``floor(T) = ceil(T)`` the flow then gives exactly ``N`` whenever feasible.
     """
     can = sum(holdable.get(c, 0) for c in CATEGORIES)
     n = min(max(0, doctor.target_sessions or 0), can)
@@ -205,22 +236,23 @@ def committed_split(doctor: Doctor, holdable: dict[str, int]) -> dict[str, float
     return {c: float(split[c]) for c in CATEGORIES}
 
 
-def targets(problem: Problem) -> dict[int, dict[str, float]]:
-    """Each GP's fair share of the places of each category (``docs/rota.md``, Target load).
+def shares(problem: Problem) -> dict[int, dict[str, float]]:
+    """Each GP's fair share of each category, before what is owed (``docs/rota.md``).
 
-    GPs who commit to ``target_sessions`` get that number, split by ``committed_split()``;
-    their targets are taken out of ``P_c`` first (scaled down if they exceed it). The rest,
-    ``R_c``, is shared among the other GPs as ``R_c · w_g·a_g,c / Σ_h w_h·a_h,c`` (``a_g,c``
-    from ``holdable_places()``), shifted by what each owes from earlier periods and
-    renormalised to sum to ``R_c``. A commitment ignores what is owed: the GP said how many
-    sessions they will do this period, and the others' owed places still balance the year.
+    Equal per unit of weight: ``R_c · p_g / Σ_h p_h``, with ``p_g`` the GP's weight reduced
+    pro rata of their exempting absences (``participation()``) and ``R_c`` the category's
+    places left once committed GPs have their number. Sites and plain absences play no part:
+    they only limit what is feasible. This is what the ledger records for the period.
     """
+    days = period_days(problem)
     holdable = holdable_places(problem)
     committed = [d for d in problem.doctors if d.target_sessions is not None]
     others = [d for d in problem.doctors if d.target_sessions is None]
     result: dict[int, dict[str, float]] = {d.id: {} for d in problem.doctors}
     for d in committed:
         result[d.id] = committed_split(d, holdable[d.id])
+    weight = {d.id: participation(d, days) for d in others}
+    total_weight = sum(weight.values())
     for category in CATEGORIES:
         places = sum(s.gps_needed for s in problem.sessions if s.category == category)
         fixed = sum(result[d.id][category] for d in committed)
@@ -229,12 +261,34 @@ def targets(problem: Problem) -> dict[int, dict[str, float]]:
                 result[d.id][category] *= places / fixed
             fixed = places
         remaining = places - fixed
-        capacity = {d.id: d.weight * holdable[d.id][category] for d in others}
-        total = sum(capacity.values())
         for d in others:
-            share = remaining * capacity[d.id] / total if total else 0.0
+            result[d.id][category] = (
+                remaining * weight[d.id] / total_weight if total_weight else 0.0
+            )
+    return result
+
+
+def targets(
+    problem: Problem, base: dict[int, dict[str, float]] | None = None
+) -> dict[int, dict[str, float]]:
+    """Each GP's target: their share plus what they owe from earlier periods.
+
+    ``share + owed``, floored at 0, renormalised so a category's targets still sum to its
+    places (``R_c`` for the GPs sharing by weight). A commitment ignores what is owed: the GP
+    said how many sessions they will do this period. A GP who takes no part (weight 0, no
+    site, exempt all period) gets 0 whatever they owe: it waits for a period they are in.
+    """
+    days = period_days(problem)
+    base = shares(problem) if base is None else base
+    result = {d: dict(v) for d, v in base.items()}
+    others = [d for d in problem.doctors if d.target_sessions is None]
+    taking_part = {d.id for d in others if participation(d, days) > 0}
+    for category in CATEGORIES:
+        remaining = sum(base[d.id][category] for d in others)
+        for d in others:
             owed = dict(d.owed).get(category, 0.0)
-            result[d.id][category] = max(0.0, share + owed) if capacity[d.id] else 0.0
+            share = base[d.id][category]
+            result[d.id][category] = max(0.0, share + owed) if d.id in taking_part else 0.0
         adjusted = sum(result[d.id][category] for d in others)
         if adjusted > 0:
             for d in others:
@@ -242,74 +296,25 @@ def targets(problem: Problem) -> dict[int, dict[str, float]]:
     return result
 
 
+def min_max_weight(doctor: Doctor, days: Sequence[date]) -> float:
+    """The weight a GP's load is divided by in the min-max levels."""
+    return max(participation(doctor, days), MIN_WEIGHT)
+
+
 # --- checking ----------------------------------------------------------------------------------
 
 
-def iso_week(day: date) -> tuple[int, int]:
-    iso = day.isocalendar()
-    return iso.year, iso.week
+def violations(problem: Problem, assignments: Iterable[Assignment]) -> list[rules.Breach]:
+    """Every hard rule broken by ``assignments`` (empty when the rota is valid): ``rota.rules``."""
+    return rules.breaches(
+        problem.sessions,
+        problem.doctors,
+        ((a.session_id, a.doctor_id, a.locked) for a in assignments),
+        min_rest=timedelta(hours=problem.min_rest_hours),
+    )
 
 
-def conflicts(
-    doctor: Doctor, sessions: Sequence[Session], min_rest: timedelta
-) -> list[tuple[Session, Session]]:
-    """Pairs of a GP's sessions that overlap or leave less than the minimum rest."""
-    ordered = sorted(sessions, key=lambda s: (s.starts_at, s.id))
-    found = []
-    for i, first in enumerate(ordered):
-        for second in ordered[i + 1 :]:
-            if second.starts_at >= first.ends_at + min_rest:
-                break
-            same_day_allowed = (
-                doctor.max_per_day > 1
-                and first.local_date == second.local_date
-                and second.starts_at >= first.ends_at
-            )
-            if not same_day_allowed:
-                found.append((first, second))
-    return found
-
-
-def violations(problem: Problem, assignments: Iterable[Assignment]) -> list[str]:
-    """Every hard rule broken by ``assignments`` (empty when the rota is valid)."""
-    sessions = {s.id: s for s in problem.sessions}
-    doctors = {d.id: d for d in problem.doctors}
-    min_rest = timedelta(hours=problem.min_rest_hours)
-    held: dict[int, list[Session]] = defaultdict(list)
-    per_session: dict[int, set[int]] = defaultdict(set)
-    found: list[str] = []
-    for a in assignments:
-        session, doctor = sessions[a.session_id], doctors[a.doctor_id]
-        if a.doctor_id in per_session[a.session_id]:
-            found.append(f"{doctor.id} twice on session {session.id}")
-        per_session[a.session_id].add(a.doctor_id)
-        if not may_hold(doctor, session) and not a.locked:
-            found.append(f"{doctor.id} may not hold session {session.id}")
-        held[doctor.id].append(session)
-    for session_id, holders in per_session.items():
-        if len(holders) > sessions[session_id].gps_needed:
-            found.append(f"session {session_id} over-staffed")
-    for doctor_id, mine in held.items():
-        doctor = doctors[doctor_id]
-        per_day: dict[date, int] = defaultdict(int)
-        per_week: dict[tuple[int, int], int] = defaultdict(int)
-        for s in mine:
-            per_day[s.local_date] += 1
-            per_week[iso_week(s.local_date)] += 1
-        if any(n > doctor.max_per_day for n in per_day.values()):
-            found.append(f"{doctor_id} over the daily maximum")
-        if doctor.max_per_week is not None and any(
-            n > doctor.max_per_week for n in per_week.values()
-        ):
-            found.append(f"{doctor_id} over the weekly maximum")
-        if doctor.max_per_period is not None and len(mine) > doctor.max_per_period:
-            found.append(f"{doctor_id} over the period maximum")
-        for first, second in conflicts(doctor, mine, min_rest):
-            found.append(f"{doctor_id}: sessions {first.id} and {second.id} too close")
-    return found
-
-
-# --- the flow ----------------------------------------------------------------------------------
+# --- the flows ---------------------------------------------------------------------------------
 
 
 def _wish_cost(doctor: Doctor, session: Session) -> int:
@@ -325,187 +330,516 @@ def _wish_cost(doctor: Doctor, session: Session) -> int:
     return cost
 
 
-def _unit_cost(k: int, target: float, doctor: Doctor) -> int:
+def _unit_cost(k: int, target: float, doctor: Doctor, weight: float) -> int:
     """Marginal cost of a GP's k-th session of a category: convex (non-decreasing) in k.
 
-    The marginal of ``(k − T)²`` scaled by ``1/√w``, plus the band term (−BAND up to
-    ``floor(T)``, +BAND past ``ceil(T)``). Without the band, a wish (up to 0.8 of a step) or
-    the weight scaling could push a GP just outside ``[floor T, ceil T]``, in particular a GP
-    with a whole-number target (a commitment), whose units sit exactly at ±1 step.
-
-    A commitment is firmer than a share: its band counts twice, so when a site can't keep
-    everyone within their band, the GPs sharing by weight (whose targets are fractional and
-    whose band has some slack) absorb it first; and its weight plays no part (it is 1).
+    The marginal of ``(k − T)² / w`` (``w`` the GP's weight; 1 for a commitment), plus the
+    band term (−BAND up to ``floor(T)``, +BAND past ``ceil(T)``). Minimising a sum of
+    ``x_g² / w_g`` over the loads a flow allows gives the loads that are lexicographically
+    min-max per unit of weight (Fujishige's lexicographically optimal base): water-filling
+    below the caps the min-max levels set. The band keeps every GP within
+    ``[floor T, ceil T]`` first whenever that is feasible. A commitment is firmer than a
+    share: its band counts twice, so GPs sharing by weight absorb what a site can't hold.
     """
     committed = doctor.target_sessions is not None
     band = BAND * (2 if committed else 1)
-    weight = 1.0 if committed else max(doctor.weight, 0.1)
+    w = 1.0 if committed else weight
     if k <= math.floor(target):
         offset = -band
     elif k > math.ceil(target):
         offset = band
     else:
         offset = 0
-    return offset + round(SCALE * (2 * k - 1 - 2 * target) / weight**0.5)
+    return offset + round(SCALE * (2 * k - 1 - 2 * target) / w)
 
 
-class _Pass:
-    """One min-cost flow over the sessions of a category, given what is already held."""
+@dataclass
+class _Held:
+    """What GPs already hold (locked, or fixed by an earlier pass): counts the caps subtract."""
+
+    per_day: dict[tuple[int, date], int] = field(default_factory=lambda: defaultdict(int))
+    per_week: dict[tuple[int, tuple[int, int]], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+    total: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    per_category: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    per_session: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, doctor_id: int, session: Session) -> None:
+        self.per_day[(doctor_id, session.local_date)] += 1
+        self.per_week[(doctor_id, iso_week(session.local_date))] += 1
+        self.total[doctor_id] += 1
+        self.per_category[(doctor_id, session.category)] += 1
+        self.per_session[session.id] += 1
+
+
+class _Network:
+    """The flow network of a round, built once and re-solved with other capacities.
+
+        source → session [open places] → (GP, day) [max per day] → (GP, ISO week)
+               [max per week] → GP → sink [cap]
+
+    Arrays (numpy) so that OR-Tools builds each solver in C++; only the capacities of the
+    source arcs (which sessions take part), of the day and week arcs (what is already held)
+    and of the GP → sink arcs (the caps of the min-max levels) change between solves.
+    """
 
     def __init__(
         self,
         problem: Problem,
-        category: str | None,
-        held: dict[int, list[Session]],
+        sessions: Sequence[Session],
         forbidden: set[tuple[int, int]],
-        targets: dict[int, dict[str, float]],
-        prefer: frozenset[tuple[int, int]] = frozenset(),
+        excluded: set[tuple[int, int]],
     ) -> None:
-        """``category=None`` is the fill pass: every category at once, no fairness cost,
-        and a unit cost for each pair not in ``prefer`` (change as little as possible)."""
+        import numpy as np
+
+        self.np = np
         self.problem = problem
-        self.category = category
-        self.prefer = prefer
-        self.held = held
-        self.forbidden = forbidden
-        self.targets = targets
-
-    def solve(self, sessions: Sequence[Session], open_places: dict[int, int]) -> list[Assignment]:
-        # Imported here: OR-Tools costs every web worker ~18 MiB, and only generation needs it.
-        from ortools.graph.python import min_cost_flow
-
-        flow = min_cost_flow.SimpleMinCostFlow()
-        ids: dict[object, int] = {}
-
-        def node(key: object) -> int:
-            if key not in ids:
-                ids[key] = len(ids)
-            return ids[key]
-
-        source, sink = node("source"), node("sink")
-        holders: dict[int, set[int]] = defaultdict(set)
-        for doctor_id, mine in self.held.items():
-            for s in mine:
-                holders[s.id].add(doctor_id)
+        self.sessions = list(sessions)
+        self.doctors = sorted(problem.doctors, key=lambda d: d.id)
         by_site: dict[int, list[Doctor]] = defaultdict(list)
-        for doctor in self.problem.doctors:
-            for site_id in doctor.site_ids:
+        for doctor in self.doctors:
+            for site_id in sorted(doctor.site_ids):
                 by_site[site_id].append(doctor)
-        session_arcs: list[tuple[int, int, int]] = []  # (arc, session id, doctor id)
-        days_of: dict[int, set[date]] = defaultdict(set)
-        for session in sessions:
-            places = open_places.get(session.id, 0)
-            if places <= 0:
-                continue
-            flow.add_arc_with_capacity_and_unit_cost(source, node(("s", session.id)), places, 0)
+        self.session_node = {s.id: 2 + i for i, s in enumerate(self.sessions)}
+        next_node = 2 + len(self.sessions)
+        day_node: dict[tuple[int, date], int] = {}
+        sd_tail, sd_head, sd_cost, sd_session, sd_doctor = [], [], [], [], []
+        self.days_of: dict[int, set[date]] = defaultdict(set)
+        for session in self.sessions:
             for doctor in by_site[session.site_id]:
                 if (
-                    doctor.id in holders[session.id]
-                    or (session.id, doctor.id) in self.forbidden
+                    (session.id, doctor.id) in forbidden
+                    or (session.id, doctor.id) in excluded
                     or not is_available(doctor, session)
                 ):
                     continue
-                if self.category is None:
-                    cost = 0 if (session.id, doctor.id) in self.prefer else 1
-                else:
-                    cost = _wish_cost(doctor, session)
-                arc = flow.add_arc_with_capacity_and_unit_cost(
-                    node(("s", session.id)), node(("d", doctor.id, session.local_date)), 1, cost
-                )
-                session_arcs.append((arc, session.id, doctor.id))
-                days_of[doctor.id].add(session.local_date)
-        for doctor in self.problem.doctors:
-            days = sorted(days_of.get(doctor.id, ()))
-            if not days:
-                continue
-            mine = self.held.get(doctor.id, [])
-            day_counts: dict[date, int] = defaultdict(int)
-            week_counts: dict[tuple[int, int], int] = defaultdict(int)
-            for s in mine:
-                day_counts[s.local_date] += 1
-                week_counts[iso_week(s.local_date)] += 1
-            for day in days:
-                flow.add_arc_with_capacity_and_unit_cost(
-                    node(("d", doctor.id, day)),
-                    node(("w", doctor.id, iso_week(day))),
-                    max(0, doctor.max_per_day - day_counts[day]),
-                    0,
-                )
-            for week in sorted({iso_week(day) for day in days}):
-                flow.add_arc_with_capacity_and_unit_cost(
-                    node(("w", doctor.id, week)),
-                    node(("g", doctor.id)),
-                    len(days)
-                    if doctor.max_per_week is None
-                    else max(0, doctor.max_per_week - week_counts[week]),
-                    0,
-                )
-            room = len(days) * doctor.max_per_day
-            if doctor.max_per_period is not None:
-                room = min(room, doctor.max_per_period - len(mine))
-            if self.category is None:
-                flow.add_arc_with_capacity_and_unit_cost(
-                    node(("g", doctor.id)), sink, max(0, room), 0
-                )
-                continue
-            in_category = sum(1 for s in mine if s.category == self.category)
-            target = self.targets[doctor.id].get(self.category, 0.0)
-            for k in range(in_category + 1, in_category + max(0, room) + 1):
-                flow.add_arc_with_capacity_and_unit_cost(
-                    node(("g", doctor.id)), sink, 1, _unit_cost(k, target, doctor)
-                )
-        if not session_arcs:
-            return []
-        # OR-Tools' cost-scaling solver accepts negative unit costs (units below target);
-        # "max flow with min cost" pushes as much of the source's supply as can get through.
-        total = sum(max(0, p) for p in open_places.values())
-        flow.set_node_supply(source, total)
-        flow.set_node_supply(sink, -total)
-        status = flow.solve_max_flow_with_min_cost()
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"min-cost flow failed with status {status}")
-        return [
-            Assignment(session_id=s_id, doctor_id=d_id, locked=False)
-            for arc, s_id, d_id in session_arcs
-            if flow.flow(arc) > 0
+                key = (doctor.id, session.local_date)
+                if key not in day_node:
+                    day_node[key] = next_node
+                    next_node += 1
+                    self.days_of[doctor.id].add(session.local_date)
+                sd_tail.append(self.session_node[session.id])
+                sd_head.append(day_node[key])
+                sd_cost.append(_wish_cost(doctor, session))
+                sd_session.append(session.id)
+                sd_doctor.append(doctor.id)
+        week_node: dict[tuple[int, tuple[int, int]], int] = {}
+        self.day_keys = list(day_node)
+        dw_head = []
+        for doctor_id, day in self.day_keys:
+            key = (doctor_id, iso_week(day))
+            if key not in week_node:
+                week_node[key] = next_node
+                next_node += 1
+            dw_head.append(week_node[key])
+        self.week_keys = list(week_node)
+        self.doctor_node = {}
+        for doctor in self.doctors:
+            if doctor.id in self.days_of:
+                self.doctor_node[doctor.id] = next_node
+                next_node += 1
+        self.active = [d for d in self.doctors if d.id in self.doctor_node]
+        self.node_count = next_node
+        self.sd_session = np.array(sd_session, dtype=np.int64)
+        self.sd_doctor = np.array(sd_doctor, dtype=np.int64)
+        self.sd_cost = np.array(sd_cost, dtype=np.int64)
+        n_s, n_sd, n_dw, n_wg = (
+            len(self.sessions),
+            len(sd_tail),
+            len(self.day_keys),
+            len(self.week_keys),
+        )
+        tails = np.concatenate(
+            [
+                np.zeros(n_s, dtype=np.int64),
+                np.array(sd_tail, dtype=np.int64),
+                np.array([day_node[k] for k in self.day_keys], dtype=np.int64),
+                np.array([week_node[k] for k in self.week_keys], dtype=np.int64),
+            ]
+        )
+        heads = np.concatenate(
+            [
+                np.array([self.session_node[s.id] for s in self.sessions], dtype=np.int64),
+                np.array(sd_head, dtype=np.int64),
+                np.array(dw_head, dtype=np.int64),
+                np.array([self.doctor_node[d] for d, _ in self.week_keys], dtype=np.int64),
+            ]
+        )
+        self.tails, self.heads = tails, heads
+        self.sd_slice = slice(n_s, n_s + n_sd)
+        self.n_body = n_s + n_sd + n_dw + n_wg
+        self.n_s, self.n_sd, self.n_dw = n_s, n_sd, n_dw
+        self.doctor_of = {d.id: d for d in self.doctors}
+
+    def body_capacities(self, categories: Iterable[str], held: _Held) -> object:
+        """Capacities of every arc but the GP → sink ones, given what is already held."""
+        np = self.np
+        wanted = set(categories)
+        doctors = self.doctor_of
+        source = [
+            max(0, s.gps_needed - held.per_session[s.id]) if s.category in wanted else 0
+            for s in self.sessions
         ]
+        day = [max(0, doctors[d].max_per_day - held.per_day[(d, day)]) for d, day in self.day_keys]
+        week = []
+        for d, wk in self.week_keys:
+            limit = doctors[d].max_per_week
+            week.append(
+                len(self.days_of[d]) * doctors[d].max_per_day
+                if limit is None
+                else max(0, limit - held.per_week[(d, wk)])
+            )
+        return np.concatenate(
+            [
+                np.array(source, dtype=np.int64),
+                np.ones(self.n_sd, dtype=np.int64),
+                np.array(day, dtype=np.int64),
+                np.array(week, dtype=np.int64),
+            ]
+        )
+
+    def room(self, doctor: Doctor, held: _Held) -> int:
+        """The most a GP could still take: their days, and their period maximum."""
+        room = len(self.days_of[doctor.id]) * doctor.max_per_day
+        if doctor.max_per_period is not None:
+            room = min(room, doctor.max_per_period - held.total[doctor.id])
+        return max(0, room)
+
+    def max_flow_search(
+        self,
+        body: object,
+        caps_for: Callable[[float], list[int]],
+        candidates: Sequence[float],
+        required: int | None = None,
+    ) -> tuple[int, float | None]:
+        """(max flow without caps, the smallest candidate whose caps still reach it, or reach
+        ``required`` places when given).
+
+        ``caps_for(λ)`` gives each active GP's GP → sink capacity (``inf`` as a large value).
+        The maximum flow is non-decreasing in λ, so a binary search over the sorted candidates
+        finds the smallest one that loses no place: every value in between changes no cap.
+        """
+        from ortools.graph.python import max_flow
+
+        np = self.np
+        solver = max_flow.SimpleMaxFlow()
+        solver.add_arcs_with_capacity(self.tails, self.heads, body)
+        top = solver.add_arcs_with_capacity(
+            np.array([self.doctor_node[d.id] for d in self.active], dtype=np.int64),
+            np.ones(len(self.active), dtype=np.int64),
+            np.zeros(len(self.active), dtype=np.int64),
+        )
+
+        def flow_at(caps: list[int]) -> int:
+            solver.set_arcs_capacity(top, np.array(caps, dtype=np.int64))
+            if solver.solve(0, 1) != solver.OPTIMAL:
+                raise RuntimeError("max flow failed")
+            return solver.optimal_flow()
+
+        best = flow_at(caps_for(math.inf))
+        need = best if required is None else min(best, required)
+        if best == 0 or not candidates:
+            return best, None
+        lo, hi = 0, len(candidates) - 1
+        if flow_at(caps_for(candidates[hi])) < need:
+            return best, None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if flow_at(caps_for(candidates[mid])) >= need:
+                hi = mid
+            else:
+                lo = mid + 1
+        return best, candidates[lo]
+
+    def min_cost(
+        self,
+        body: object,
+        units: dict[int, list[int]],
+        arc_cost: object | None = None,
+    ) -> list[Assignment]:
+        """A maximum flow of minimum cost; ``units[g]`` the costs of the GP's next sessions
+        (one unit arc each, non-decreasing). ``arc_cost``: the session → GP arcs' costs
+        (default: wish costs)."""
+        from ortools.graph.python import min_cost_flow
+
+        np = self.np
+        solver = min_cost_flow.SimpleMinCostFlow()
+        costs = np.zeros(self.n_body, dtype=np.int64)
+        costs[self.sd_slice] = self.sd_cost if arc_cost is None else arc_cost
+        solver.add_arcs_with_capacity_and_unit_cost(self.tails, self.heads, body, costs)
+        top_tails, top_costs = [], []
+        for d in self.active:
+            for cost in units.get(d.id, ()):
+                top_tails.append(self.doctor_node[d.id])
+                top_costs.append(cost)
+        if top_tails:
+            solver.add_arcs_with_capacity_and_unit_cost(
+                np.array(top_tails, dtype=np.int64),
+                np.ones(len(top_tails), dtype=np.int64),
+                np.ones(len(top_tails), dtype=np.int64),
+                np.array(top_costs, dtype=np.int64),
+            )
+        total = int(np.asarray(body)[: self.n_s].sum())
+        if not total or not top_tails:
+            return []
+        supplies = np.zeros(self.node_count, dtype=np.int64)
+        supplies[0], supplies[1] = total, -total
+        solver.set_nodes_supplies(np.arange(self.node_count, dtype=np.int64), supplies)
+        if solver.solve_max_flow_with_min_cost() != solver.OPTIMAL:
+            raise RuntimeError("min-cost flow failed")
+        flows = solver.flows(np.arange(self.sd_slice.start, self.sd_slice.stop, dtype=np.int64))
+        chosen = np.nonzero(flows > 0)[0]
+        return [Assignment(int(self.sd_session[i]), int(self.sd_doctor[i]), False) for i in chosen]
+
+
+BIG = 1 << 30
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """What the min-max levels proved on the flow network (no rest rule: a relaxation)."""
+
+    fill: int  # F*: the most places any rota can fill
+    overall: float | None  # λ*: smallest max load per unit of weight (net of owed) at F*
+    weekend_fill: int
+    weekend: float | None  # μ*: same for weekend/holiday, within the overall caps
+
+
+class _Planner:
+    """One round of the solver: levels by binary search, then convex-cost passes."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        ordered: Sequence[Session],
+        forbidden: set[tuple[int, int]],
+        locked: Sequence[Assignment],
+        goal: dict[int, dict[str, float]],
+        share: dict[int, dict[str, float]],
+    ) -> None:
+        self.problem = problem
+        self.ordered = ordered
+        self.sessions = {s.id: s for s in ordered}
+        self.locked = list(locked)
+        self.goal = goal
+        days = period_days(problem)
+        self.weight = {d.id: min_max_weight(d, days) for d in problem.doctors}
+        # What each GP carries into the period (target − share), per category: the min-max
+        # levels compare loads net of it, so that fairness holds over the year.
+        self.carry = {
+            d.id: {c: goal[d.id].get(c, 0.0) - share[d.id].get(c, 0.0) for c in CATEGORIES}
+            for d in problem.doctors
+        }
+        self.net = _Network(
+            problem, ordered, forbidden, {(a.session_id, a.doctor_id) for a in locked}
+        )
+        self.held = _Held()
+        for a in locked:
+            self.held.add(a.doctor_id, self.sessions[a.session_id])
+
+    def _cap(self, doctor: Doctor, lam: float, carry: float) -> int:
+        if lam == math.inf:
+            return BIG
+        return math.floor(lam * self.weight[doctor.id] + carry + 1e-9)
+
+    def _candidates(self, carry_of: Callable[[Doctor], float], held_of: Callable[[Doctor], int]):
+        values: set[float] = set()
+        for d in self.net.active:
+            if d.target_sessions is not None:
+                continue
+            w = self.weight[d.id]
+            start = held_of(d)
+            for k in range(start, start + self.net.room(d, self.held) + 1):
+                values.add(round((k - carry_of(d)) / w, 9))
+        return sorted(values)
+
+    def levels_and_caps(self) -> tuple[_Levels, dict[int, int], dict[int, int]]:
+        """Binary searches for λ* (overall) and μ* (weekend/holiday); the caps they set.
+
+        Returns the levels and, per GP, the cap on their total load and on their
+        weekend/holiday load (locked sessions included).
+        """
+        net, held = self.net, self.held
+        committed_cap: dict[int, int] = {}
+        for d in net.active:
+            if d.target_sessions is not None:
+                committed_cap[d.id] = max(
+                    held.total[d.id], round(sum(self.goal[d.id].get(c, 0.0) for c in CATEGORIES))
+                )
+
+        def total_caps(lam: float, relax: bool) -> list[int]:
+            caps = []
+            for d in net.active:
+                room = net.room(d, held)
+                if d.target_sessions is not None:
+                    cap = room if relax else committed_cap[d.id] - held.total[d.id]
+                else:
+                    cap = self._cap(d, lam, sum(self.carry[d.id].values())) - held.total[d.id]
+                caps.append(max(0, min(room, cap)))
+            return caps
+
+        body_all = net.body_capacities(CATEGORIES, held)
+        candidates = self._candidates(
+            lambda d: sum(self.carry[d.id].values()), lambda d: held.total[d.id]
+        )
+        relax = False
+        fill, lam = net.max_flow_search(body_all, lambda x: total_caps(x, False), candidates)
+        if lam is None and fill:
+            relax = True  # commitments alone can't fill every place: they may go over
+            fill, lam = net.max_flow_search(body_all, lambda x: total_caps(x, True), candidates)
+        total_cap = {
+            d.id: held.total[d.id] + c
+            for d, c in zip(
+                net.active, total_caps(lam if lam is not None else math.inf, relax), strict=True
+            )
+        }
+
+        def weekend_caps(mu: float) -> list[int]:
+            caps = []
+            for d in net.active:
+                cap = total_cap[d.id] - held.total[d.id]
+                if d.target_sessions is None:
+                    we = self._cap(d, mu, self.carry[d.id][WEEKEND_HOLIDAY])
+                    cap = min(cap, we - held.per_category[(d.id, WEEKEND_HOLIDAY)])
+                caps.append(max(0, cap))
+            return caps
+
+        body_we = net.body_capacities((WEEKEND_HOLIDAY,), held)
+        we_candidates = self._candidates(
+            lambda d: self.carry[d.id][WEEKEND_HOLIDAY],
+            lambda d: held.per_category[(d.id, WEEKEND_HOLIDAY)],
+        )
+        # Any rota filling F* holds at least F* − (the most weekday places the overall caps
+        # allow) weekend/holiday places: the weekend level needs no more than that.
+        weekday_only, _ = net.max_flow_search(
+            net.body_capacities((WEEKDAY,), held),
+            lambda _: [max(0, total_cap[d.id] - held.total[d.id]) for d in net.active],
+            [],
+        )
+        we_fill, mu = net.max_flow_search(
+            body_we, weekend_caps, we_candidates, required=max(0, fill - weekday_only)
+        )
+
+        def we_cap_at(value: float | None) -> dict[int, int]:
+            caps = weekend_caps(value if value is not None else math.inf)
+            return {
+                d.id: held.per_category[(d.id, WEEKEND_HOLIDAY)] + c
+                for d, c in zip(net.active, caps, strict=True)
+            }
+
+        self.we_cap_at = we_cap_at
+        self.we_candidates = [c for c in we_candidates if mu is None or c >= mu]
+        return _Levels(fill, lam, we_fill, mu), total_cap, we_cap_at(mu)
+
+    def _units(self, category: str, cap: dict[int, int], held: _Held) -> dict[int, list[int]]:
+        units: dict[int, list[int]] = {}
+        for d in self.net.active:
+            room = min(self.net.room(d, held), cap[d.id])
+            have = held.per_category[(d.id, category)]
+            target = self.goal[d.id].get(category, 0.0)
+            units[d.id] = [
+                _unit_cost(k, target, d, self.weight[d.id])
+                for k in range(have + 1, have + room + 1)
+            ]
+        return units
+
+    def plan(self) -> tuple[list[Assignment], _Levels]:
+        """Weekend/holiday within both caps, then weekdays within the overall cap.
+
+        The two passes in sequence can lose a place the overall flow fills (a weekly maximum
+        used up by a Saturday): then the weekend cap is raised, by binary search over its
+        next values (a few probes), to the smallest that fills everything; failing that, one
+        flow over every category within the overall caps takes the places back, changing as
+        little as it can (the weekend level is then not guaranteed: the figures say so).
+        """
+        levels, total_cap, we_cap = self.levels_and_caps()
+        chosen = self._sequential(total_cap, we_cap)
+        if len(chosen) >= levels.fill:
+            return chosen, levels
+        candidates = self.we_candidates
+        lo, hi, best = 0, len(candidates) - 1, None
+        for _ in range(MAX_WEEKEND_PROBES):
+            if lo > hi:
+                break
+            mid = (lo + hi) // 2
+            trial = self._sequential(total_cap, self.we_cap_at(candidates[mid]))
+            if len(trial) >= levels.fill:
+                best, hi = trial, mid - 1
+            else:
+                lo = mid + 1
+        if best is not None:
+            return best, levels
+        return self._fill(chosen, total_cap), levels
+
+    def _sequential(self, total_cap: dict[int, int], we_cap: dict[int, int]) -> list[Assignment]:
+        net = self.net
+        held = _Held()
+        for a in self.locked:
+            held.add(a.doctor_id, self.sessions[a.session_id])
+        caps = {
+            d.id: min(
+                total_cap[d.id] - held.total[d.id],
+                we_cap[d.id] - held.per_category[(d.id, WEEKEND_HOLIDAY)],
+            )
+            for d in net.active
+        }
+        chosen = net.min_cost(
+            net.body_capacities((WEEKEND_HOLIDAY,), held), self._units(WEEKEND_HOLIDAY, caps, held)
+        )
+        for a in chosen:
+            held.add(a.doctor_id, self.sessions[a.session_id])
+        caps = {d.id: total_cap[d.id] - held.total[d.id] for d in net.active}
+        chosen += net.min_cost(
+            net.body_capacities((WEEKDAY,), held), self._units(WEEKDAY, caps, held)
+        )
+        return chosen
+
+    def _fill(self, chosen: list[Assignment], total_cap: dict[int, int]) -> list[Assignment]:
+        net, np = self.net, self.net.np
+        prefer = {(a.session_id, a.doctor_id) for a in chosen}
+        kept = np.array(
+            [
+                0 if (int(s), int(d)) in prefer else 1
+                for s, d in zip(net.sd_session, net.sd_doctor, strict=True)
+            ],
+            dtype=np.int64,
+        )
+        units = {
+            d.id: [0] * max(0, min(net.room(d, self.held), total_cap[d.id] - self.held.total[d.id]))
+            for d in net.active
+        }
+        refilled = net.min_cost(net.body_capacities(CATEGORIES, self.held), units, kept)
+        return refilled if len(refilled) > len(chosen) else chosen
 
 
 def solve(problem: Problem, *, spreading: bool = True) -> Solution:
-    """Fill every session that can be filled, fairly, then spread; deterministic.
+    """Fill every place that can be filled, min-max fair per unit of weight, then spread.
 
-    ``spreading=False`` returns the rota of the flows alone (the first feasible one), which
-    the bench and the tests compare with the spread one.
+    Deterministic. ``spreading=False`` returns the rota of the flows alone (the first
+    feasible one), which the bench and the tests compare with the spread one.
     """
     doctors = {d.id: d for d in problem.doctors}
     sessions = {s.id: s for s in problem.sessions}
     ordered_sessions = sorted(problem.sessions, key=lambda s: (s.starts_at, s.site_id, s.id))
     min_rest = timedelta(hours=problem.min_rest_hours)
-    goal = targets(problem)
+    share = shares(problem)
+    goal = targets(problem, share)
 
     locked = [Assignment(lock.session_id, lock.doctor_id, True) for lock in problem.locks]
     broken = violations(problem, locked)
     if broken:
-        raise InvalidProblem("locked assignments break hard rules: " + "; ".join(broken))
+        raise InvalidProblem("locked assignments break hard rules: " + "; ".join(map(str, broken)))
 
     forbidden: set[tuple[int, int]] = set()
     result: list[Assignment] = []
-    for _ in range(MAX_REPAIR_ROUNDS):
-        result = list(locked)
-        for category in CATEGORIES:
-            held: dict[int, list[Session]] = defaultdict(list)
-            taken: dict[int, int] = defaultdict(int)
-            for a in result:
-                held[a.doctor_id].append(sessions[a.session_id])
-                taken[a.session_id] += 1
-            open_places = {
-                s.id: s.gps_needed - taken[s.id] for s in ordered_sessions if s.category == category
-            }
-            chosen = _Pass(problem, category, held, forbidden, goal).solve(
-                [s for s in ordered_sessions if s.category == category], open_places
-            )
-            result.extend(chosen)
-        result = _fill_more(problem, ordered_sessions, sessions, locked, result, forbidden, goal)
+    levels = _Levels(0, None, 0, None)
+    for round_number in range(MAX_REPAIR_ROUNDS):
+        planner = _Planner(problem, ordered_sessions, forbidden, locked, goal, share)
+        chosen, found = planner.plan()
+        if round_number == 0:
+            levels = found  # the bounds of the relaxation: no rest rule, nothing forbidden
+        result = [*locked, *chosen]
         new_forbidden = _rest_conflicts(result, doctors, sessions, min_rest)
         if not new_forbidden:
             break
@@ -521,46 +855,24 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
     mine: dict[int, list[Assignment]] = defaultdict(list)
     for a in result:
         mine[a.doctor_id].append(a)
-    explanations = {d.id: _explain(d, mine[d.id], sessions, goal[d.id]) for d in problem.doctors}
+    context = _context(problem, share)
+    explanations = {
+        d.id: _explain(d, mine[d.id], sessions, goal[d.id], share[d.id], context)
+        for d in problem.doctors
+    }
+    figures = quality_figures(problem, result, goal, share)
+    figures["lower_bound_load_per_weight"] = (
+        round(levels.overall, 3) if levels.overall is not None else 0.0
+    )
+    figures["lower_bound_load_per_weight_weekend_holiday"] = (
+        round(levels.weekend, 3) if levels.weekend is not None else 0.0
+    )
     return Solution(
         assignments=tuple(result),
         unfilled=tuple(unfilled),
         explanations=explanations,
-        figures=quality_figures(problem, result, goal),
+        figures=figures,
     )
-
-
-def _fill_more(
-    problem: Problem,
-    ordered_sessions: Sequence[Session],
-    sessions: dict[int, Session],
-    locked: list[Assignment],
-    result: list[Assignment],
-    forbidden: set[tuple[int, int]],
-    goal: dict[int, dict[str, float]],
-) -> list[Assignment]:
-    """Recover places lost by solving the categories one after the other.
-
-    Weekly and period maxima couple the categories: a Saturday given first can use up the
-    weekly maximum a weekday place needed. When places are left, one flow over every
-    category finds the true maximum fill, changing as few fair assignments as it can.
-    """
-    places = sum(s.gps_needed for s in ordered_sessions)
-    if len(result) == places:
-        return result
-    held: dict[int, list[Session]] = defaultdict(list)
-    taken: dict[int, int] = defaultdict(int)
-    for a in locked:
-        held[a.doctor_id].append(sessions[a.session_id])
-        taken[a.session_id] += 1
-    prefer = frozenset((a.session_id, a.doctor_id) for a in result if not a.locked)
-    open_places = {s.id: s.gps_needed - taken[s.id] for s in ordered_sessions}
-    chosen = _Pass(problem, None, held, forbidden, goal, prefer).solve(
-        ordered_sessions, open_places
-    )
-    if len(locked) + len(chosen) > len(result):
-        return [*locked, *chosen]
-    return result
 
 
 def _rest_conflicts(
@@ -631,16 +943,7 @@ def _fits(doctor: Doctor, others: Sequence[Session], new: Session, min_rest: tim
 
     The period count is not checked: an exchange gives one session for one.
     """
-    if not may_hold(doctor, new):
-        return False
-    if sum(1 for s in others if s.local_date == new.local_date) >= doctor.max_per_day:
-        return False
-    week = iso_week(new.local_date)
-    if doctor.max_per_week is not None and (
-        sum(1 for s in others if iso_week(s.local_date) == week) >= doctor.max_per_week
-    ):
-        return False
-    return not conflicts(doctor, [*others, new], min_rest)
+    return not rules.addition_breaches(doctor, new, held=others, min_rest=min_rest)
 
 
 @dataclass(frozen=True)
@@ -852,13 +1155,121 @@ def _wishes(doctor: Doctor, session: Session) -> tuple[int, int]:
     return total, honoured
 
 
+@dataclass(frozen=True)
+class SitePressure:
+    """A site whose own GPs can't hold its places at the territory's load per unit of weight.
+
+    ``per_weight`` is the site's places ÷ the weights of the GPs practising there (committed
+    GPs count with their commitment taken out of the places); above ``territory``, those GPs
+    must take more than their share even if they worked nowhere else.
+    """
+
+    site_id: int
+    site_name: str
+    places: int
+    gps: int
+    per_weight: float
+    territory: float
+
+    @property
+    def extra_per_weight(self) -> float:
+        return self.per_weight - self.territory
+
+
+def site_pressure(problem: Problem, *, tolerance: float = 1.05) -> list[SitePressure]:
+    """The sites whose staffing forces unequal loads, most pressed first.
+
+    A site is named when its places per unit of weight of the GPs practising there exceed the
+    territory's (all places ÷ all weights) by more than ``tolerance``: a necessary imbalance,
+    whatever the solver does.
+    """
+    days = period_days(problem)
+    weight = {d.id: participation(d, days) for d in problem.doctors if d.target_sessions is None}
+    total_weight = sum(weight.values())
+    places_all = sum(s.gps_needed for s in problem.sessions)
+    if not total_weight:
+        return []
+    territory = places_all / total_weight
+    places: dict[int, int] = defaultdict(int)
+    names: dict[int, str] = {}
+    for s in problem.sessions:
+        places[s.site_id] += s.gps_needed
+        names[s.site_id] = s.site_name or f"lieu {s.site_id}"
+    found = []
+    for site_id in sorted(places):
+        at_site = [d for d in problem.doctors if site_id in d.site_ids]
+        w = sum(weight.get(d.id, 0.0) for d in at_site)
+        per_weight = places[site_id] / w if w else math.inf
+        if per_weight > territory * tolerance:
+            found.append(
+                SitePressure(
+                    site_id, names[site_id], places[site_id], len(at_site), per_weight, territory
+                )
+            )
+    return sorted(found, key=lambda p: (-p.per_weight, p.site_id))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What explanations share: the period's days and the pressed sites."""
+
+    days: tuple[date, ...]
+    pressed: dict[int, SitePressure]
+    per_weight: float  # places shared by weight ÷ the participation of those sharing
+
+
+def _context(problem: Problem, share: dict[int, dict[str, float]]) -> _Context:
+    days = period_days(problem)
+    sharing = [d for d in problem.doctors if d.target_sessions is None]
+    weight = sum(participation(d, days) for d in sharing)
+    shared = sum(sum(share[d.id].values()) for d in sharing)
+    return _Context(
+        days,
+        {p.site_id: p for p in site_pressure(problem)},
+        shared / weight if weight else 0.0,
+    )
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
+
+
+def absence_effects(
+    doctor: Doctor, days: Sequence[date], share_total: float, per_weight: float
+) -> list[tuple[date, date, bool, float]]:
+    """Each absence over the period: (first day, last day, exempt, places carried or waived).
+
+    A plain absence carries what the GP would have held on those days (their share pro rata);
+    an exempting one waives it (``per_weight``, the places per unit of weight shared by
+    weight, times the GP's weight, pro rata: it was taken out of the share). Days at noon, UTC.
+    """
+    if not days:
+        return []
+    effects = []
+    weight = max(doctor.weight, 0.0)
+    for u in doctor.unavailable:
+        covered = [
+            d for d in days if u.start <= datetime(d.year, d.month, d.day, 12, tzinfo=UTC) < u.end
+        ]
+        if not covered:
+            continue
+        if u.exempt:
+            amount = per_weight * weight * len(covered) / len(days)
+        else:
+            amount = share_total * len(covered) / len(days)
+        effects.append((covered[0], covered[-1], u.exempt, amount))
+    return effects
+
+
 def _explain(
     doctor: Doctor,
     held: Sequence[Assignment],
     sessions: dict[int, Session],
     goal: dict[str, float],
+    share: dict[str, float],
+    context: _Context,
 ) -> Explanation:
-    """The French text a GP reads: loads vs targets, commitment, locks, wishes, spreading.
+    """The French text a GP reads: share, load, why they differ; commitment, wishes, spreading.
 
     ``held`` is this GP's assignments only (grouped by the caller: one pass, not one per GP).
     """
@@ -868,22 +1279,48 @@ def _explain(
     for s in mine:
         t, h = _wishes(doctor, s)
         total, honoured = total + t, honoured + h
-    parts = []
-    for c in CATEGORIES:
-        target = goal.get(c, 0.0)
-        parts.append(
-            f"{loads[c]} plage(s) de {CATEGORY_LABELS[c]} pour une cible de {target:.1f}".replace(
-                ".", ","
-            )
-        )
+    parts = [
+        f"{loads[c]} plage(s) de {CATEGORY_LABELS[c]} pour une cible de {_decimal(goal.get(c, 0.0))}"
+        for c in CATEGORIES
+    ]
     text = "; ".join(parts) + "."
+    share_total = sum(share.values())
+    target_total = sum(goal.values())
+    load_total = len(mine)
+    if doctor.target_sessions is None:
+        text += f" Part équitable de la période : {_decimal(share_total)} plage(s)."
+        carried = target_total - share_total
+        if abs(carried) >= 0.05:
+            text += (
+                f" Report des périodes précédentes : {'+' if carried > 0 else ''}"
+                f"{_decimal(carried)} plage(s)."
+            )
+        for first, last, exempt, amount in absence_effects(
+            doctor, context.days, share_total, context.per_weight
+        ):
+            when = f"du {first:%d/%m} au {last:%d/%m}" if first != last else f"le {first:%d/%m}"
+            if exempt:
+                text += f" Absence exemptée {when} : part réduite de {_decimal(amount)} plage(s)."
+            else:
+                text += f" Absence {when} : {_decimal(amount)} plage(s) reportée(s)."
+        if load_total > target_total + 0.5:
+            pressed = [context.pressed[s] for s in sorted(doctor.site_ids) if s in context.pressed]
+            if pressed:
+                p = pressed[0]
+                text += (
+                    f" Le site {p.site_name} n'a que {p.gps} médecin(s) pour {p.places} places : "
+                    f"{_decimal(load_total - target_total)} plage(s) de plus que votre part."
+                )
+        elif load_total < target_total - 0.5:
+            text += (
+                f" {_decimal(target_total - load_total)} plage(s) de moins que votre cible : "
+                "reportée(s) aux périodes suivantes."
+            )
     if doctor.target_sessions is not None:
         text += f" Engagement : {doctor.target_sessions} plage(s) sur la période."
     locked_count = sum(1 for a in held if a.locked)
     if locked_count:
         text += f" Dont {locked_count} plage(s) choisie(s) ou verrouillée(s)."
-    if doctor.unavailable:
-        text += f" {len(doctor.unavailable)} période(s) d'indisponibilité prise(s) en compte."
     if total:
         text += f" Souhaits respectés : {honoured} sur {total}."
     close = close_pairs(mine)
@@ -893,11 +1330,14 @@ def _explain(
         text += f" Plages espacées d'au moins {SPREAD_DAYS} jours."
     if not mine and not any(goal.values()):
         text = "Aucune plage possible : aucun lieu ou aucune disponibilité sur la période."
-    return Explanation(doctor.id, loads, dict(goal), total, honoured, text)
+    return Explanation(doctor.id, loads, dict(goal), total, honoured, text, dict(share))
 
 
 def quality_figures(
-    problem: Problem, result: Sequence[Assignment], goal: dict[int, dict[str, float]]
+    problem: Problem,
+    result: Sequence[Assignment],
+    goal: dict[int, dict[str, float]],
+    share: dict[int, dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Figures a coordinator (and the bench) reads: fill, deviations, wishes, spreading."""
     sessions = {s.id: s for s in problem.sessions}
@@ -936,4 +1376,45 @@ def quality_figures(
     for a in result:
         held[a.doctor_id].append(sessions[a.session_id])
     figures["close_pairs"] = sum(close_pairs(mine) for mine in held.values())
+    figures.update(load_per_weight_figures(problem, result, goal, share))
     return figures
+
+
+def load_per_weight_figures(
+    problem: Problem,
+    result: Sequence[Assignment],
+    goal: dict[int, dict[str, float]],
+    share: dict[int, dict[str, float]] | None = None,
+) -> dict[str, float]:
+    """Max load per unit of weight (overall, weekend/holiday) over the GPs sharing by weight,
+    and the sum of squared deviations from the targets (every GP, per category).
+
+    The load counts net of what the GP carries from earlier periods (target − share), as the
+    min-max levels do, so that it compares with their proven lower bounds; with nothing
+    carried it is plainly sessions ÷ weight. The weight is the participation (reduced by
+    exempting absences), at least ``MIN_WEIGHT``.
+    """
+    share = shares(problem) if share is None else share
+    category = {s.id: s.category for s in problem.sessions}
+    days = period_days(problem)
+    loads: dict[tuple[int, str], int] = defaultdict(int)
+    for a in result:
+        loads[(a.doctor_id, category[a.session_id])] += 1
+    overall = weekend = -math.inf
+    squares = 0.0
+    for d in problem.doctors:
+        for c in CATEGORIES:
+            squares += (loads[(d.id, c)] - goal[d.id].get(c, 0.0)) ** 2
+        if d.target_sessions is not None:
+            continue
+        w = min_max_weight(d, days)
+        carry = {c: goal[d.id].get(c, 0.0) - share[d.id].get(c, 0.0) for c in CATEGORIES}
+        overall = max(
+            overall, (sum(loads[(d.id, c)] for c in CATEGORIES) - sum(carry.values())) / w
+        )
+        weekend = max(weekend, (loads[(d.id, WEEKEND_HOLIDAY)] - carry[WEEKEND_HOLIDAY]) / w)
+    return {
+        "max_load_per_weight": round(overall, 3) if overall > -math.inf else 0.0,
+        "max_load_per_weight_weekend_holiday": round(weekend, 3) if weekend > -math.inf else 0.0,
+        "squared_deviation": round(squares, 3),
+    }

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rota import engine
 
 
 @dataclass(frozen=True)
 class FairnessRow:
+    """A GP's figures for a period: load and target (share + carried) per category."""
+
     doctor_id: int
     name: str
     loads: dict[str, int]
     targets: dict[str, float]
+    shares: dict[str, float] = field(default_factory=dict)  # before what was carried
+
+    @property
+    def total_share(self) -> float:
+        return sum(self.shares.values())
+
+    @property
+    def carried(self) -> float:
+        return self.total_target - self.total_share
 
     @property
     def total(self) -> int:
@@ -28,8 +39,10 @@ class FairnessRow:
 
 
 def fairness_rows(problem: engine.Problem, held: Sequence[tuple[int, int]]) -> list[FairnessRow]:
-    """One row per GP from (session id, doctor id) pairs, sorted by name."""
+    """One row per GP from (session id, doctor id) pairs, sorted by name (a period not yet
+    published: computed from today's roster; a published one reads the ledger instead)."""
     goal = engine.targets(problem)
+    share = engine.shares(problem)
     category = {s.id: s.category for s in problem.sessions}
     loads: dict[int, dict[str, int]] = {
         d.id: dict.fromkeys(engine.CATEGORIES, 0) for d in problem.doctors
@@ -37,7 +50,29 @@ def fairness_rows(problem: engine.Problem, held: Sequence[tuple[int, int]]) -> l
     for session_id, doctor_id in held:
         if doctor_id in loads and session_id in category:
             loads[doctor_id][category[session_id]] += 1
-    rows = [FairnessRow(d.id, d.name, loads[d.id], goal[d.id]) for d in problem.doctors]
+    rows = [
+        FairnessRow(d.id, d.name, loads[d.id], goal[d.id], share[d.id]) for d in problem.doctors
+    ]
+    return sorted(rows, key=lambda r: (r.name, r.doctor_id))
+
+
+def ledger_rows(entries: Sequence[tuple[int, str, str, float, float, int]]) -> list[FairnessRow]:
+    """Rows from ledger entries (GP id, name, category, share, carried, load), by name."""
+    by_gp: dict[int, tuple[str, dict[str, int], dict[str, float], dict[str, float]]] = {}
+    for gp_id, name, category, share, carried, load in entries:
+        _, loads, targets, shares = by_gp.setdefault(
+            gp_id,
+            (
+                name,
+                dict.fromkeys(engine.CATEGORIES, 0),
+                dict.fromkeys(engine.CATEGORIES, 0.0),
+                dict.fromkeys(engine.CATEGORIES, 0.0),
+            ),
+        )
+        loads[category] = load
+        targets[category] = share + carried
+        shares[category] = share
+    rows = [FairnessRow(gp, *values) for gp, values in by_gp.items()]
     return sorted(rows, key=lambda r: (r.name, r.doctor_id))
 
 

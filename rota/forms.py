@@ -88,3 +88,22 @@ class WishForm(FlaskForm):
         "Maximum de plages sur la période (facultatif)",
         validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
     )
+
+
+class ExemptionForm(FlaskForm):
+    """The coordinator decides whether an absence moves duty in time or exempts from it."""
+
+    exempt = SelectField(
+        "Effet sur la part",
+        choices=select_choices(
+            [
+                ("0", "Reportée : les plages non assurées restent dues"),
+                ("1", "Exemptée : la part est réduite au prorata"),
+            ]
+        ),
+        default="0",
+    )
+    reason = StringField(
+        "Motif de l'exemption (maladie, congé parental, formation…)",
+        validators=[Optional(), Length(max=200, message="200 caractères au plus.")],
+    )

@@ -241,8 +241,15 @@ class Unavailability(db.Model):
     end_date: Mapped[date]
     reason: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    # Marked by the coordinator (illness, parental leave, training…): the GP's share shrinks
+    # pro rata of the days it covers. A plain absence only moves duty to later periods.
+    exempt: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    exempt_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
-    __table_args__ = (sa.CheckConstraint("end_date >= start_date", name="dates_order"),)
+    __table_args__ = (
+        sa.CheckConstraint("end_date >= start_date", name="dates_order"),
+        sa.CheckConstraint("NOT exempt OR exempt_reason IS NOT NULL", name="exempt_has_reason"),
+    )
 
     def __repr__(self) -> str:
         return f"<Unavailability gp={self.practitioner_id} {self.start_date}..{self.end_date}>"
@@ -292,6 +299,51 @@ class Wish(db.Model):
 
     def __repr__(self) -> str:
         return f"<Wish period={self.period_id} gp={self.practitioner_id}>"
+
+
+class FairnessLedger(db.Model):
+    """A GP's fair share, load and balance in one category of a published period.
+
+    Written at publication, then moved only by what changes hands (a hand-over, a manual
+    edit): the published figures never drift when the roster or later periods change.
+    Carry-over sums the balances of earlier periods; a GP with no row owes nothing.
+    """
+
+    __tablename__ = "fairness_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    period_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rota_period.id", ondelete="CASCADE"), index=True
+    )
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(sa.String(20))
+    share: Mapped[float]  # the fair share of the period, before what was owed
+    carried: Mapped[float] = mapped_column(default=0.0)  # owed coming in (target = share + carried)
+    load: Mapped[int]
+    balance: Mapped[float]  # share − load: what this period adds to what the GP owes
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    __table_args__ = (
+        sa.UniqueConstraint("period_id", "practitioner_id", "category"),
+        sa.CheckConstraint("category IN ('weekday', 'weekend_holiday')", name="category_known"),
+        sa.CheckConstraint("load >= 0", name="load_positive"),
+        sa.CheckConstraint("share >= 0", name="share_positive"),
+    )
+
+    @property
+    def target(self) -> float:
+        return self.share + self.carried
+
+    def __repr__(self) -> str:
+        return (
+            f"<FairnessLedger period={self.period_id} gp={self.practitioner_id} "
+            f"{self.category} {self.load}/{self.share:.2f}>"
+        )
 
 
 class SwapStatus(LabelledEnum):

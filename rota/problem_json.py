@@ -66,6 +66,25 @@ def _target_sessions(value: Any, where: str) -> int | None:
     return value
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise FormatError(f"{where} : true ou false attendu.")
+    return value
+
+
+def _period(raw: Any) -> tuple[date, date] | None:
+    """Optional ``{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}``: the period's days."""
+    if raw is None:
+        return None
+    try:
+        start, end = date.fromisoformat(raw["start"]), date.fromisoformat(raw["end"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise FormatError('period : {"start": "AAAA-MM-JJ", "end": "AAAA-MM-JJ"} attendu.') from exc
+    if end < start:
+        raise FormatError("period : la fin doit suivre le début.")
+    return start, end
+
+
 def _doctor(raw: dict[str, Any], i: int) -> Doctor:
     where = f"doctors[{i}]"
     try:
@@ -78,6 +97,7 @@ def _doctor(raw: dict[str, Any], i: int) -> Doctor:
                 Unavailability(
                     _aware(u["start"], f"{where}.unavailable.start"),
                     _aware(u["end"], f"{where}.unavailable.end"),
+                    exempt=_flag(u.get("exempt", False), f"{where}.unavailable.exempt"),
                 )
                 for u in raw.get("unavailable", [])
             ),
@@ -116,7 +136,13 @@ def problem_from_json(data: Any) -> Problem:
     for lock in locks:
         if lock.session_id not in known_s or lock.doctor_id not in known_d:
             raise FormatError(f"Affectation verrouillée inconnue : {lock}.")
-    return Problem(sessions, doctors, locks, float(data.get("min_rest_hours", 10)))
+    return Problem(
+        sessions,
+        doctors,
+        locks,
+        float(data.get("min_rest_hours", 10)),
+        period=_period(data.get("period")),
+    )
 
 
 def solution_to_json(solution: Solution) -> dict[str, Any]:
@@ -133,6 +159,7 @@ def solution_to_json(solution: Solution) -> dict[str, Any]:
             str(e.doctor_id): {
                 "loads": e.loads,
                 "targets": {k: round(v, 3) for k, v in e.targets.items()},
+                "shares": {k: round(v, 3) for k, v in e.shares.items()},
                 "wishes_total": e.wishes_total,
                 "wishes_honoured": e.wishes_honoured,
                 "text": e.text,

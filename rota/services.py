@@ -22,11 +22,13 @@ from app.outbox import notify
 from app.territory.services import holiday_subdivision_code
 from app.timeutil import now_utc
 from app.validators import ValidationError
-from rota import calendar, engine, events
+from rota import calendar, engine, events, fairness, rules
+from rota.fairness import FairnessRow
 from rota.models import (
     Assignment,
     AssignmentSource,
     ConsultationMode,
+    FairnessLedger,
     HolidayRule,
     PeriodStatus,
     RotaPeriod,
@@ -429,7 +431,9 @@ def _doctor(
         weight=wish.weight if wish else 1.0,
         unavailable=tuple(
             engine.Unavailability(
-                local_midnight(u.start_date), local_midnight(u.end_date + timedelta(days=1))
+                local_midnight(u.start_date),
+                local_midnight(u.end_date + timedelta(days=1)),
+                exempt=u.exempt,
             )
             for u in unavailable
         ),
@@ -459,44 +463,34 @@ def _engine_session(s: Session) -> engine.Session:
     )
 
 
-HISTORY_PERIODS = 12  # a year of monthly periods: how far fairness looks back
+def carried_balance(period: RotaPeriod) -> dict[int, dict[str, float]]:
+    """What each GP owes coming into ``period``, per category: the sum of their ledger
+    balances (fair share − load) over the territory's earlier published periods.
 
-
-def carried_balance(
-    period: RotaPeriod, depth: int = HISTORY_PERIODS
-) -> dict[int, dict[str, float]]:
-    """What each GP still owes (target − load, per category) after the previous period.
-
-    The previous period's targets already include what was owed before it, so one step back
-    carries the whole history; ``depth`` bounds the recursion.
+    Read from the ledger, never recomputed from today's roster: a GP added later has no
+    rows, hence owes nothing; a hand-over moved the balances of its own period only.
     """
-    if depth <= 0:
-        return {}
-    previous = db.session.scalar(
-        sa.select(RotaPeriod)
+    rows = db.session.execute(
+        sa.select(
+            FairnessLedger.practitioner_id,
+            FairnessLedger.category,
+            sa.func.sum(FairnessLedger.balance),
+        )
+        .join(RotaPeriod, RotaPeriod.id == FairnessLedger.period_id)
         .where(
-            RotaPeriod.territory_id == period.territory_id,
+            FairnessLedger.territory_id == period.territory_id,
             RotaPeriod.end_date < period.start_date,
             RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
         )
-        .order_by(RotaPeriod.end_date.desc())
-        .limit(1)
-    )
-    if previous is None:
-        return {}
-    from rota.fairness import fairness_rows
-
-    held = [(a.session_id, a.practitioner_id) for s in previous.sessions for a in s.assignments]
-    rows = fairness_rows(build_problem(previous, history_depth=depth - 1), held)
-    return {
-        r.doctor_id: {
-            c: round(r.targets.get(c, 0.0) - r.loads.get(c, 0), 3) for c in engine.CATEGORIES
-        }
-        for r in rows
-    }
+        .group_by(FairnessLedger.practitioner_id, FairnessLedger.category)
+    ).all()
+    owed: dict[int, dict[str, float]] = {}
+    for gp_id, category, balance in rows:
+        owed.setdefault(gp_id, dict.fromkeys(engine.CATEGORIES, 0.0))[category] = round(balance, 3)
+    return owed
 
 
-def build_problem(period: RotaPeriod, *, history_depth: int = HISTORY_PERIODS) -> engine.Problem:
+def build_problem(period: RotaPeriod) -> engine.Problem:
     """The period as the engine sees it: live sessions, active GPs, declarations, locks, and
     what each GP owes from earlier periods (so fairness holds over the year)."""
     zone = _zone(period.territory_id)
@@ -522,7 +516,7 @@ def build_problem(period: RotaPeriod, *, history_depth: int = HISTORY_PERIODS) -
         if a.locked
     )
     territory = _territory_of(period.territory_id)
-    owed = carried_balance(period, history_depth)
+    owed = carried_balance(period)
     return engine.Problem(
         sessions=tuple(_engine_session(s) for s in sessions),
         doctors=tuple(
@@ -536,6 +530,7 @@ def build_problem(period: RotaPeriod, *, history_depth: int = HISTORY_PERIODS) -
         ),
         locks=locks,
         min_rest_hours=territory.min_rest_hours,
+        period=(period.start_date, period.end_date),
     )
 
 
@@ -581,6 +576,79 @@ def _free_seat(session: Session) -> int:
     return next(n for n in range(1, session.gps_needed + 1) if n not in taken)
 
 
+def write_ledger(period: RotaPeriod) -> int:
+    """Freeze each GP's share, carried balance and load of ``period`` in the ledger.
+
+    Every active GP gets a row per category (a share of 0 included), and so does any GP
+    holding a session; existing rows of the period are replaced (a new publication).
+    """
+    problem = build_problem(period)
+    share = engine.shares(problem)
+    goal = engine.targets(problem, share)
+    loads: dict[tuple[int, str], int] = defaultdict(int)
+    for s in period.sessions:
+        if s.cancelled:
+            continue
+        for a in s.assignments:
+            loads[(a.practitioner_id, s.category)] += 1
+    db.session.execute(sa.delete(FairnessLedger).where(FairnessLedger.period_id == period.id))
+    gp_ids = sorted({d.id for d in problem.doctors} | {gp for gp, _ in loads})
+    for gp_id in gp_ids:
+        for category in engine.CATEGORIES:
+            mine = share.get(gp_id, {}).get(category, 0.0)
+            load = loads[(gp_id, category)]
+            db.session.add(
+                FairnessLedger(
+                    territory_id=period.territory_id,
+                    period_id=period.id,
+                    practitioner_id=gp_id,
+                    category=category,
+                    share=round(mine, 4),
+                    carried=round(goal.get(gp_id, {}).get(category, 0.0) - mine, 4),
+                    load=load,
+                    balance=round(mine - load, 4),
+                )
+            )
+    db.session.flush()
+    return len(gp_ids)
+
+
+def move_ledger(session: Session, *, from_id: int | None, to_id: int | None) -> None:
+    """A session of a published period changed hands: move one unit of load in the ledger.
+
+    Only the period's own rows change, by exactly what moved; a GP with no row yet (added
+    after publication) gets one with a share of 0.
+    """
+    if session.period.status not in (PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED):
+        return
+    for gp_id, delta in ((from_id, -1), (to_id, +1)):
+        if gp_id is None:
+            continue
+        row = db.session.scalar(
+            sa.select(FairnessLedger).where(
+                FairnessLedger.period_id == session.period_id,
+                FairnessLedger.practitioner_id == gp_id,
+                FairnessLedger.category == session.category,
+            )
+        )
+        if row is None:
+            row = FairnessLedger(
+                territory_id=session.territory_id,
+                period_id=session.period_id,
+                practitioner_id=gp_id,
+                category=session.category,
+                share=0.0,
+                carried=0.0,
+                load=0,
+                balance=0.0,
+            )
+            db.session.add(row)
+        row.load = max(0, row.load + delta)
+        row.balance = round(row.share - row.load, 4)
+        row.updated_at = now_utc()
+    db.session.flush()
+
+
 def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
     """Freeze a version and tell every GP of their sessions. Returns the new version."""
     if period.status != PeriodStatus.GENERATED:
@@ -588,6 +656,7 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
     period.status = PeriodStatus.PUBLISHED
     period.version += 1
     period.published_at = now_utc()
+    write_ledger(period)
     counts: dict[int, int] = defaultdict(int)
     for s in period.sessions:
         for a in s.assignments:
@@ -616,15 +685,13 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
 
 
 def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str]:
-    """Why ``practitioner`` may not hold ``session`` (French; empty when they may)."""
-    reasons = []
-    if not practitioner.active or practitioner.profession != Profession.GP:
-        reasons.append(f"{practitioner.display_name} n'est pas un médecin actif du territoire.")
-    if session.site_id not in {s.id for s in practitioner.sites}:
-        reasons.append(f"{practitioner.display_name} n'exerce pas à {session.site.name}.")
-    if any(a.practitioner_id == practitioner.id for a in session.assignments):
-        reasons.append(f"{practitioner.display_name} assure déjà cette plage.")
+    """Why ``practitioner`` may not hold ``session`` (French; empty when they may).
+
+    Loads what the rules need (the GP's declarations, their sessions around this one, their
+    count in the period) and lets ``rota.rules`` judge, as the engine does.
+    """
     zone = _zone(session.territory_id)
+    territory = _territory_of(session.territory_id)
     unavailable = db.session.scalars(
         sa.select(Unavailability).where(
             Unavailability.practitioner_id == practitioner.id,
@@ -637,39 +704,22 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
             Wish.period_id == session.period_id, Wish.practitioner_id == practitioner.id
         )
     )
-    doctor = _doctor(practitioner, zone, list(unavailable), wish)
-    if not engine.is_available(doctor, _engine_session(session)):
-        reasons.append(
-            f"{practitioner.display_name} est indisponible le {session.local_date:%d/%m/%Y}."
-        )
+    doctor = _doctor(practitioner, zone, list(unavailable), wish, territory.max_sessions_per_week)
+    # The ISO week around the session and two days either side (rest across midnight).
     nearby = db.session.scalars(
         sa.select(Session)
         .join(Assignment, Assignment.session_id == Session.id)
         .where(
             Assignment.practitioner_id == practitioner.id,
-            Session.starts_at >= session.starts_at - timedelta(days=2),
-            Session.starts_at <= session.starts_at + timedelta(days=2),
+            Session.local_date >= session.local_date - timedelta(days=7),
+            Session.local_date <= session.local_date + timedelta(days=7),
             Session.id != session.id,
             ~Session.cancelled,
         )
     ).all()
-    mine = [_engine_session(s) for s in nearby] + [_engine_session(session)]
-    territory = _territory_of(session.territory_id)
-    rest = territory.min_rest_hours
-    for first, second in engine.conflicts(doctor, mine, timedelta(hours=rest)):
-        other = first if second.id == session.id else second
-        reasons.append(
-            f"{practitioner.display_name} assure déjà une plage le {other.local_date:%d/%m} "
-            f"trop proche (chevauchement ou moins de {rest} h de repos)."
-        )
-    same_day = [s for s in nearby if s.local_date == session.local_date]
-    if len(same_day) >= doctor.max_per_day:
-        reasons.append(
-            f"{practitioner.display_name} assure déjà {len(same_day)} plage(s) le "
-            f"{session.local_date:%d/%m} (maximum : {doctor.max_per_day} par jour)."
-        )
+    period_count = None
     if doctor.max_per_period is not None:
-        held = db.session.scalar(
+        period_count = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Assignment)
             .join(Session, Session.id == Assignment.session_id)
@@ -680,35 +730,47 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
                 ~Session.cancelled,
             )
         )
-        if held >= doctor.max_per_period:
-            reasons.append(
-                f"{practitioner.display_name} a atteint son maximum de "
-                f"{doctor.max_per_period} plage(s) sur la période."
-            )
-    weekly_max = territory.max_sessions_per_week
-    if weekly_max is not None:
-        week = engine.iso_week(session.local_date)
-        weekly = [
-            s
-            for s in db.session.scalars(
-                sa.select(Session)
-                .join(Assignment, Assignment.session_id == Session.id)
-                .where(
-                    Assignment.practitioner_id == practitioner.id,
-                    Session.local_date >= session.local_date - timedelta(days=7),
-                    Session.local_date <= session.local_date + timedelta(days=7),
-                    ~Session.cancelled,
-                    Session.id != session.id,
-                )
-            )
-            if engine.iso_week(s.local_date) == week
-        ]
-        if len(weekly) >= weekly_max:
-            reasons.append(
-                f"{practitioner.display_name} atteint déjà le maximum de {weekly_max} plage(s) "
-                "cette semaine."
-            )
-    return reasons
+    found = rules.addition_breaches(
+        doctor,
+        _engine_session(session),
+        held=[_engine_session(s) for s in nearby],
+        holders=[a.practitioner_id for a in session.assignments],
+        period_count=period_count,
+        min_rest=timedelta(hours=territory.min_rest_hours),
+        active=practitioner.active and practitioner.profession == Profession.GP,
+    )
+    by_id = {s.id: s for s in nearby}
+    return [breach_message(b, practitioner, session, by_id) for b in found]
+
+
+def breach_message(
+    breach: rules.Breach,
+    practitioner: Practitioner,
+    session: Session,
+    others: dict[int, Session],
+) -> str:
+    """A hard-rule breach in the French a coordinator or a GP reads."""
+    name = practitioner.display_name
+    day = f"{session.local_date:%d/%m}"
+    other = others.get(breach.other_session_id or 0)
+    rest = f"{breach.rest_hours:g}" if breach.rest_hours is not None else ""
+    messages = {
+        rules.INACTIVE: f"{name} n'est pas un médecin actif du territoire.",
+        rules.NOT_AT_SITE: f"{name} n'exerce pas à {session.site.name}.",
+        rules.ALREADY_HOLDING: f"{name} assure déjà cette plage.",
+        rules.OVERSTAFFED: "Cette plage est déjà complète.",
+        rules.UNAVAILABLE: f"{name} est indisponible le {session.local_date:%d/%m/%Y}.",
+        rules.TOO_CLOSE: f"{name} assure déjà une plage le "
+        f"{(other.local_date if other else session.local_date):%d/%m} trop proche "
+        f"(chevauchement ou moins de {rest} h de repos).",
+        rules.MAX_PER_DAY: f"{name} assure déjà {breach.count} plage(s) le {day} "
+        f"(maximum : {breach.limit} par jour).",
+        rules.MAX_PER_WEEK: f"{name} atteint déjà le maximum de {breach.limit} plage(s) "
+        "cette semaine.",
+        rules.MAX_PER_PERIOD: f"{name} a atteint son maximum de {breach.limit} plage(s) "
+        "sur la période.",
+    }
+    return messages[breach.code]
 
 
 def assign(
@@ -734,6 +796,7 @@ def assign(
     if session.period.status == PeriodStatus.PUBLISHED:
         session.version += 1
     db.session.flush()
+    move_ledger(session, from_id=None, to_id=practitioner.id)
     audit.record(
         "assignment.create",
         by=by,
@@ -776,6 +839,7 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
     )
     events.assignment_leaving.send(assignment, change="remove", by=by)
     _tell_removed(assignment)
+    move_ledger(session, from_id=assignment.practitioner_id, to_id=None)
     session.assignments.remove(assignment)
     db.session.flush()
 
@@ -811,6 +875,7 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
     if session.period.status == PeriodStatus.PUBLISHED:
         session.version += 1
     db.session.flush()
+    move_ledger(session, from_id=before, to_id=practitioner.id)
     db.session.expire(assignment, ["practitioner"])
     audit.record(
         "assignment.replace",
@@ -855,12 +920,234 @@ def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
     return sum(answers(events.session_cancelled, session, by=by))
 
 
-def period_fairness(period: RotaPeriod) -> list:
-    """Load vs target per GP for the review page (rows of ``rota.fairness``)."""
-    from rota.fairness import fairness_rows
+def period_fairness(period: RotaPeriod) -> list[FairnessRow]:
+    """Load vs target per GP for the review page (rows of ``rota.fairness``).
 
+    A published (or archived) period reads its ledger: its figures never change when GPs are
+    added or later periods generated. Before publication they are computed live.
+    """
+    if period.status in (PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED):
+        entries = db.session.execute(
+            sa.select(
+                FairnessLedger.practitioner_id,
+                FairnessLedger.category,
+                FairnessLedger.share,
+                FairnessLedger.carried,
+                FairnessLedger.load,
+            ).where(FairnessLedger.period_id == period.id)
+        ).all()
+        if entries:
+            names = {
+                gp.id: gp.display_name
+                for gp in db.session.scalars(
+                    sa.select(Practitioner).where(
+                        Practitioner.id.in_({e.practitioner_id for e in entries})
+                    )
+                )
+            }
+            return fairness.ledger_rows(
+                [(e[0], names.get(e[0], ""), e[1], e[2], e[3], e[4]) for e in entries]
+            )
     held = [(a.session_id, a.practitioner_id) for s in period.sessions for a in s.assignments]
-    return fairness_rows(build_problem(period), held)
+    return fairness.fairness_rows(build_problem(period), held)
+
+
+def period_site_pressure(period: RotaPeriod) -> list[engine.SitePressure]:
+    """The sites whose staffing forces unequal loads in ``period`` (most pressed first)."""
+    return engine.site_pressure(build_problem(period))
+
+
+@dataclass(frozen=True)
+class AbsenceLine:
+    """An absence as a GP or the coordinator reads it: does it count, or exempt?"""
+
+    id: int
+    practitioner_id: int
+    practitioner_name: str
+    start_date: date
+    end_date: date
+    reason: str
+    exempt: bool
+    exempt_reason: str | None
+
+    @property
+    def effect(self) -> str:
+        if self.exempt:
+            return f"Exemptée ({self.exempt_reason}) : votre part est réduite au prorata."
+        return "Reportée : les plages que vous n'avez pas pu assurer sont dues plus tard."
+
+
+def absence_lines(
+    territory_id: int, *, since: date, practitioner_id: int | None = None
+) -> list[AbsenceLine]:
+    """The territory's absences ending on or after ``since`` (one GP's if given), by date."""
+    query = (
+        sa.select(Unavailability, Practitioner)
+        .join(Practitioner, Practitioner.id == Unavailability.practitioner_id)
+        .where(Practitioner.territory_id == territory_id, Unavailability.end_date >= since)
+        .order_by(Unavailability.start_date, Unavailability.id)
+    )
+    if practitioner_id is not None:
+        query = query.where(Unavailability.practitioner_id == practitioner_id)
+    return [
+        AbsenceLine(
+            u.id,
+            gp.id,
+            gp.display_name,
+            u.start_date,
+            u.end_date,
+            u.reason,
+            u.exempt,
+            u.exempt_reason,
+        )
+        for u, gp in db.session.execute(query).all()
+    ]
+
+
+def absence_in_territory(territory_id: int, absence_id: int) -> Unavailability | None:
+    """An absence of one of the territory's GPs (``None`` for another territory's)."""
+    return db.session.scalar(
+        sa.select(Unavailability)
+        .join(Practitioner, Practitioner.id == Unavailability.practitioner_id)
+        .where(Unavailability.id == absence_id, Practitioner.territory_id == territory_id)
+    )
+
+
+def set_absence_exemption(
+    unavailability: Unavailability, *, exempt: bool, reason: str, by: User | None
+) -> None:
+    """The coordinator marks an absence as exempting (with a reason) or counting again.
+
+    Periods generated from now on use it; published periods keep their ledger.
+    """
+    text = " ".join((reason or "").split())[:200]
+    if exempt and not text:
+        raise ValidationError("Indiquez le motif de l'exemption (maladie, congé parental…).")
+    unavailability.exempt = exempt
+    unavailability.exempt_reason = text if exempt else None
+    db.session.flush()
+    gp = db.session.get(Practitioner, unavailability.practitioner_id)
+    assert gp is not None
+    audit.record(
+        "unavailability.exempt" if exempt else "unavailability.count",
+        by=by,
+        territory_id=gp.territory_id,
+        target=unavailability,
+        detail={"reason": text} if exempt else None,
+    )
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One GP's running figures over a year (from the ledger)."""
+
+    practitioner_id: int
+    name: str
+    load: int
+    share: float
+    owed: float  # everything carried so far (all published history)
+
+
+def running_balances(territory_id: int, *, year: int) -> list[LedgerLine]:
+    """Per GP: sessions held and fair share over the published periods starting in ``year``,
+    and what they owe over all published history (what the next generation carries)."""
+    published = [PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]
+    in_year = sa.and_(
+        RotaPeriod.start_date >= date(year, 1, 1), RotaPeriod.start_date <= date(year, 12, 31)
+    )
+    rows = db.session.execute(
+        sa.select(
+            FairnessLedger.practitioner_id,
+            sa.func.sum(sa.case((in_year, FairnessLedger.load), else_=0)),
+            sa.func.sum(sa.case((in_year, FairnessLedger.share), else_=0.0)),
+            sa.func.sum(FairnessLedger.balance),
+        )
+        .join(RotaPeriod, RotaPeriod.id == FairnessLedger.period_id)
+        .where(FairnessLedger.territory_id == territory_id, RotaPeriod.status.in_(published))
+        .group_by(FairnessLedger.practitioner_id)
+    ).all()
+    names = {
+        gp.id: gp.display_name
+        for gp in db.session.scalars(
+            sa.select(Practitioner).where(Practitioner.id.in_([r[0] for r in rows]))
+        )
+    }
+    lines = [
+        LedgerLine(gp_id, names.get(gp_id, ""), int(load or 0), float(share or 0), float(owed or 0))
+        for gp_id, load, share, owed in rows
+    ]
+    return sorted(lines, key=lambda x: (x.name, x.practitioner_id))
+
+
+@dataclass(frozen=True)
+class MyFairness:
+    """What "Mes plages" shows a GP about fairness: the year, the last period, absences."""
+
+    year: int
+    year_load: int
+    year_share: float
+    owed: float
+    period_name: str | None
+    period_rows: dict[str, tuple[float, float, int]]  # category → (share, carried, load)
+    explanation: str | None
+    absences: list[AbsenceLine]
+
+
+def my_fairness(practitioner: Practitioner, *, today: date) -> MyFairness:
+    """A GP's own figures, read from the ledger (and their absences since January)."""
+    year = today.year
+    mine = next(
+        (
+            x
+            for x in running_balances(practitioner.territory_id, year=year)
+            if x.practitioner_id == practitioner.id
+        ),
+        None,
+    )
+    latest = db.session.scalar(
+        sa.select(RotaPeriod)
+        .join(FairnessLedger, FairnessLedger.period_id == RotaPeriod.id)
+        .where(
+            FairnessLedger.practitioner_id == practitioner.id,
+            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
+        )
+        .order_by(RotaPeriod.start_date.desc())
+        .limit(1)
+    )
+    rows: dict[str, tuple[float, float, int]] = {}
+    explanation = None
+    if latest is not None:
+        for entry in db.session.scalars(
+            sa.select(FairnessLedger).where(
+                FairnessLedger.period_id == latest.id,
+                FairnessLedger.practitioner_id == practitioner.id,
+            )
+        ):
+            rows[entry.category] = (entry.share, entry.carried, entry.load)
+        share = sum(r[0] for r in rows.values())
+        load = sum(r[2] for r in rows.values())
+        target = share + sum(r[1] for r in rows.values())
+        explanation = (
+            f"Sur « {latest.name} », votre part équitable était de {_decimal(share)} plage(s)"
+            + (f", {_decimal(target)} avec le report" if abs(target - share) >= 0.05 else "")
+            + f" ; vous en assurez {load}."
+        )
+    return MyFairness(
+        year=year,
+        year_load=mine.load if mine else 0,
+        year_share=mine.share if mine else 0.0,
+        owed=mine.owed if mine else 0.0,
+        period_name=latest.name if latest else None,
+        period_rows=rows,
+        explanation=explanation,
+        absences=absence_lines(
+            practitioner.territory_id, since=date(year, 1, 1), practitioner_id=practitioner.id
+        ),
+    )
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")
 
 
 def soft_warnings(session: Session, practitioner: Practitioner) -> list[str]:
@@ -1041,6 +1328,7 @@ def _complete_swap(
     request.taken_by_id = taker.id
     request.decided_at = now_utc()
     db.session.flush()
+    move_ledger(session, from_id=giver.id, to_id=taker.id)
     if giver.email:
         notify(
             session.territory_id,

@@ -95,6 +95,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.approve_swap", "POST"): COORD,
     ("rota.rota_list", "GET"): ROTA_READERS,
     ("rota.print_rota", "GET"): ROTA_READERS,
+    ("fairness.absences", "GET"): COORD,
+    ("fairness.absence_exemption", "POST"): COORD,
+    ("fairness.period_fairness", "GET"): COORD,
     ("territory.admin_territories", "GET"): ADMIN,
     ("territory.admin_new_territory", "GET"): ADMIN,
     ("territory.admin_new_territory", "POST"): ADMIN,
@@ -207,6 +210,13 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
     )
     rota_services.open_wishes(period, deadline=None, by=None)
     volunteered = rota_services.volunteer(period.sessions[1], gp, by=None)
+    absence = rota_services.declare_unavailability(
+        gp,
+        start_date=start + timedelta(days=30),
+        end_date=start + timedelta(days=31),
+        reason="",
+        by=None,
+    )
     swap = SwapRequest(
         territory_id=territory.id,
         assignment_id=volunteered.id,
@@ -243,6 +253,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "ident": "1",
         "service_id": service.id,
         "territory_id": territory.id,
+        "absence_id": absence.id,
     }
     return users, ids
 
@@ -340,6 +351,8 @@ ID_ROUTES = sorted(
         "rota.approve_swap",
         "rota.replace_gp",
         "rota.cancel_session",
+        "fairness.absence_exemption",
+        "fairness.period_fairness",
         "api_tokens.revoke",
     }
 )

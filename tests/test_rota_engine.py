@@ -177,12 +177,17 @@ def test_explanation_is_french_and_names_targets():
     assert "plage(s) de semaine pour une cible de 1,5" in text
 
 
-def test_targets_follow_weight_times_availability():
+def test_a_plain_absence_keeps_the_share_and_an_exempt_one_lowers_it_pro_rata():
     s = tuple(session(i, i % 5 + 7 * (i // 5)) for i in range(10))  # two weeks, Mon–Fri
-    away = Unavailability(s[0].starts_at, s[4].ends_at)  # misses the first week
-    goal = targets(Problem(s, (doctor(1), doctor(2, unavailable=(away,)))))
-    assert goal[1][WEEKDAY] == pytest.approx(10 * 10 / 15)
-    assert goal[2][WEEKDAY] == pytest.approx(10 * 5 / 15)
+    first_week = (s[0].starts_at - timedelta(hours=17), s[4].ends_at)  # Monday 0:00 on
+    plain = targets(Problem(s, (doctor(1), doctor(2, unavailable=(Unavailability(*first_week),)))))
+    assert plain[1][WEEKDAY] == pytest.approx(5)
+    assert plain[2][WEEKDAY] == pytest.approx(5)
+    # The period spans 12 days (Mon of week 1 to Fri of week 2); the absence covers 5.
+    exempt = Unavailability(*first_week, exempt=True)
+    goal = targets(Problem(s, (doctor(1), doctor(2, unavailable=(exempt,)))))
+    assert goal[2][WEEKDAY] / goal[1][WEEKDAY] == pytest.approx(7 / 12)
+    assert goal[1][WEEKDAY] + goal[2][WEEKDAY] == pytest.approx(10)
 
 
 def _brute_force_best(problem: Problem) -> tuple[int, float]:
