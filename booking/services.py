@@ -605,14 +605,25 @@ def cancel(booking: Booking, user: User, *, reason: str, now: datetime | None = 
         )
 
 
-def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None = None) -> None:
-    """The GP (or the coordinator) says whether the patient came."""
+def mark(
+    booking: Booking,
+    user: User,
+    *,
+    honoured: bool,
+    billing: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The GP (or the coordinator) says whether the patient came, and for a patient seen,
+    whether the GP is their médecin traitant ("mrt") or not ("snp"): the CPAM's evidence."""
     now = now or now_utc()
+    if billing not in (None, "snp", "mrt") or (billing and not honoured):
+        raise BookingError("Facturation inconnue : SNP ou MRT, pour un patient venu.")
     if booking.status not in (BookingStatus.BOOKED, BookingStatus.HONOURED, BookingStatus.NO_SHOW):
         raise BookingError("Ce rendez-vous n'est pas en cours.", code="not_live", status=409)
     if booking.starts_at > now:
         raise BookingError("Le rendez-vous n'a pas encore commencé.", code="too_early", status=409)
     booking.status = BookingStatus.HONOURED if honoured else BookingStatus.NO_SHOW
+    booking.billing = billing
     booking.updated_at = now
     db.session.flush()
     audit.record(
@@ -620,6 +631,7 @@ def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None =
         by=user,
         territory_id=booking.territory_id,
         target=booking,
+        detail={"billing": billing} if billing else None,
     )
 
 

@@ -294,11 +294,13 @@ def mark(reference: str):
         if request.form.get("retour") == "jour" and current_user.role == Role.GP
         else url_for("booking.detail", reference=booking.reference)
     )
-    if answer not in ("venu", "absent") or not forms.MarkForm().validate():
+    if answer not in forms.MarkForm.ANSWERS or not forms.MarkForm().validate():
         flash("Indiquez si le patient est venu ou non.", "error")
         return redirect(back)
-    honoured = answer == "venu"
-    ok, _ = attempt(lambda: services.mark(booking, current_user, honoured=honoured))
+    honoured, billing = forms.MarkForm.ANSWERS[answer]
+    ok, _ = attempt(
+        lambda: services.mark(booking, current_user, honoured=honoured, billing=billing)
+    )
     if ok:
         flash(
             f"{booking.reference} : patient {'venu' if honoured else 'absent'}.",

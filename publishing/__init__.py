@@ -19,11 +19,18 @@ def init_app(app: Flask) -> None:
     from publishing.cli import ical_cli
     from publishing.feed_views import bp as feeds_bp
     from publishing.fhir_views import bp as fhir_bp
+    from publishing.indicator_cli import indicators_cli
+    from publishing.indicator_views import api_bp as indicators_api_bp
+    from publishing.indicator_views import bp as indicators_bp
     from publishing.public_views import bp as public_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(public_bp)
     csrf.exempt(fhir_bp)  # the SAS platform's bearer token: no cookie, nothing to forge
     app.register_blueprint(fhir_bp)
+    app.register_blueprint(indicators_bp)
+    csrf.exempt(indicators_api_bp)  # a coordinator's bearer token, like the booking API
+    app.register_blueprint(indicators_api_bp)
+    app.cli.add_command(indicators_cli)
     app.cli.add_command(ical_cli)
     subscribers.connect()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -354,6 +355,18 @@ def minutes_between(start: Any, end: Any) -> ColumnElement[int]:
     return sa.cast(sa.func.round(seconds / 60), sa.Integer)
 
 
+def site_choices(territory_id: int) -> list[tuple[int, str]]:
+    """The territory's sites (active or not: past figures may name a closed one)."""
+    return [
+        (i, n)
+        for i, n in db.session.execute(
+            sa.select(Site.id, Site.name)
+            .where(Site.territory_id == territory_id)
+            .order_by(Site.name)
+        )
+    ]
+
+
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -402,9 +415,7 @@ def _offer(s: Any) -> dict[str, Any]:
     # Slots of the held seats: the reserved quotas first, the rest open to every channel.
     total = sa.case((held, per_seat * s.c.gps), else_=0)
     sas = sa.case((s.c.sas_slots < total, s.c.sas_slots), else_=total)
-    pharmacy = sa.case(
-        (s.c.pharmacy_slots < total - sas, s.c.pharmacy_slots), else_=total - sas
-    )
+    pharmacy = sa.case((s.c.pharmacy_slots < total - sas, s.c.pharmacy_slots), else_=total - sas)
     zero = sa.literal(0)
     row = db.session.execute(
         sa.select(
@@ -418,9 +429,7 @@ def _offer(s: Any) -> dict[str, Any]:
                 sa.func.sum(sa.case((sa.and_(~s.c.cancelled, s.c.gps == 0), 1), else_=0)), zero
             ),
             sa.func.coalesce(sa.func.sum(sa.case((s.c.cancelled, 1), else_=0)), zero),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((sa.and_(held, s.c.walk_in), 1), else_=0)), zero
-            ),
+            sa.func.coalesce(sa.func.sum(sa.case((sa.and_(held, s.c.walk_in), 1), else_=0)), zero),
             sa.func.coalesce(sa.func.sum(sas), zero),
             sa.func.coalesce(sa.func.sum(pharmacy), zero),
             sa.func.coalesce(sa.func.sum(total), zero),
@@ -669,3 +678,74 @@ def compute(
         weekly=weekly,
         generated_at=now or now_utc(),
     )
+
+
+# --- the published rota, for its export -----------------------------------------------------
+
+
+ROTA_HEADER = ("Lieu", "Date", "Début", "Fin", "Médecin", "RPPS", "Statut")
+
+
+@dataclass(frozen=True)
+class RotaLine:
+    site: str
+    day: date
+    start: time
+    end: time
+    gp: str | None
+    rpps: str | None
+    cancelled: bool
+
+    def cells(self) -> tuple[str, ...]:
+        status = "annulée" if self.cancelled else ("à pourvoir" if self.gp is None else "tenue")
+        return (
+            self.site,
+            self.day.strftime("%d/%m/%Y"),
+            self.start.strftime("%H:%M"),
+            self.end.strftime("%H:%M"),
+            self.gp or "",
+            self.rpps or "",
+            status,
+        )
+
+
+def rota_lines(territory: Territory, date_from: date, date_to: date) -> list[RotaLine]:
+    """Every seat of the published rota's sessions in the period: one line per GP, or one
+    "à pourvoir" line per empty seat, in time order."""
+    zone = ZoneInfo(territory.timezone)
+    rows = db.session.execute(
+        sa.select(
+            Site.name,
+            Session.id,
+            Session.starts_at,
+            Session.ends_at,
+            Session.gps_needed,
+            Session.cancelled,
+            Practitioner.given_name,
+            Practitioner.family_name,
+            Practitioner.rpps,
+        )
+        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+        .join(Site, Site.id == Session.site_id)
+        .outerjoin(Assignment, Assignment.session_id == Session.id)
+        .outerjoin(Practitioner, Practitioner.id == Assignment.practitioner_id)
+        .where(
+            Session.territory_id == territory.id,
+            RotaPeriod.status.in_(SHOWN),
+            Session.local_date >= date_from,
+            Session.local_date <= date_to,
+        )
+        .order_by(Session.starts_at, Site.name, Session.id, Assignment.seat)
+    ).all()
+    lines: list[RotaLine] = []
+    for _, group in groupby(rows, key=lambda r: r[1]):
+        seats = list(group)
+        site, _, starts, ends, needed, cancelled = seats[0][:6]
+        start, end = starts.astimezone(zone), ends.astimezone(zone)
+        gps = [(f"Dr {r[6]} {r[7]}", r[8]) for r in seats if r[7] is not None]
+        gps += [(None, None)] * max(0, needed - len(gps))
+        for gp, rpps in gps:
+            lines.append(
+                RotaLine(site, start.date(), start.time(), end.time(), gp, rpps, bool(cancelled))
+            )
+    return lines

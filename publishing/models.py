@@ -144,9 +144,7 @@ class IndicatorTargetYear(db.Model):
     __tablename__ = "indicator_target_year"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    target_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("indicator_target.id", ondelete="CASCADE")
-    )
+    target_id: Mapped[int] = mapped_column(sa.ForeignKey("indicator_target.id", ondelete="CASCADE"))
     year: Mapped[int]
     goal: Mapped[float]
     manual_value: Mapped[float | None]

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Register the rota's pages and commands."""
+    from rota import todo
     from rota.cli import rota_cli
     from rota.views import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(rota_cli)
+    todo.connect()
