@@ -291,6 +291,7 @@ def offsets(zone: str, start: datetime, end: datetime) -> list[tuple[datetime, i
     """The zone's UTC offset (seconds) from ``start``, then at each change before ``end``.
 
     Daily steps find the changes, a bisection to the second pins each one down.
+    ``start`` must be a whole second (local midnights are).
     """
     tz = ZoneInfo(zone)
 
@@ -303,14 +304,16 @@ def offsets(zone: str, start: datetime, end: datetime) -> list[tuple[datetime, i
     while day < end:
         nxt = min(day + timedelta(days=1), end)
         if offset(nxt) != offset(day):
-            lo, hi = day, nxt
-            while hi - lo > timedelta(seconds=1):
-                mid = lo + (hi - lo) / 2
-                if offset(mid) == offset(lo):
+            # Whole seconds: the zone database changes offsets on a second.
+            lo, hi = int(day.timestamp()), int(nxt.timestamp())
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(datetime.fromtimestamp(mid, UTC)) == offset(day):
                     lo = mid
                 else:
                     hi = mid
-            result.append((hi, offset(hi)))
+            at = datetime.fromtimestamp(hi, UTC)
+            result.append((at, offset(at)))
         day = nxt
     return result
 
