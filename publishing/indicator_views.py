@@ -141,12 +141,7 @@ def _download(body: bytes, mimetype: str, name: str) -> Response:
     return response
 
 
-@bp.get("/coordination/indicateurs/export.<fmt>")
-@coordinator_only
-def export(fmt: str):
-    """The indicators as CSV or XLSX."""
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
+def _indicators_file(fmt: str) -> Response:
     territory = current_territory()
     start, end, site_id, error = _asked(territory)
     if error:
@@ -158,12 +153,21 @@ def export(fmt: str):
     return _download(exports.indicators_xlsx(result), exports.XLSX_MIMETYPE, name)
 
 
-@bp.get("/coordination/tableau/export.<fmt>")
+@bp.get("/coordination/indicateurs/export.csv")
 @coordinator_only
-def rota_export(fmt: str):
-    """The published rota of a period (site, date, hours, GP, RPPS) as CSV or XLSX."""
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
+def export_csv():
+    """The indicators as CSV (UTF-8 BOM, ``;``, decimal comma)."""
+    return _indicators_file("csv")
+
+
+@bp.get("/coordination/indicateurs/export.xlsx")
+@coordinator_only
+def export_xlsx():
+    """The indicators as XLSX, one sheet per group, with the definitions."""
+    return _indicators_file("xlsx")
+
+
+def _rota_file(fmt: str) -> Response:
     territory = current_territory()
     start, end, _, error = _asked(territory)
     if error:
@@ -174,6 +178,20 @@ def rota_export(fmt: str):
         return _download(exports.rota_csv(lines), exports.CSV_MIMETYPE, name)
     title = f"{territory.name}, du {start:%d/%m/%Y} au {end:%d/%m/%Y}"
     return _download(exports.rota_xlsx(lines, title), exports.XLSX_MIMETYPE, name)
+
+
+@bp.get("/coordination/tableau/export.csv")
+@coordinator_only
+def rota_csv():
+    """The published rota of a period (site, date, hours, GP, RPPS) as CSV."""
+    return _rota_file("csv")
+
+
+@bp.get("/coordination/tableau/export.xlsx")
+@coordinator_only
+def rota_xlsx():
+    """The published rota of a period as XLSX."""
+    return _rota_file("xlsx")
 
 
 # --- contract targets -----------------------------------------------------------------------
@@ -220,18 +238,22 @@ def targets_page():
     )
 
 
-def _target_or_404(target_id: int):
-    target = targets.target_in(current_user.territory_id, target_id)
-    if target is None:
-        abort(404)
-    return target
+def _posted_target():
+    """The target named by the form's ``target_id``, of this territory, or ``None``."""
+    raw = request.form.get("target_id", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        return None
+    return targets.target_in(current_user.territory_id, int(raw))
 
 
-@bp.post("/coordination/indicateurs/objectifs/<int:target_id>/annee")
+@bp.post("/coordination/indicateurs/objectifs/annee")
 @coordinator_only
-def set_year(target_id: int):
+def set_year():
     """Set one contract year's target (and a manual indicator's value)."""
-    target = _target_or_404(target_id)
+    target = _posted_target()
+    if target is None:
+        flash("Indicateur inconnu.", "error")
+        return redirect(url_for("indicators.targets_page"))
     form = forms.TargetYearForm()
     if not form.validate():
         for errors in form.errors.values():
@@ -254,11 +276,14 @@ def set_year(target_id: int):
     return redirect(url_for("indicators.targets_page"))
 
 
-@bp.post("/coordination/indicateurs/objectifs/<int:target_id>/suppression")
+@bp.post("/coordination/indicateurs/objectifs/suppression")
 @coordinator_only
-def delete_target(target_id: int):
+def delete_target():
     """Remove a contract indicator and its yearly targets (CSRF checked by CSRFProtect)."""
-    target = _target_or_404(target_id)
+    target = _posted_target()
+    if target is None:
+        flash("Indicateur inconnu.", "error")
+        return redirect(url_for("indicators.targets_page"))
     ok, _ = attempt(lambda: targets.delete_target(target, by=current_user))
     if ok:
         flash("Indicateur supprimé.", "success")
