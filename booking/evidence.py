@@ -50,7 +50,7 @@ class PdsaHours:
 
 
 def in_pdsa(moment: datetime, hours: PdsaHours, holidays: Iterable[date]) -> bool:
-    """Whether a local wall-clock ``moment`` falls in the PDSA hours (pure).
+    """Whether ``moment``, aware in the territory's zone, falls in the PDSA hours (pure).
 
     The night runs until ``weekday_until`` the next morning whatever that day is: 07:00 on
     a Monday is still Sunday's PDSA, 07:00 on a Saturday still Friday night's.
@@ -150,7 +150,7 @@ def _act(row, zone: ZoneInfo, hours: PdsaHours, off: set[date]) -> Act:
         seen_at=seen,
         billing=row.billing,
         within_48h=row.starts_at - row.created_at <= WITHIN,
-        outside_pdsa=not in_pdsa(seen.replace(tzinfo=None), hours, off),
+        outside_pdsa=not in_pdsa(seen, hours, off),
         initials=_initials(row.family_name, row.given_name),
         birth_year=row.birth_date.year if row.birth_date else None,
     )
@@ -263,7 +263,7 @@ def territory_counts(territory: Territory, month: date) -> list[GpCount]:
                 seen,
                 billing,
                 starts - created <= WITHIN,
-                not in_pdsa(seen.replace(tzinfo=None), hours, off),
+                not in_pdsa(seen, hours, off),
                 "",
                 None,
             )

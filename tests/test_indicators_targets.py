@@ -30,7 +30,10 @@ def _target(name: str) -> IndicatorTarget:
 def test_a_computed_target_shows_its_progress_by_year(coordinator, world):
     added = coordinator.post(
         "/coordination/indicateurs/objectifs",
-        data={"name": "Consultations SNP honorées", "figure_key": "activity.bookings.total.honoured"},
+        data={
+            "name": "Consultations SNP honorées",
+            "figure_key": "activity.bookings.total.honoured",
+        },
     )
     assert added.status_code == 302
     target = _target("Consultations SNP honorées")
@@ -140,6 +143,8 @@ def test_deleting_a_target_removes_its_years(coordinator, world):
     target = indicator_targets.create_target(world.territory, name="X", figure_key=None, by=None)
     indicator_targets.set_target_year(target, year=2026, goal=1, manual_value=1, by=None)
     db.session.commit()
-    coordinator.post("/coordination/indicateurs/objectifs/suppression", data={"target_id": target.id})
+    coordinator.post(
+        "/coordination/indicateurs/objectifs/suppression", data={"target_id": target.id}
+    )
     assert db.session.scalar(sa.select(sa.func.count(IndicatorTargetYear.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(IndicatorTarget.id))) == 0

@@ -33,7 +33,9 @@ def world(make_territory, make_site, make_practitioner, make_user):
     )
     # g3 holds S8 on 31 March and has since said they can't.
     db.session.add(
-        Unavailability(practitioner_id=g3.id, start_date=date(2026, 3, 30), end_date=date(2026, 4, 2))
+        Unavailability(
+            practitioner_id=g3.id, start_date=date(2026, 3, 30), end_date=date(2026, 4, 2)
+        )
     )
     wishes = RotaPeriod(
         territory_id=w.territory.id,
