@@ -369,6 +369,8 @@ class PatientData:
     reason: str = ""
     reason_code: str = "autre"
     without_gp: bool = False
+    # The patient's commune (INSEE), when the booker searched for one: for the indicators.
+    commune_insee: str | None = None
 
     def cleaned(self, today: date) -> PatientData:
         """Checked and normalised; raises ``BookingError`` (French) on the first problem."""
@@ -401,6 +403,9 @@ class PatientData:
             reason=reason,
             reason_code=self.reason_code,
             without_gp=bool(self.without_gp),
+            commune_insee=self.commune_insee
+            if self.commune_insee and len(self.commune_insee) == 5
+            else None,
         )
 
 
@@ -492,6 +497,7 @@ def book(
             reason=(clean.reason or None) if clean else None,
             reason_code=clean.reason_code if clean else "autre",
             without_gp=clean.without_gp if clean else False,
+            patient_insee=clean.commune_insee if clean else None,
             external_system=external.system if external else None,
             external_id=external.value if external else None,
             operator=external.operator if external else None,

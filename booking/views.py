@@ -6,6 +6,7 @@ reads the request, calls one use case, commits once and says the outcome in Fren
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -160,7 +161,10 @@ def book():
     error, alternatives = None, []
     if form.validate_on_submit():
         try:
-            booking = services.book(current_user, slot_id, form.patient(), now=now)
+            patient = replace(
+                form.patient(), commune_insee=insee if communes_ref.get(insee) else None
+            )
+            booking = services.book(current_user, slot_id, patient, now=now)
             if replacing is not None:
                 services.cancel(
                     replacing,

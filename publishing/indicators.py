@@ -319,34 +319,57 @@ def offsets(zone: str, start: datetime, end: datetime) -> list[tuple[datetime, i
 
 
 class LocalClock:
-    """SQL expressions for the local date, weekday and hour of a UTC timestamp column."""
+    """SQL expressions for the local day and hour of a UTC timestamp column.
+
+    PostgreSQL knows zones: ``timezone(zone, ts)``. SQLite doesn't: there, a timestamp's
+    local hours since the Julian epoch are ``julianday(ts) × 24`` plus the offset in force
+    at that instant (a CASE over the period's daylight-saving changes, compared as the
+    stored text) plus 12 (the Julian day starts at noon). One ``julianday`` call per row,
+    integer arithmetic after: a year of bookings stays fast.
+    """
+
+    JDN_TO_ORDINAL = 1721425  # Julian day number of 0001-01-01, minus its ordinal (1)
 
     def __init__(self, zone: str, start: datetime, end: datetime) -> None:
         self.dialect = db.engine.dialect.name
         self.zone = zone
         self.changes = offsets(zone, start, end)
 
-    def wall(self, column: Any) -> ColumnElement[Any]:
-        if self.dialect == "postgresql":
-            return sa.func.timezone(self.zone, column)
-        # SQLite stores naive UTC text; shift it by the offset in force at that instant.
+    def _local_hours(self, column: Any) -> ColumnElement[Any]:
         cases = [
-            (column < at, f"{prev:+d} seconds")
+            (column < at, prev / 3600)
             for (at, _), (_, prev) in zip(self.changes[1:], self.changes, strict=False)
         ]
-        last = f"{self.changes[-1][1]:+d} seconds"
-        modifier = sa.case(*cases, else_=sa.literal(last)) if cases else sa.literal(last)
-        return sa.func.datetime(column, modifier)
+        last = self.changes[-1][1] / 3600
+        offset = sa.case(*cases, else_=sa.literal(last)) if cases else sa.literal(last)
+        # The epsilon keeps 17:00:00.000 from reading 16:59:59.999 after the float product.
+        return sa.func.julianday(column) * 24.0 + offset + 12.000001
 
     def day(self, column: Any) -> ColumnElement[Any]:
+        """The local date (PostgreSQL: a date; SQLite: its Julian day number)."""
         if self.dialect == "postgresql":
-            return sa.cast(self.wall(column), sa.Date)
-        return sa.func.date(self.wall(column))
+            return sa.cast(sa.func.timezone(self.zone, column), sa.Date)
+        return sa.cast(self._local_hours(column) / 24, sa.Integer)
 
-    def hour(self, column: Any) -> ColumnElement[Any]:
+    def hour_bucket(self, column: Any) -> ColumnElement[Any]:
+        """The local hour the instant falls in, as one groupable value (see ``unbucket``)."""
         if self.dialect == "postgresql":
-            return sa.cast(sa.extract("hour", self.wall(column)), sa.Integer)
-        return sa.cast(sa.func.strftime("%H", self.wall(column)), sa.Integer)
+            return sa.func.date_trunc("hour", sa.func.timezone(self.zone, column))
+        return sa.cast(self._local_hours(column), sa.Integer)
+
+    def unbucket(self, value: Any) -> tuple[date, int]:
+        """``(local date, hour)`` of an ``hour_bucket`` value."""
+        if isinstance(value, datetime):
+            return value.date(), value.hour
+        days, hour = divmod(int(value), 24)
+        return date.fromordinal(days - self.JDN_TO_ORDINAL), hour
+
+
+def days_between(start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in days (a float), on either engine."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.extract("epoch", end - start) / 86400
+    return sa.func.julianday(end) - sa.func.julianday(start)
 
 
 def minutes_between(start: Any, end: Any) -> ColumnElement[int]:
@@ -368,10 +391,6 @@ def site_choices(territory_id: int) -> list[tuple[int, str]]:
             .order_by(Site.name)
         )
     ]
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 # --- the queries ------------------------------------------------------------------------------
@@ -506,50 +525,58 @@ def _bookings(territory_id: int, start: datetime, end: datetime, site_id: int | 
 
 
 def _activity(territory_id: int, b: Any, clock: LocalClock, offered: dict) -> dict[str, Any]:
+    """Bookings by channel and status, delays, patients: two scans of the period's bookings."""
     out: dict[str, Any] = {}
-    counts = {(c, st): 0 for c in CHANNELS for st in STATUSES}
-    for channel, status, n in db.session.execute(
-        sa.select(b.c.slot_channel, b.c.status, sa.func.count()).group_by(
-            b.c.slot_channel, b.c.status
-        )
+    zeros = (0, 0, 0, 0, 0)
+    groups: dict[tuple[str, str], tuple[int, ...]] = {}
+    one = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
+    delay = days_between(b.c.created_at, b.c.starts_at)
+    for channel, status, *sums in db.session.execute(
+        sa.select(
+            b.c.slot_channel,
+            b.c.status,
+            sa.func.count(),
+            one(b.c.without_gp),
+            one(clock.day(b.c.created_at) == clock.day(b.c.starts_at)),
+            one(delay < 1),
+            one(delay < 2),
+        ).group_by(b.c.slot_channel, b.c.status)
     ):
-        counts[(channel, str(getattr(status, "value", status)))] = int(n)
+        groups[(channel, str(getattr(status, "value", status)))] = tuple(int(v or 0) for v in sums)
     for channel in (*CHANNELS, "total"):
         chans = CHANNELS if channel == "total" else (channel,)
         for status in STATUSES:
-            out[f"activity.bookings.{channel}.{status}"] = sum(counts[(c, status)] for c in chans)
-        live = sum(counts[(c, st)] for c in chans for st in LIVE)
+            out[f"activity.bookings.{channel}.{status}"] = sum(
+                groups.get((c, status), zeros)[0] for c in chans
+            )
+        live = sum(groups.get((c, st), zeros)[0] for c in chans for st in LIVE)
         out[f"activity.bookings.{channel}.live"] = live
         slots = offered[f"offer.slots_offered.{channel}"]
         out[f"activity.fill_rate.{channel}"] = round(live / slots, 4) if slots else None
+    live_groups = [v for (_, st), v in groups.items() if st in LIVE]
+    for key, position in (
+        ("activity.without_gp", 1),
+        ("activity.delay.same_day", 2),
+        ("activity.delay.within_24h", 3),
+        ("activity.delay.within_48h", 4),
+    ):
+        out[key] = sum(v[position] for v in live_groups)
 
-    live_only = b.c.status != BookingStatus.CANCELLED
-    delay = minutes_between(b.c.created_at, b.c.starts_at)
-    inside = sa.exists().where(
-        Commune.territory_id == territory_id, Commune.insee_code == b.c.patient_insee
+    # Patients' communes: a few distinct codes, sorted inside or outside in Python.
+    ours = set(
+        db.session.scalars(
+            sa.select(Commune.insee_code).where(Commune.territory_id == territory_id)
+        )
     )
-    one = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)  # noqa: E731
-    row = db.session.execute(
-        sa.select(
-            one(clock.day(b.c.created_at) == clock.day(b.c.starts_at)),
-            one(delay < 24 * 60),
-            one(delay < 48 * 60),
-            one(b.c.without_gp),
-            one(sa.and_(b.c.patient_insee.is_not(None), inside)),
-            one(sa.and_(b.c.patient_insee.is_not(None), ~inside)),
-            one(b.c.patient_insee.is_(None)),
-        ).where(live_only)
-    ).one()
-    keys = (
-        "activity.delay.same_day",
-        "activity.delay.within_24h",
-        "activity.delay.within_48h",
-        "activity.without_gp",
-        "activity.communes.inside",
-        "activity.communes.outside",
-        "activity.communes.unknown",
-    )
-    out.update({k: int(v) for k, v in zip(keys, row, strict=True)})
+    communes = {"inside": 0, "outside": 0, "unknown": 0}
+    for insee, n in db.session.execute(
+        sa.select(b.c.patient_insee, sa.func.count())
+        .where(b.c.status != BookingStatus.CANCELLED)
+        .group_by(b.c.patient_insee)
+    ):
+        where = "unknown" if insee is None else "inside" if insee in ours else "outside"
+        communes[where] += int(n)
+    out.update({f"activity.communes.{k}": v for k, v in communes.items()})
     return out
 
 
@@ -606,22 +633,21 @@ def _days(date_from: date, date_to: date) -> Iterator[date]:
 def _time_shape(
     b: Any, clock: LocalClock, date_from: date, date_to: date
 ) -> tuple[tuple[tuple[int, ...], ...], tuple[WeekRow, ...]]:
-    """Heat map (weekday × hour) and weekly trend, from one GROUP BY local day and hour."""
-    day, hour = clock.day(b.c.starts_at), clock.hour(b.c.starts_at)
+    """Heat map (weekday × hour) and weekly trend, from one GROUP BY local hour."""
+    bucket = clock.hour_bucket(b.c.starts_at)
     grid = [[0] * 24 for _ in range(7)]
     per_day: dict[date, list[int]] = {}
-    for d, h, n, honoured in db.session.execute(
+    for value, n, honoured in db.session.execute(
         sa.select(
-            day,
-            hour,
+            bucket,
             sa.func.count(),
             sa.func.sum(sa.case((b.c.status == BookingStatus.HONOURED, 1), else_=0)),
         )
         .where(b.c.status != BookingStatus.CANCELLED)
-        .group_by(day, hour)
+        .group_by(bucket)
     ):
-        d = _as_date(d)
-        grid[d.weekday()][int(h)] += int(n)
+        d, h = clock.unbucket(value)
+        grid[d.weekday()][h] += int(n)
         tally = per_day.setdefault(d, [0, 0])
         tally[0] += int(n)
         tally[1] += int(honoured or 0)

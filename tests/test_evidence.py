@@ -167,3 +167,53 @@ def test_a_month_is_cut_at_local_midnight(world):
     assert end.isoformat() == "2026-03-31T22:00:00+00:00"
     assert evidence.parse_month("2026-13", date(2026, 3, 5)) == date(2026, 3, 1)
     assert db.session.scalar(sa.select(sa.func.count(Booking.id))) == 11
+
+
+def _settings(**extra):
+    return {
+        "name": "CPTS test",
+        "timezone": "Europe/Paris",
+        "holiday_subdivision": "",
+        **extra,
+    }
+
+
+def test_the_coordinator_sets_pdsa_hours_and_the_weekly_cap(client, world):
+    _login(client, "coord@example.org")
+    saved = client.post(
+        "/coordination/territoire",
+        data=_settings(
+            pdsa_weekday_from="19:30",
+            pdsa_weekday_until="07:30",
+            pdsa_saturday_from="13:00",
+            snp_weekly_cap="15",
+        ),
+    )
+    assert saved.status_code == 302
+    db.session.expire_all()
+    t = world.territory
+    assert (t.pdsa_weekday_from, t.pdsa_weekday_until, t.pdsa_saturday_from) == (
+        time(19, 30),
+        time(7, 30),
+        time(13),
+    )
+    assert t.snp_weekly_cap == 15
+    assert evidence.PdsaHours.of(t).weekday_from == time(19, 30)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"pdsa_weekday_from": "07:00", "pdsa_weekday_until": "09:00"}, "finit le lendemain"),
+        ({"pdsa_weekday_from": "25:99"}, "Heure invalide"),
+        ({"snp_weekly_cap": "0"}, "Entre 1 et 500"),
+    ],
+)
+def test_bad_pdsa_settings_are_refused_in_french(client, world, extra, message):
+    _login(client, "coord@example.org")
+    answer = client.post("/coordination/territoire", data=_settings(**extra))
+    assert answer.status_code == 200
+    assert message in answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert world.territory.pdsa_weekday_from == time(20)
+    assert world.territory.snp_weekly_cap == 20

@@ -322,3 +322,37 @@ def test_api_needs_a_coordinator_token(world, client):
 def test_the_openapi_document_lists_the_indicators(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert "/indicators" in document["paths"]
+
+
+@pytest.mark.parametrize(("insee", "where"), [("85047", "inside"), ("75056", "outside")])
+def test_the_patient_commune_given_at_booking_counts_inside_or_outside(
+    app, booking_world, insee, where
+):
+    import time_machine
+    from sqlalchemy import select
+
+    from booking import services
+    from booking.models import Booking
+
+    with time_machine.travel(booking_world.now, tick=False):
+        client = app.test_client()
+        _login(client, booking_world.users["regulator"].email)
+        slot = services.free_slots(booking_world.territory.id, "sas", now=booking_world.now)[0]
+        answer = client.post(
+            "/reserver",
+            data={
+                "creneau": slot.id,
+                "insee": insee,
+                "family_name": "Durand",
+                "given_name": "Léa",
+                "birth_date": "14/07/1985",
+                "phone": "06 12 34 56 78",
+                "reason_code": "fievre",
+            },
+        )
+        assert answer.status_code == 302
+        assert db.session.scalar(select(Booking.patient_insee)) == insee
+        day = booking_world.now.date()
+        result = indicators.compute(booking_world.territory, day, day)
+    assert result.get(f"activity.communes.{where}") == 1
+    assert result.get("activity.communes.unknown") == 0
