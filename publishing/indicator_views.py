@@ -104,7 +104,7 @@ def page():
     start, end, site_id, error = _asked(territory)
     if error:
         flash(error, "error")
-    result = indicators.compute(territory, start, end, site_id=site_id)
+    result = indicators.cached(territory, start, end, site_id=site_id)
     return render_template(
         "publishing/indicators.html",
         result=result,
@@ -125,7 +125,7 @@ def print_page():
     start, end, site_id, error = _asked(territory)
     if error:
         abort(400, error)
-    result = indicators.compute(territory, start, end, site_id=site_id)
+    result = indicators.cached(territory, start, end, site_id=site_id)
     return render_template(
         "publishing/indicators_print.html",
         result=result,
@@ -146,7 +146,7 @@ def _indicators_file(fmt: str) -> Response:
     start, end, site_id, error = _asked(territory)
     if error:
         abort(400, error)
-    result = indicators.compute(territory, start, end, site_id=site_id)
+    result = indicators.cached(territory, start, end, site_id=site_id)
     name = f"indicateurs-{territory.slug}-{start.isoformat()}-{end.isoformat()}.{fmt}"
     if fmt == "csv":
         return _download(exports.indicators_csv(result), exports.CSV_MIMETYPE, name)
@@ -329,7 +329,7 @@ def api_indicators():
         site_id = _site(territory, request.args.get("site"))
     except ValidationError as exc:
         return _api_error(400, "invalid_query", str(exc))
-    response = jsonify(indicators.compute(territory, start, end, site_id=site_id).as_json())
+    response = jsonify(indicators.cached(territory, start, end, site_id=site_id).as_json())
     response.headers["Cache-Control"] = "no-store"
     return response
 

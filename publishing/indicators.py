@@ -15,16 +15,20 @@ figure by its dotted key with its French label and definition (docs/indicators.m
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
+from threading import Lock
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from app import audit
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, Territory
@@ -778,3 +782,50 @@ def rota_lines(territory: Territory, date_from: date, date_to: date) -> list[Rot
                 RotaLine(site, start.date(), start.time(), end.time(), gp, rpps, bool(cancelled))
             )
     return lines
+
+
+# --- a short memory of recent computations ------------------------------------------------------
+
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 64
+_cache: OrderedDict[tuple[object, ...], tuple[float, Indicators]] = OrderedDict()
+_cache_lock = Lock()
+
+
+def cached(
+    territory: Territory, date_from: date, date_to: date, *, site_id: int | None = None
+) -> Indicators:
+    """``compute``, remembered by each worker under the territory's change marker.
+
+    Every change to a territory's rota or bookings writes an audit event, so the figures of
+    an unchanged marker are unchanged (``audit.change_marker``); entries are still kept a
+    minute at most, as the marker is not exact on PostgreSQL. The page, its exports and the
+    API of the same period then read one computation. The command line always computes.
+    """
+    key = (
+        territory.id,
+        territory.created_at,  # a recreated database reuses ids: never its creation time
+        territory.timezone,
+        date_from,
+        date_to,
+        site_id,
+        audit.change_marker(territory.id),
+    )
+    now = monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            _cache.move_to_end(key)
+            return hit[1]
+    result = compute(territory, date_from, date_to, site_id=site_id)
+    with _cache_lock:
+        _cache[key] = (now, result)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def forget() -> None:
+    """Drop every remembered computation (tests, benchmarks)."""
+    with _cache_lock:
+        _cache.clear()

@@ -68,7 +68,20 @@ def upgrade():
         batch_op.add_column(sa.Column("patient_insee", sa.String(length=5), nullable=True))
         batch_op.add_column(sa.Column("billing", sa.String(length=3), nullable=True))
         batch_op.create_index(
-            "ix_booking_territory_starts", ["territory_id", "starts_at"], unique=False
+            "ix_booking_indicators",
+            [
+                "territory_id",
+                "starts_at",
+                "status",
+                "slot_channel",
+                "created_at",
+                "session_id",
+                "without_gp",
+                "patient_insee",
+                "booked_by_role",
+                "booked_by_id",
+            ],
+            unique=False,
         )
         batch_op.create_check_constraint(
             op.f("ck_booking_billing_known"), "billing IS NULL OR billing IN ('snp', 'mrt')"
@@ -106,7 +119,7 @@ def downgrade():
 
     with op.batch_alter_table("booking", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_booking_billing_known"), type_="check")
-        batch_op.drop_index("ix_booking_territory_starts")
+        batch_op.drop_index("ix_booking_indicators")
         batch_op.drop_column("billing")
         batch_op.drop_column("patient_insee")
 
