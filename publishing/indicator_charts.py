@@ -148,9 +148,8 @@ class HeatMap:
 def heat_map(
     grid: Sequence[Sequence[int]], day_labels: Sequence[str], *, cell: int = 26
 ) -> HeatMap:
-    """Weekday × hour grid; only the hours that have any booking, or 8 h–22 h if none."""
-    used = [h for h in range(24) if any(row[h] for row in grid)]
-    hours = tuple(range(min(used), max(used) + 1)) if used else tuple(range(8, 22))
+    """Weekday × hour grid, every hour of the day: the same shape whatever the period."""
+    hours = tuple(range(24))
     top_value = max([1, *(v for row in grid for v in row)])
     left, top = 80, 24
     rows = []
