@@ -222,7 +222,7 @@ def targets_page():
             (
                 f"{p.name} ({p.year})",
                 p.ratio,
-                "non renseigné" if p.ratio is None else f"{p.ratio:.0%}",
+                "non renseigné" if p.ratio is None else figure_filter(p.ratio, "ratio"),
             )
             for p in rows
         ]
