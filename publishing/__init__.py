@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     from publishing.feed_views import bp as feeds_bp
     from publishing.fhir_views import bp as fhir_bp
     from publishing.indicator_cli import indicators_cli
-    from publishing.indicator_views import api_bp as indicators_api_bp
+    from publishing.indicator_views import api_indicators
     from publishing.indicator_views import bp as indicators_bp
     from publishing.public_views import bp as public_bp
 
@@ -29,8 +29,9 @@ def init_app(app: Flask) -> None:
     csrf.exempt(fhir_bp)  # the SAS platform's bearer token: no cookie, nothing to forge
     app.register_blueprint(fhir_bp)
     app.register_blueprint(indicators_bp)
-    csrf.exempt(indicators_api_bp)  # a coordinator's bearer token, like the booking API
-    app.register_blueprint(indicators_api_bp)
+    # One more operation of the JSON API (``api.`` endpoint: its token check, rate limit,
+    # JSON errors and headers; CSRF-exempt with the ``api`` blueprint).
+    app.add_url_rule("/api/v1/indicators", endpoint="api.indicators", view_func=api_indicators)
     app.cli.add_command(indicators_cli)
     app.cli.add_command(ical_cli)
     subscribers.connect()

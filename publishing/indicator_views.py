@@ -30,8 +30,8 @@ from app.security import roles_required
 from app.timeutil import local, now_utc
 from app.validators import ValidationError
 from app.web import attempt, current_territory
-from booking import tokens
-from booking.api_access import api_rate_limit, commit_token_touch
+from booking.api_access import api_rate_limit
+from booking.services import BookingError
 from publishing import indicator_charts as charts
 from publishing import indicator_exports as exports
 from publishing import indicator_forms as forms
@@ -39,7 +39,6 @@ from publishing import indicator_targets as targets
 from publishing import indicators
 
 bp = Blueprint("indicators", __name__)
-api_bp = Blueprint("indicators_api", __name__, url_prefix="/api/v1")
 
 coordinator_only = roles_required(Role.COORDINATOR)
 STATUS_PARTS = (
@@ -160,10 +159,19 @@ def export_csv():
     return _indicators_file("csv")
 
 
+def _period_given() -> bool:
+    return bool(request.args.get("du") and request.args.get("au"))
+
+
 @bp.get("/coordination/indicateurs/export.xlsx")
 @coordinator_only
 def export_xlsx():
-    """The indicators as XLSX, one sheet per group, with the definitions."""
+    """The indicators as XLSX, one sheet per group, with the definitions.
+
+    A spreadsheet is for a chosen period: without one, back to the page to choose it.
+    """
+    if not _period_given():
+        return redirect(url_for("indicators.page"))
     return _indicators_file("xlsx")
 
 
@@ -190,7 +198,9 @@ def rota_csv():
 @bp.get("/coordination/tableau/export.xlsx")
 @coordinator_only
 def rota_xlsx():
-    """The published rota of a period as XLSX."""
+    """The published rota of a period as XLSX (a chosen period, as for the indicators)."""
+    if not _period_given():
+        return redirect(url_for("indicators.page"))
     return _rota_file("xlsx")
 
 
@@ -291,36 +301,22 @@ def delete_target():
 
 
 # --- JSON API --------------------------------------------------------------------------------
+#
+# ``GET /api/v1/indicators`` is one more operation of the JSON API: registered by
+# ``publishing.init_app`` as the endpoint ``api.indicators``, it goes through the booking
+# API's bearer authentication, rate limit, JSON errors and no-store header like the others,
+# and is described in the same OpenAPI document.
 
 
-def _api_error(status: int, code: str, message: str) -> Response:
-    response = jsonify(code=code, message=message)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="tourderole"'
-    return response
-
-
-@api_bp.before_request
-def authenticate() -> Response | None:
-    """A coordinator's live bearer token, nothing else (cookies never open the API)."""
-    user = tokens.authenticate(request.headers.get("Authorization"))
-    if user is None:
-        return _api_error(401, "unauthorized", "Jeton d'API absent, invalide ou révoqué.")
-    if db.session.dirty:
-        commit_token_touch()
-    if user.role != Role.COORDINATOR:
-        return _api_error(403, "forbidden", "Les indicateurs sont réservés à la coordination.")
-    g.api_user = user
-    return None
-
-
-@api_bp.get("/indicators")
 @api_rate_limit
-def api_indicators():
+def api_indicators() -> Response:
     """The same figures as the page, as JSON: ``?from=YYYY-MM-DD&to=YYYY-MM-DD[&site=ID]``."""
-    territory = db.session.get(Territory, g.api_user.territory_id)
+    user = g.api_user
+    if user.role != Role.COORDINATOR:
+        raise BookingError(
+            "Les indicateurs sont réservés à la coordination.", code="forbidden", status=403
+        )
+    territory = db.session.get(Territory, user.territory_id)
     assert territory is not None
     try:
         start, end = forms.resolve_period(
@@ -328,10 +324,8 @@ def api_indicators():
         )
         site_id = _site(territory, request.args.get("site"))
     except ValidationError as exc:
-        return _api_error(400, "invalid_query", str(exc))
-    response = jsonify(indicators.cached(territory, start, end, site_id=site_id).as_json())
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        raise BookingError(str(exc), code="invalid_query", status=400) from exc
+    return jsonify(indicators.cached(territory, start, end, site_id=site_id).as_json())
 
 
 # --- how figures read in French ------------------------------------------------------------------

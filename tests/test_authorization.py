@@ -146,7 +146,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("indicators.targets_page", "POST"): COORD,
     ("indicators.set_year", "POST"): COORD,
     ("indicators.delete_target", "POST"): COORD,
-    ("indicators_api.api_indicators", "GET"): set(),  # a coordinator's bearer token only
+    ("api.indicators", "GET"): set(),  # a coordinator's bearer token only
     # Evidence for the majoration SNP / MRT (booking/evidence_views.py)
     ("evidence.mine", "GET"): GP,
     ("evidence.print_mine", "GET"): GP,
@@ -155,7 +155,6 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 }
 # API routes answer 401 (JSON) to every cookie-logged role: only a bearer token opens them.
 API_ROUTES = {key for key in MATRIX if key[0].startswith("api.") and key[0] != "api.openapi"}
-API_ROUTES |= {("indicators_api.api_indicators", "GET")}  # same bearer-only answer
 # So do the FHIR routes, with an OperationOutcome.
 FHIR_ROUTES = {key for key in MATRIX if key[0].startswith("fhir.") and key[0] != "fhir.metadata"}
 
