@@ -168,10 +168,11 @@ def _period_given() -> bool:
 def export_xlsx():
     """The indicators as XLSX, one sheet per group, with the definitions.
 
-    A spreadsheet is for a chosen period: without one, back to the page to choose it.
+    A spreadsheet is for a chosen period: without one, the page, to choose it.
     """
     if not _period_given():
-        return redirect(url_for("indicators.page"))
+        flash("Choisissez la période du tableur, puis « Tableur (XLSX) ».", "info")
+        return page()
     return _indicators_file("xlsx")
 
 
@@ -200,7 +201,8 @@ def rota_csv():
 def rota_xlsx():
     """The published rota of a period as XLSX (a chosen period, as for the indicators)."""
     if not _period_given():
-        return redirect(url_for("indicators.page"))
+        flash("Choisissez la période du tableur, puis « Tableur (XLSX) ».", "info")
+        return page()
     return _rota_file("xlsx")
 
 
