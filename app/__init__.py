@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from app import cli, errors, health, outbox, security, templating  # noqa: F401 (tables)
+    from app import cli, errors, health, outbox, security, templating, todo  # noqa: F401 (tables)
     from app.auth.views import bp as auth_bp
     from app.regulation.views import bp as regulation_bp
     from app.territory.views import bp as territory_bp
@@ -64,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(territory_bp)
     app.register_blueprint(regulation_bp)
+    todo.connect()
     # The composition root: each feature registers its own pages, commands and receivers.
     # The only imports from the shell up to the features (import-linter lists them).
     for feature in _features():

@@ -19,6 +19,10 @@ signals = Namespace()
 #: A practitioner was deactivated (sender: the ``Practitioner``; ``by``: the ``User`` or None).
 practitioner_deactivated = signals.signal("practitioner-deactivated")
 
+#: The coordinator's home page asks what is waiting (sender: the ``Territory``; ``now``: aware
+#: UTC). Each layer answers a list of ``app.todo.TodoItem`` about what it owns.
+todo_items = signals.signal("todo-items")
+
 
 def answers(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
     """Send ``signal`` and return what its receivers answered (``None`` answers dropped)."""

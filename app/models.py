@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +53,20 @@ class Territory(db.Model):
     booking_release_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
     booking_horizon_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     patient_data_days: Mapped[int] = mapped_column(default=90, server_default="90")
+    # PDSA hours (permanence des soins ambulatoires): weekday nights from ``pdsa_weekday_from``
+    # to ``pdsa_weekday_until`` the next morning, Saturdays from ``pdsa_saturday_from``,
+    # Sundays and public holidays all day. An act regulated by the SAS outside these hours
+    # may carry the majoration SNP, which the CPAM caps at ``snp_weekly_cap`` acts a week.
+    pdsa_weekday_from: Mapped[time] = mapped_column(
+        sa.Time, default=time(20), server_default="20:00:00"
+    )
+    pdsa_weekday_until: Mapped[time] = mapped_column(
+        sa.Time, default=time(8), server_default="08:00:00"
+    )
+    pdsa_saturday_from: Mapped[time] = mapped_column(
+        sa.Time, default=time(12), server_default="12:00:00"
+    )
+    snp_weekly_cap: Mapped[int | None] = mapped_column(default=20, server_default="20")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(
@@ -77,6 +91,9 @@ class Territory(db.Model):
         sa.CheckConstraint("booking_horizon_hours IN (24, 48)", name="horizon_known"),
         sa.CheckConstraint(
             "patient_data_days >= 1 AND patient_data_days <= 3650", name="retention_range"
+        ),
+        sa.CheckConstraint(
+            "snp_weekly_cap IS NULL OR snp_weekly_cap >= 1", name="snp_weekly_cap_positive"
         ),
     )
 

@@ -99,7 +99,16 @@ class CancelForm(FlaskForm):
 
 
 class MarkForm(FlaskForm):
-    """Only the CSRF token: the button pressed says whether the patient came."""
+    """Only the CSRF token: the button pressed says whether the patient came and, if so,
+    whether the GP is their médecin traitant (MRT) or not (majoration SNP)."""
+
+    #: ``presence`` button value → (honoured, billing)
+    ANSWERS: dict[str, tuple[bool, str | None]] = {
+        "snp": (True, "snp"),
+        "mrt": (True, "mrt"),
+        "venu": (True, None),
+        "absent": (False, None),
+    }
 
 
 # --- the patient's commune ----------------------------------------------------------------------

@@ -16,6 +16,11 @@ from app.timeutil import now_utc
 from rota.models import Session
 
 
+class Billing(LabelledEnum):
+    SNP = "snp", "Majoration SNP (patient d'un autre médecin traitant ou sans médecin traitant)"
+    MRT = "mrt", "MRT (je suis son médecin traitant)"
+
+
 class BookingStatus(LabelledEnum):
     BOOKED = "booked", "Réservé"
     HONOURED = "honoured", "Honoré"
@@ -56,6 +61,9 @@ class Booking(db.Model):
     reason: Mapped[str | None] = mapped_column(sa.String(200))
     reason_code: Mapped[str] = mapped_column(sa.String(30), default="autre")
     without_gp: Mapped[bool] = mapped_column(default=False)
+    # The patient's commune (INSEE code) when the booker gave it: counts only, for the
+    # indicators (inside or outside the territory). Not an identity; kept after the purge.
+    patient_insee: Mapped[str | None] = mapped_column(sa.String(5))
     # Who booked, and what happened next.
     booked_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user_account.id", ondelete="SET NULL"), index=True
@@ -74,6 +82,9 @@ class Booking(db.Model):
     external_system: Mapped[str | None] = mapped_column(sa.String(200))
     external_id: Mapped[str | None] = mapped_column(sa.String(200))
     operator: Mapped[str | None] = mapped_column(sa.String(250))
+    # Said by the GP when marking the patient honoured: "snp" (not their médecin traitant,
+    # majoration SNP) or "mrt" (their own patient). Evidence for the CPAM, never a name.
+    billing: Mapped[str | None] = mapped_column(sa.String(3))
 
     session: Mapped[Session] = relationship(viewonly=True)
     booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id], viewonly=True)
@@ -104,6 +115,22 @@ class Booking(db.Model):
             name="external_pair",
         ),
         sa.UniqueConstraint("territory_id", "external_system", "external_id"),
+        sa.CheckConstraint("billing IS NULL OR billing IN ('snp', 'mrt')", name="billing_known"),
+        # The indicators read a territory's bookings over a period: every column they
+        # aggregate is in the index, so a year is read from it alone (no table lookups).
+        sa.Index(
+            "ix_booking_indicators",
+            "territory_id",
+            "starts_at",
+            "status",
+            "slot_channel",
+            "created_at",
+            "session_id",
+            "without_gp",
+            "patient_insee",
+            "booked_by_role",
+            "booked_by_id",
+        ),
     )
 
     @property

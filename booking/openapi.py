@@ -340,6 +340,60 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/indicators": {
+        "get": {
+            "operationId": "getIndicators",
+            "summary": "The territory's SNP indicators over a period (coordinator tokens only).",
+            "description": "The same figures as the coordinator's indicators page and the "
+            "`flask indicators` command; keys are stable and documented in docs/indicators.md. "
+            "Days are cut at local midnight in the territory's time zone.",
+            "parameters": [
+                {
+                    "name": "from",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "format": "date"},
+                    "description": "First day (local), inclusive.",
+                },
+                {
+                    "name": "to",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "format": "date"},
+                    "description": "Last day (local), inclusive; three years at most.",
+                },
+                {
+                    "name": "site",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer"},
+                    "description": "Only this site of the territory.",
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["territory", "from", "to", "offer", "activity"],
+                        "properties": {
+                            "territory": {"type": "string"},
+                            "timezone": {"type": "string"},
+                            "from": {"type": "string", "format": "date"},
+                            "to": {"type": "string", "format": "date"},
+                            "site_id": {"type": ["integer", "null"]},
+                            "offer": {"type": "object"},
+                            "activity": {"type": "object"},
+                        },
+                    },
+                    "The indicators (counts only, no patient).",
+                ),
+                "400": _error("Bad period or site (invalid_query)."),
+                "401": UNAUTHORIZED,
+                "403": _error("The token's user is not a coordinator (forbidden)."),
+                "429": RATE_LIMITED,
+            },
+        }
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApi",

@@ -369,6 +369,8 @@ class PatientData:
     reason: str = ""
     reason_code: str = "autre"
     without_gp: bool = False
+    # The patient's commune (INSEE), when the booker searched for one: for the indicators.
+    commune_insee: str | None = None
 
     def cleaned(self, today: date) -> PatientData:
         """Checked and normalised; raises ``BookingError`` (French) on the first problem."""
@@ -401,6 +403,9 @@ class PatientData:
             reason=reason,
             reason_code=self.reason_code,
             without_gp=bool(self.without_gp),
+            commune_insee=self.commune_insee
+            if self.commune_insee and len(self.commune_insee) == 5
+            else None,
         )
 
 
@@ -492,6 +497,7 @@ def book(
             reason=(clean.reason or None) if clean else None,
             reason_code=clean.reason_code if clean else "autre",
             without_gp=clean.without_gp if clean else False,
+            patient_insee=clean.commune_insee if clean else None,
             external_system=external.system if external else None,
             external_id=external.value if external else None,
             operator=external.operator if external else None,
@@ -605,14 +611,25 @@ def cancel(booking: Booking, user: User, *, reason: str, now: datetime | None = 
         )
 
 
-def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None = None) -> None:
-    """The GP (or the coordinator) says whether the patient came."""
+def mark(
+    booking: Booking,
+    user: User,
+    *,
+    honoured: bool,
+    billing: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The GP (or the coordinator) says whether the patient came, and for a patient seen,
+    whether the GP is their médecin traitant ("mrt") or not ("snp"): the CPAM's evidence."""
     now = now or now_utc()
+    if billing not in (None, "snp", "mrt") or (billing and not honoured):
+        raise BookingError("Facturation inconnue : SNP ou MRT, pour un patient venu.")
     if booking.status not in (BookingStatus.BOOKED, BookingStatus.HONOURED, BookingStatus.NO_SHOW):
         raise BookingError("Ce rendez-vous n'est pas en cours.", code="not_live", status=409)
     if booking.starts_at > now:
         raise BookingError("Le rendez-vous n'a pas encore commencé.", code="too_early", status=409)
     booking.status = BookingStatus.HONOURED if honoured else BookingStatus.NO_SHOW
+    booking.billing = billing
     booking.updated_at = now
     db.session.flush()
     audit.record(
@@ -620,6 +637,7 @@ def mark(booking: Booking, user: User, *, honoured: bool, now: datetime | None =
         by=user,
         territory_id=booking.territory_id,
         target=booking,
+        detail={"billing": billing} if billing else None,
     )
 
 

@@ -6,6 +6,7 @@ reads the request, calls one use case, commits once and says the outcome in Fren
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -160,7 +161,10 @@ def book():
     error, alternatives = None, []
     if form.validate_on_submit():
         try:
-            booking = services.book(current_user, slot_id, form.patient(), now=now)
+            patient = replace(
+                form.patient(), commune_insee=insee if communes_ref.get(insee) else None
+            )
+            booking = services.book(current_user, slot_id, patient, now=now)
             if replacing is not None:
                 services.cancel(
                     replacing,
@@ -294,11 +298,13 @@ def mark(reference: str):
         if request.form.get("retour") == "jour" and current_user.role == Role.GP
         else url_for("booking.detail", reference=booking.reference)
     )
-    if answer not in ("venu", "absent") or not forms.MarkForm().validate():
+    if answer not in forms.MarkForm.ANSWERS or not forms.MarkForm().validate():
         flash("Indiquez si le patient est venu ou non.", "error")
         return redirect(back)
-    honoured = answer == "venu"
-    ok, _ = attempt(lambda: services.mark(booking, current_user, honoured=honoured))
+    honoured, billing = forms.MarkForm.ANSWERS[answer]
+    ok, _ = attempt(
+        lambda: services.mark(booking, current_user, honoured=honoured, billing=billing)
+    )
     if ok:
         flash(
             f"{booking.reference} : patient {'venu' if honoured else 'absent'}.",

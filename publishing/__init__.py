@@ -19,11 +19,19 @@ def init_app(app: Flask) -> None:
     from publishing.cli import ical_cli
     from publishing.feed_views import bp as feeds_bp
     from publishing.fhir_views import bp as fhir_bp
+    from publishing.indicator_cli import indicators_cli
+    from publishing.indicator_views import api_indicators
+    from publishing.indicator_views import bp as indicators_bp
     from publishing.public_views import bp as public_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(public_bp)
     csrf.exempt(fhir_bp)  # the SAS platform's bearer token: no cookie, nothing to forge
     app.register_blueprint(fhir_bp)
+    app.register_blueprint(indicators_bp)
+    # One more operation of the JSON API (``api.`` endpoint: its token check, rate limit,
+    # JSON errors and headers; CSRF-exempt with the ``api`` blueprint).
+    app.add_url_rule("/api/v1/indicators", endpoint="api.indicators", view_func=api_indicators)
+    app.cli.add_command(indicators_cli)
     app.cli.add_command(ical_cli)
     subscribers.connect()

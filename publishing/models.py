@@ -103,3 +103,58 @@ class FeedTombstone(db.Model):
             f"<FeedTombstone gp={self.practitioner_id} assignment={self.assignment_id} "
             f"seq={self.sequence}>"
         )
+
+
+class IndicatorTarget(db.Model):
+    """One SNP indicator of the territory's ACI contract, as the coordinator wrote it down.
+
+    The ACI leaves the indicators to each local contract: a target reads one computed figure
+    (``figure_key``, a key of ``publishing.indicators.FIGURES``) or, for what the app can't
+    know, a value the coordinator types in each year (``figure_key`` NULL).
+    """
+
+    __tablename__ = "indicator_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200))
+    figure_key: Mapped[str | None] = mapped_column(sa.String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    years: Mapped[list[IndicatorTargetYear]] = relationship(
+        back_populates="indicator",
+        order_by="IndicatorTargetYear.year",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("territory_id", "name"),
+        sa.CheckConstraint("length(name) >= 1", name="name_present"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<IndicatorTarget {self.id} {self.name!r} {self.figure_key or 'manual'}>"
+
+
+class IndicatorTargetYear(db.Model):
+    """The target of one contract year (a calendar year), and the manual value if any."""
+
+    __tablename__ = "indicator_target_year"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(sa.ForeignKey("indicator_target.id", ondelete="CASCADE"))
+    year: Mapped[int]
+    goal: Mapped[float]
+    manual_value: Mapped[float | None]
+
+    indicator: Mapped[IndicatorTarget] = relationship(back_populates="years")
+
+    __table_args__ = (
+        sa.UniqueConstraint("target_id", "year"),
+        sa.CheckConstraint("year >= 2000 AND year <= 2100", name="year_range"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<IndicatorTargetYear target={self.target_id} {self.year}>"

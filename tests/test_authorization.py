@@ -147,6 +147,23 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("feeds.gp_subscribe", "POST"): GP,
     ("feeds.territory_subscribe", "GET"): COORD,
     ("feeds.territory_subscribe", "POST"): COORD,
+    # Indicators, contract targets and exports (publishing/indicator_views.py)
+    ("indicators.page", "GET"): COORD,
+    ("indicators.print_page", "GET"): COORD,
+    ("indicators.export_csv", "GET"): COORD,
+    ("indicators.export_xlsx", "GET"): COORD,
+    ("indicators.rota_csv", "GET"): COORD,
+    ("indicators.rota_xlsx", "GET"): COORD,
+    ("indicators.targets_page", "GET"): COORD,
+    ("indicators.targets_page", "POST"): COORD,
+    ("indicators.set_year", "POST"): COORD,
+    ("indicators.delete_target", "POST"): COORD,
+    ("api.indicators", "GET"): set(),  # a coordinator's bearer token only
+    # Evidence for the majoration SNP / MRT (booking/evidence_views.py)
+    ("evidence.mine", "GET"): GP,
+    ("evidence.print_mine", "GET"): GP,
+    ("evidence.export_mine", "GET"): GP,
+    ("evidence.coordination", "GET"): COORD,
 }
 # API routes answer 401 (JSON) to every cookie-logged role: only a bearer token opens them.
 API_ROUTES = {key for key in MATRIX if key[0].startswith("api.") and key[0] != "api.openapi"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -12,6 +14,7 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    TimeField,
 )
 from wtforms.validators import (
     DataRequired,
@@ -29,6 +32,16 @@ from app.territory.services import (
     TIMEZONES,
 )
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
+
+
+class LocalTimeField(TimeField):
+    """An ``HH:MM`` time; an invalid one gets a French message."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("Heure invalide (format HH:MM).") from None
 
 
 class TerritoryForm(FlaskForm):
@@ -72,6 +85,21 @@ class TerritoryForm(FlaskForm):
         "Conservation des données des patients après le rendez-vous (jours)",
         default=90,
         validators=[Optional(), NumberRange(1, 3650, "Entre 1 et 3650 jours.")],
+    )
+    # PDSA hours and the CPAM's weekly cap: the conditions of the majoration SNP.
+    pdsa_weekday_from = LocalTimeField(
+        "PDSA du lundi au vendredi : à partir de", default=time(20), validators=[Optional()]
+    )
+    pdsa_weekday_until = LocalTimeField(
+        "PDSA : jusqu'au lendemain matin", default=time(8), validators=[Optional()]
+    )
+    pdsa_saturday_from = LocalTimeField(
+        "PDSA le samedi : à partir de", default=time(12), validators=[Optional()]
+    )
+    snp_weekly_cap = NumberField(
+        "Plafond hebdomadaire de majorations SNP par médecin (facultatif)",
+        default=20,
+        validators=[Optional(), NumberRange(1, 500, "Entre 1 et 500 actes.")],
     )
 
 

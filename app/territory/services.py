@@ -6,6 +6,7 @@ import csv
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import time
 
 import sqlalchemy as sa
 
@@ -87,9 +88,13 @@ class TerritorySettings:
     booking_release_minutes: int = 120
     booking_horizon_hours: int = 24
     patient_data_days: int = 90
+    pdsa_weekday_from: time = time(20)
+    pdsa_weekday_until: time = time(8)
+    pdsa_saturday_from: time = time(12)
+    snp_weekly_cap: int | None = 20
 
 
-def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool | None]:
+def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool | time | None]:
     name = settings.name.strip()
     if not name:
         raise ValidationError("Le nom du territoire est obligatoire.")
@@ -111,6 +116,15 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
         raise ValidationError(
             "Les données des patients sont conservées entre 1 et 3650 jours après le rendez-vous."
         )
+    if settings.snp_weekly_cap is not None and not 1 <= settings.snp_weekly_cap <= 500:
+        raise ValidationError("Le plafond hebdomadaire est compris entre 1 et 500 actes.")
+    if settings.pdsa_weekday_until > settings.pdsa_weekday_from:
+        raise ValidationError(
+            "La PDSA de semaine commence le soir et finit le lendemain matin : "
+            "l'heure de fin doit précéder l'heure de début."
+        )
+    if settings.pdsa_weekday_until > settings.pdsa_saturday_from:
+        raise ValidationError("La PDSA du samedi commence après la fin de celle de la nuit.")
     return {
         "name": name,
         "finess": normalise_finess(settings.finess) if settings.finess else None,
@@ -124,6 +138,10 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
         "booking_release_minutes": settings.booking_release_minutes,
         "booking_horizon_hours": settings.booking_horizon_hours,
         "patient_data_days": settings.patient_data_days,
+        "pdsa_weekday_from": settings.pdsa_weekday_from,
+        "pdsa_weekday_until": settings.pdsa_weekday_until,
+        "pdsa_saturday_from": settings.pdsa_saturday_from,
+        "snp_weekly_cap": settings.snp_weekly_cap,
     }
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app import communes_ref
+from app import communes_ref, todo
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.forms import ConfirmForm, select_choices
@@ -40,6 +41,10 @@ def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
         booking_release_minutes=_or(form.booking_release_minutes.data, 120),
         booking_horizon_hours=_or(form.booking_horizon_hours.data, 24),
         patient_data_days=_or(form.patient_data_days.data, 90),
+        pdsa_weekday_from=form.pdsa_weekday_from.data or time(20),
+        pdsa_weekday_until=form.pdsa_weekday_until.data or time(8),
+        pdsa_saturday_from=form.pdsa_saturday_from.data or time(12),
+        snp_weekly_cap=form.snp_weekly_cap.data or None,
     )
 
 
@@ -66,7 +71,9 @@ def overview():
         "practitioners": count(Practitioner, Practitioner.active),
         "users": count(User, User.active),
     }
-    return render_template("territory/overview.html", territory=territory, stats=stats)
+    return render_template(
+        "territory/overview.html", territory=territory, stats=stats, todo=todo.collect(territory)
+    )
 
 
 @bp.route("/coordination/territoire", methods=["GET", "POST"])
