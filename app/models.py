@@ -53,6 +53,10 @@ class Territory(db.Model):
     booking_release_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
     booking_horizon_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     patient_data_days: Mapped[int] = mapped_column(default=90, server_default="90")
+    # Login rules the coordinator sets: GPs log in with Pro Santé Connect only; every
+    # password account of the territory needs a second factor.
+    require_psc_for_gps: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(
@@ -288,6 +292,11 @@ class User(UserMixin, db.Model):
     invitation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor (RFC 6238): the shared secret once confirmed, and the last time
+    # step accepted, so that a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     territory: Mapped[Territory | None] = relationship()
     practitioner: Mapped[Practitioner | None] = relationship()
