@@ -8,6 +8,7 @@ scores the rest (0–4), and below 3 a password falls to an offline attack in ho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -33,6 +34,16 @@ LOCAL_WORDS = (
 )
 
 
+def _pieces(user_inputs: Iterable[str]) -> list[str]:
+    """An e-mail and its pieces: "claire.martin@x.org" also gives "claire.martin", "martin"."""
+    pieces: list[str] = []
+    for value in user_inputs:
+        value = (value or "").lower()
+        local = value.split("@", 1)[0]
+        pieces += [value, local, *(part for part in re.split(r"[@._+-]", value) if len(part) >= 3)]
+    return [piece for piece in pieces if piece]
+
+
 @cache
 def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
@@ -49,7 +60,7 @@ def password_problem(password: str, user_inputs: Iterable[str] = ()) -> str | No
             "Ce mot de passe figure dans les listes de mots de passe courants ou divulgués : "
             "choisissez-en un autre."
         )
-    inputs = [*LOCAL_WORDS, *(word for word in user_inputs if word)]
+    inputs = [*LOCAL_WORDS, *_pieces(user_inputs)]
     # zxcvbn's cost grows with the length: the first 100 characters decide.
     result = zxcvbn(password[:100], user_inputs=inputs)
     if result["score"] < MIN_SCORE:

@@ -384,7 +384,11 @@ def reset_password(token: str):
 
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+    methods=["POST"],
+    key_func=lambda: f"change-password:{current_user.id}",
+)
 def change_password():
     """Change my password; the current one is asked first."""
     user = current_user._get_current_object()
