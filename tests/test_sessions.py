@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
+from flask import g
 
 from app.auth.models import UserSession
 from app.auth.sessions import describe_device
@@ -138,6 +139,9 @@ def test_csrf_token_lives_as_long_as_a_session(make_app, make_territory, make_us
         headers = {"Referer": "https://tdr.test/connexion"}
 
         def form_token() -> str:
+            # Flask-WTF caches a request's token on ``g``, which the test's open app
+            # context would carry over to the next request.
+            g.pop("csrf_token", None)
             page = client.get("/connexion").get_data(as_text=True)
             return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
