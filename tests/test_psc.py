@@ -109,7 +109,8 @@ def test_authorize_request_is_psc_shaped(client):
     assert query["response_type"] == ["code"]
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) >= 43
-    assert query["state"][0] and query["nonce"][0]
+    assert query["state"][0]
+    assert query["nonce"][0]
     assert query["redirect_uri"] == [f"{APP_ORIGIN}/connexion/psc/retour"]
 
 
@@ -123,7 +124,8 @@ def test_psc_login_matches_the_account_by_rpps(client, gp_account):
     event = db.session.scalar(
         sa.select(AuditEvent).where(AuditEvent.action == "auth.login").order_by(AuditEvent.id)
     )
-    assert event.user_id == user.id and event.detail == {"method": "psc"}
+    assert event.user_id == user.id
+    assert event.detail == {"method": "psc"}
 
 
 def test_unknown_rpps_creates_no_account(client, gp_account, make_practitioner):

@@ -50,11 +50,14 @@ def logged_in(client) -> bool:
 def test_enrolment_stores_the_secret_and_hashed_recovery_codes(client, auth, gp, clock):
     auth.login(gp.email)
     secret, codes = enrol(client)
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
     db.session.expire_all()
-    assert gp.totp_secret == secret and gp.totp_enabled_at is not None
+    assert gp.totp_secret == secret
+    assert gp.totp_enabled_at is not None
     stored = set(db.session.scalars(sa.select(RecoveryCode.code_hash)))
-    assert len(stored) == 10 and not stored & set(codes)  # hashes, never the codes
+    assert len(stored) == 10
+    assert not stored & set(codes)
 
 
 def test_enrolment_refuses_a_wrong_code(client, auth, gp, clock):
@@ -77,7 +80,8 @@ def test_login_asks_for_the_code_after_the_password(client, auth, gp, clock):
     wrong = client.post("/connexion/code", data={"code": "123456"})
     assert "Code incorrect" in wrong.get_data(as_text=True)
     response = client.post("/connexion/code", data={"code": pyotp.TOTP(secret).now()})
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
     assert logged_in(client)
 
 
@@ -127,7 +131,8 @@ def test_new_recovery_codes_replace_the_old(client, auth, gp, clock):
     _, old = enrol(client)
     page = client.post("/compte/double-authentification/codes-de-secours").get_data(as_text=True)
     new = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", page)
-    assert len(new) == 10 and not set(new) & set(old)
+    assert len(new) == 10
+    assert not set(new) & set(old)
     auth.logout()
     auth.login(gp.email)
     assert "Code incorrect" in client.post("/connexion/code", data={"code": old[0]}).get_data(

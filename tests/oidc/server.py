@@ -67,27 +67,29 @@ class OidcProvider:
             self.process.wait()
 
 
-def start_provider(workdir: Path, redirect_uris: list[str]) -> OidcProvider:
-    """Start the provider on a free loopback port; fail (or skip) when it cannot run."""
+def start_provider(
+    workdir: Path, redirect_uris: list[str], *, port: int | None = None
+) -> OidcProvider:
+    """Start the provider on ``port`` or a free loopback port; fail (or skip) if it can't run."""
     if reason := _missing():
         if REQUIRED:
             pytest.fail(f"REQUIRE_OIDC/REQUIRE_BROWSER is set but {reason}")
         pytest.skip(reason)
     last_error = ""
-    for _ in range(3):  # a port taken between our probe and node's bind: try another
-        port = free_port()
-        config = workdir / f"oidc-{port}.json"
+    for _ in range(1 if port else 3):  # a port taken between probe and bind: try another
+        chosen = port or free_port()
+        config = workdir / f"oidc-{chosen}.json"
         config.write_text(
             json.dumps(
                 {
-                    "port": port,
+                    "port": chosen,
                     "client_id": CLIENT_ID,
                     "client_secret": CLIENT_SECRET,
                     "redirect_uris": redirect_uris,
                 }
             )
         )
-        log = workdir / f"oidc-{port}.log"
+        log = workdir / f"oidc-{chosen}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 ["node", str(HERE / "provider.js"), str(config)],
@@ -95,7 +97,7 @@ def start_provider(workdir: Path, redirect_uris: list[str]) -> OidcProvider:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        provider = OidcProvider(issuer=f"http://127.0.0.1:{port}", process=process, log=log)
+        provider = OidcProvider(issuer=f"http://127.0.0.1:{chosen}", process=process, log=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and process.poll() is None:
             try:
