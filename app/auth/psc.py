@@ -94,7 +94,7 @@ def identity_from_callback() -> PscIdentity:
             }
         )
     except (OAuthError, JoseError) as exc:
-        current_app.logger.info("Pro Santé Connect login refused: %s", type(exc).__name__)
+        current_app.logger.info("Pro Santé Connect login refused: %s %s", type(exc).__name__, exc)
         raise PscError(
             "La connexion avec Pro Santé Connect n'a pas abouti. Recommencez depuis la page "
             "de connexion."

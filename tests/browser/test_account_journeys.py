@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from tests.browser.databases import DemoDatabases
 from tests.browser.journey import Journey, expect
-from tests.browser.server import DEMO_PASSWORD, LiveServer
+from tests.browser.server import DEMO_PASSWORD, NOW, LiveServer
 from tests.oidc.server import OidcProvider, free_port, start_provider
 
 GP_EMAIL = "medecin1@demo.tourderole.fr"
@@ -57,7 +57,9 @@ def live_server(
 def oidc_provider(
     live_server: LiveServer, oidc_port: int, tmp_path: Path
 ) -> Iterator[OidcProvider]:
-    provider = start_provider(tmp_path, [f"{live_server.url}/connexion/psc/retour"], port=oidc_port)
+    provider = start_provider(
+        tmp_path, [f"{live_server.url}/connexion/psc/retour"], port=oidc_port, now=NOW
+    )
     yield provider
     provider.stop()
 

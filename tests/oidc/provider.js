@@ -15,6 +15,20 @@ import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+// The browser journeys run the app at a fixed instant that then ticks (tests/browser/
+// clock.py); the provider's tokens must be issued on the same clock.
+if (config.now) {
+  const RealDate = Date;
+  const offset = RealDate.parse(config.now) - RealDate.now();
+  globalThis.Date = class extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(RealDate.now() + offset);
+      else super(...args);
+    }
+
+    static now() { return RealDate.now() + offset; }
+  };
+}
 const issuer = `http://127.0.0.1:${config.port}`;
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test' };

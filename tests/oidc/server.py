@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,16 @@ class OidcProvider:
 
 
 def start_provider(
-    workdir: Path, redirect_uris: list[str], *, port: int | None = None
+    workdir: Path,
+    redirect_uris: list[str],
+    *,
+    port: int | None = None,
+    now: datetime | None = None,
 ) -> OidcProvider:
-    """Start the provider on ``port`` or a free loopback port; fail (or skip) if it can't run."""
+    """Start the provider on ``port`` or a free loopback port; fail (or skip) if it can't run.
+
+    ``now``: the instant its clock starts at (the browser journeys' app runs at one).
+    """
     if reason := _missing():
         if REQUIRED:
             pytest.fail(f"REQUIRE_OIDC/REQUIRE_BROWSER is set but {reason}")
@@ -86,6 +94,7 @@ def start_provider(
                     "client_id": CLIENT_ID,
                     "client_secret": CLIENT_SECRET,
                     "redirect_uris": redirect_uris,
+                    "now": now.isoformat() if now else None,
                 }
             )
         )
