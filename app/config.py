@@ -94,6 +94,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "PSC_CLIENT_SECRET": os.environ.get("PSC_CLIENT_SECRET") or None,
         "PSC_SCOPE": os.environ.get("PSC_SCOPE", "openid scope_all"),
         "PSC_ACR_VALUES": os.environ.get("PSC_ACR_VALUES", "eidas1"),
+        # The callback registered with the ANS; unset: built from the request's host.
+        "PSC_REDIRECT_URI": os.environ.get("PSC_REDIRECT_URI") or None,
     }
 
 
