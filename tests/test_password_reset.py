@@ -118,7 +118,7 @@ def test_unknown_email_gets_the_same_answer_and_no_mail(client, gp):
 
 
 def test_unknown_email_takes_a_similar_time(client, gp):
-    """No timing oracle: the median times differ by less than 50 ms (both are ~ms)."""
+    """No timing oracle: both answers write and commit alike, in the same order of time."""
 
     def median(email: str) -> float:
         times = []
@@ -128,7 +128,8 @@ def test_unknown_email_takes_a_similar_time(client, gp):
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    assert abs(median(gp.email) - median("nobody@example.org")) < 0.05
+    known, unknown = median(gp.email), median("nobody@example.org")
+    assert abs(known - unknown) < max(0.03, 0.5 * max(known, unknown)), (known, unknown)
 
 
 def test_inactive_account_gets_no_link(client, gp):

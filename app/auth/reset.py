@@ -42,6 +42,9 @@ def request_password_reset(email: str) -> None:
         return
     user = db.session.scalar(sa.select(User).where(User.email == email, User.active.is_(True)))
     if user is None:
+        # Audited too (without the address): the same kind of write and commit as a known
+        # address, so the answer's timing tells nothing either.
+        audit.record("auth.password_reset_requested", by=None, detail={"known": False})
         return
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     db.session.add(
@@ -65,7 +68,11 @@ def request_password_reset(email: str) -> None:
     )
     db.session.flush()
     audit.record(
-        "auth.password_reset_requested", by=None, territory_id=user.territory_id, target=user
+        "auth.password_reset_requested",
+        by=None,
+        territory_id=user.territory_id,
+        target=user,
+        detail={"known": True},
     )
 
 
