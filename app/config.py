@@ -66,7 +66,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "SESSION_IDLE_MINUTES": 30,
         "SESSION_ABSOLUTE_HOURS": 12,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-        "WTF_CSRF_TIME_LIMIT": None,
+        # A form's CSRF token lives as long as the longest session (12 h), not forever.
+        "WTF_CSRF_TIME_LIMIT": 12 * 3600,
         "PREFERRED_URL_SCHEME": "http" if development else "https",
         # E-mail (app/mail.py). Port and timeout stay text here: a typo must not stop the
         # web app from starting, only ``flask outbox send``, which says what is wrong.
@@ -84,4 +85,29 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "SMS_SENDER": os.environ.get("SMS_SENDER", ""),
         "SMS_API_URL": os.environ.get("SMS_API_URL") or None,
         "SMS_TIMEOUT": os.environ.get("SMS_TIMEOUT", "15"),
+        # Accounts (app/auth): a second factor for admins and coordinators, on by default
+        # outside development (``make run``'s demo stays password-only).
+        "REQUIRE_2FA": _flag("REQUIRE_2FA", default=not development),
+        "TOTP_ISSUER": os.environ.get("TOTP_ISSUER", "Tour de rôle"),
+        "PASSWORD_RESET_MINUTES": 60,
+        # Pro Santé Connect (docs/deploy.md): off until a client is registered with the ANS.
+        "PSC_DISCOVERY_URL": os.environ.get(
+            "PSC_DISCOVERY_URL",
+            "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet/"
+            ".well-known/openid-configuration",
+        ),
+        "PSC_CLIENT_ID": os.environ.get("PSC_CLIENT_ID") or None,
+        "PSC_CLIENT_SECRET": os.environ.get("PSC_CLIENT_SECRET") or None,
+        "PSC_SCOPE": os.environ.get("PSC_SCOPE", "openid scope_all"),
+        "PSC_ACR_VALUES": os.environ.get("PSC_ACR_VALUES", "eidas1"),
+        # The callback registered with the ANS; unset: built from the request's host.
+        "PSC_REDIRECT_URI": os.environ.get("PSC_REDIRECT_URI") or None,
     }
+
+
+def _flag(name: str, *, default: bool) -> bool:
+    """A yes/no setting: ``1``/``true``/``oui`` or ``0``/``false``/``non``; unset: ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in {"1", "true", "yes", "oui", "on"}

@@ -67,6 +67,10 @@ class Territory(db.Model):
         sa.Time, default=time(12), server_default="12:00:00"
     )
     snp_weekly_cap: Mapped[int | None] = mapped_column(default=20, server_default="20")
+    # Login rules the coordinator sets: GPs log in with Pro Santé Connect only; every
+    # password account of the territory needs a second factor.
+    require_psc_for_gps: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    require_2fa: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     communes: Mapped[list[Commune]] = relationship(
@@ -367,6 +371,11 @@ class User(UserMixin, db.Model):
     invitation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor (RFC 6238): the shared secret once confirmed, and the last time
+    # step accepted, so that a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     territory: Mapped[Territory | None] = relationship()
     practitioner: Mapped[Practitioner | None] = relationship()

@@ -10,6 +10,8 @@ import re
 
 import phonenumbers
 
+from app.auth.password_policy import password_problem
+
 INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 POSTAL_CODE_RE = re.compile(r"^\d{5}$")
 FINESS_RE = re.compile(r"^\d{9}$|^2[AB]\d{7}$")
@@ -112,11 +114,10 @@ def normalise_email(value: str) -> str:
     return email
 
 
-def check_password_strength(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."
-        )
+def check_password_strength(password: str, user_inputs: tuple[str, ...] = ()) -> str:
+    """The password policy of ``app.auth.password_policy`` (length, known lists, zxcvbn)."""
+    if problem := password_problem(password or "", user_inputs):
+        raise ValidationError(problem)
     return password
 
 

@@ -119,6 +119,7 @@ def _make_app(url: str, **overrides: Any) -> Flask:
         "RATELIMIT_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "SERVER_NAME": "tdr.test",
+        "REQUIRE_2FA": False,  # tests/test_totp.py turns it on where it is the subject
     }
     config.update(overrides)
     app = create_app(config)

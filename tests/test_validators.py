@@ -101,9 +101,9 @@ def test_email_is_lowercased():
 
 
 def test_password_needs_twelve_characters():
-    assert check_password_strength("a" * 12)
+    assert check_password_strength("vQ7#mLp2!xZr")  # the full policy: tests/test_password_reset.py
     with pytest.raises(ValidationError, match="12 caractères"):
-        check_password_strength("a" * 11)
+        check_password_strength("vQ7#mLp2!xZ")
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from app.auth.password_policy import password_problem
 from app.validators import MIN_PASSWORD_LENGTH
 
 
@@ -34,4 +35,53 @@ class SetPasswordForm(FlaskForm):
     confirm = PasswordField(
         "Confirmez le mot de passe",
         validators=[EqualTo("password", "Les deux mots de passe ne correspondent pas.")],
+    )
+
+    def validate_password(self, field: PasswordField) -> None:
+        """The whole policy (known passwords, zxcvbn), with its reason under the field."""
+        if problem := password_problem(field.data or ""):
+            raise ValidationError(problem)
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        "Code à 6 chiffres ou code de secours",
+        validators=[
+            DataRequired("Saisissez le code affiché par votre application."),
+            Length(max=20),
+        ],
+    )
+    next = StringField()
+
+
+class EnableTotpForm(FlaskForm):
+    code = StringField(
+        "Code à 6 chiffres affiché par l'application",
+        validators=[
+            DataRequired("Saisissez le code affiché par votre application."),
+            Length(max=20),
+        ],
+    )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "Adresse e-mail",
+        validators=[DataRequired("Indiquez votre adresse e-mail."), Length(max=254)],
+    )
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current = PasswordField(
+        "Mot de passe actuel",
+        validators=[DataRequired("Indiquez votre mot de passe actuel."), Length(max=200)],
+    )
+
+
+class LoginRulesForm(FlaskForm):
+    require_psc_for_gps = BooleanField(
+        "Les médecins généralistes se connectent uniquement avec Pro Santé Connect"
+    )
+    require_2fa = BooleanField(
+        "Double authentification obligatoire pour tous les comptes à mot de passe du territoire"
     )

@@ -7,10 +7,11 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import session
+from flask import request, session
 from flask_login import login_user, logout_user
 
 from app import audit
+from app.auth import sessions
 from app.extensions import db
 from app.models import User
 from app.passwords import hash_password, verify_password
@@ -42,20 +43,25 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def open_session(user: User) -> None:
+def open_session(user: User, *, method: str = "password") -> None:
     """Log in with a brand-new session (no fixation), and remember when it started."""
     session.clear()
     login_user(user)
     now = now_utc()
     session["login_at"] = session["seen_at"] = now.isoformat()
+    session["auth_method"] = method
+    sessions.start_user_session(user, user_agent=request.user_agent.string, method=method)
     user.last_login_at = now
-    audit.record("auth.login", by=user, target=user)
+    audit.record("auth.login", by=user, target=user, detail={"method": method})
     db.session.commit()
 
 
 def close_session(user: User) -> None:
-    """Log out; rotating the token kills every copy of the cookie, here and elsewhere."""
-    user.session_token = new_session_token()
+    """Log out this browser: its session row goes, and with it every copy of its cookie.
+
+    Other browsers stay logged in ("Mes sessions" closes them, one or all).
+    """
+    sessions.end_current_session(user)
     audit.record("auth.logout", by=user, target=user)
     db.session.commit()
     logout_user()
@@ -80,7 +86,7 @@ def find_invited_user(token: str) -> User | None:
 
 
 def accept_invitation(user: User, password: str) -> None:
-    user.password_hash = hash_password(check_password_strength(password))
+    user.password_hash = hash_password(check_password_strength(password, (user.email,)))
     user.invitation_hash = None
     user.invitation_expires_at = None
     user.session_token = new_session_token()
