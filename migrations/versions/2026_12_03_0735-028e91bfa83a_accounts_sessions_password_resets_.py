@@ -1,7 +1,7 @@
 """accounts: sessions, password resets, second factor, login rules
 
 Revision ID: 028e91bfa83a
-Revises: 7b51e004976a
+Revises: 88ddef3c5797
 Create Date: 2026-12-03 07:35:04.190664
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "028e91bfa83a"
-down_revision = "7b51e004976a"
+down_revision = "88ddef3c5797"
 branch_labels = None
 depends_on = None
 

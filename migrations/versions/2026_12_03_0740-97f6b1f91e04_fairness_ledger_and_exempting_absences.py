@@ -1,7 +1,7 @@
 """fairness ledger and exempting absences
 
 Revision ID: 97f6b1f91e04
-Revises: 7b51e004976a
+Revises: 028e91bfa83a
 Create Date: 2026-12-03 07:40:49.051608
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "97f6b1f91e04"
-down_revision = "7b51e004976a"
+down_revision = "028e91bfa83a"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """commune: centres checked (complete, in range) and filled from the shipped official data
 
 Revision ID: 3c1e5a7b9d20
-Revises: 7b51e004976a
+Revises: 97f6b1f91e04
 Create Date: 2026-12-03 08:05:00
 
 The ``latitude``/``longitude`` columns existed but nothing filled them. Communes added from
@@ -16,7 +16,7 @@ from app import communes_ref
 
 # revision identifiers, used by Alembic.
 revision = "3c1e5a7b9d20"
-down_revision = "7b51e004976a"
+down_revision = "97f6b1f91e04"
 branch_labels = None
 depends_on = None
 
