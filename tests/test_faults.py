@@ -33,7 +33,7 @@ from app.models import AuditEvent
 from app.territory import services as territory_services
 from app.territory.services import TerritorySettings
 from booking import tokens
-from tests.conftest import PASSWORD, password_hash
+from tests.helpers import PASSWORD, password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"

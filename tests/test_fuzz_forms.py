@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from app.extensions import db
 from booking import services as booking_services
 from rota import services as rota_services
-from tests.conftest import PASSWORD, next_rpps, password_hash
+from tests.helpers import PASSWORD, next_rpps, password_hash
 
 EXAMPLES = 25
 

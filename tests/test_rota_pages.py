@@ -9,7 +9,7 @@ from app.enums import Role
 from app.extensions import db
 from app.timeutil import now_utc
 from rota.models import Assignment, PeriodStatus, RotaPeriod, SessionTemplate, Unavailability
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import time_machine
 from app.extensions import db
 from booking import services, tokens
 from booking.models import Booking, IdempotencyRecord
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 BIG = 3 * 1024 * 1024  # over MAX_CONTENT_LENGTH (2 MiB)
 FRENCH = re.compile(r"[éèêàçù«]|\b(le|la|les|du|des|un|une|est|attendu|obligatoire)\b", re.I)

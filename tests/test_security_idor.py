@@ -27,7 +27,7 @@ from booking.slots import PHARMACY
 from publishing import feeds
 from rota import services as rota_services
 from rota.models import SwapStatus
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.test_security_pages import changes, dump_database
 
 PATIENT = booking_services.PatientData(

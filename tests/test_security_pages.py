@@ -41,7 +41,7 @@ from booking import tokens
 from booking.slots import PHARMACY
 from publishing import feeds
 from rota import services as rota_services
-from tests.conftest import PASSWORD, BookingWorld
+from tests.helpers import PASSWORD, BookingWorld
 
 # Breaks out of an element, out of a double-quoted attribute, and holds every character
 # RFC 5545 escapes in text (``;``, ``,``, quotes): the feeds' classic trap.
