@@ -3,6 +3,10 @@
 Every test that takes ``app`` (or anything built on it) runs twice: on SQLite and on
 PostgreSQL (``TEST_DATABASE_URL``). Without that variable the PostgreSQL half is
 skipped, unless ``REQUIRE_POSTGRES=1`` turns the absence into a failure.
+
+Fixtures only: the constants, builders and data classes that tests import by name are in
+``tests/helpers.py``; rotas are opened and published through ``rota.scenarios``, like the
+demo and the benches do.
 """
 
 from __future__ import annotations

@@ -101,6 +101,18 @@ def build_app(url: str, **overrides: Any) -> Flask:
     return app
 
 
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD) -> FlaskClient:
+    """Log ``client`` in through the login form; the test fails if the login is refused."""
+    answer = client.post("/connexion", data={"email": email, "password": password})
+    assert answer.status_code == 302, f"login refused for {email}"
+    return client
+
+
+def logged_in(app: Flask, email: str) -> FlaskClient:
+    """A new client of ``app``, logged in as ``email`` (its own cookie jar)."""
+    return log_in(app.test_client(), email)
+
+
 class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client

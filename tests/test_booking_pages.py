@@ -23,7 +23,7 @@ from publishing import availability
 from publishing.availability import free_words
 from rota import services as rota_services
 from rota.models import ConsultationMode
-from tests.helpers import BOOKING_DAY, PASSWORD, count
+from tests.helpers import BOOKING_DAY, PASSWORD, count, logged_in
 
 SLOT_LINK = re.compile(r"creneau=(\d+-\d+-\d+)")
 
@@ -36,11 +36,7 @@ def frozen_booking_world(booking_world):
 
 
 def _login(app, frozen_booking_world, who: str):
-    client = app.test_client()
-    email = frozen_booking_world.users[who].email
-    response = client.post("/connexion", data={"email": email, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
+    return logged_in(app, frozen_booking_world.users[who].email)
 
 
 def _patient(**overrides) -> dict[str, str]:
