@@ -35,6 +35,17 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def luhn_complete(body: str) -> str:
+    """``body`` followed by the digit that makes it Luhn-valid.
+
+    For fictitious RPPS numbers (the demo, tests, benches): a ten-digit body gives an
+    11-digit number that ``normalise_rpps`` accepts.
+    """
+    if not body.isdigit():
+        raise ValueError(f"luhn_complete needs digits, not {body!r}")
+    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
+
+
 def normalise_rpps(value: str) -> str:
     rpps = re.sub(r"\s", "", value or "")
     if not rpps:

@@ -66,12 +66,12 @@ from app.extensions import db
 from app.territory import services as territory_services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from app.timeutil import local, now_utc
-from app.validators import luhn_valid
+from app.validators import luhn_complete
 from booking import services as booking_services
 from booking import tokens
 from booking.models import LIVE_STATUSES, Booking
-from rota import services as rota_services
-from rota.models import Assignment, ConsultationMode, HolidayRule
+from rota import scenarios
+from rota.models import Assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -243,8 +243,7 @@ def migrate(url: str) -> None:
 
 
 def rpps(n: int) -> str:
-    body = f"1998{n:06d}"
-    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
+    return luhn_complete(f"1998{n:06d}")
 
 
 @dataclass
@@ -309,36 +308,27 @@ def load_world(url: str) -> World:
             )
         today = local(now_utc(), ZONE).date()
         start = today - timedelta(days=1)
-        for site in sites:
-            for begin, end in ((clock(0), clock(12)), (clock(12), clock(0))):
-                rota_services.create_template(
-                    territory,
-                    rota_services.TemplateData(
-                        site_id=site.id,
-                        weekdays=frozenset(range(7)),
-                        start_time=begin,
-                        end_time=end,
-                        gps_needed=GPS_PER_SESSION,
-                        slot_minutes=SLOT_MINUTES,
-                        mode=ConsultationMode.SURGERY,
-                        sas_slots=SAS_SLOTS,
-                        pharmacy_slots=PHARMACY_SLOTS,
-                        valid_from=start,
-                        valid_to=None,
-                        on_holidays=HolidayRule.NORMAL,
-                    ),
-                    by=None,
-                )
-        period = rota_services.create_period(
+        period = scenarios.publish_period(
             territory,
             name="Banc d'essai",
-            start_date=start,
-            end_date=today + timedelta(days=3),
-            by=None,
+            start=start,
+            end=today + timedelta(days=3),
+            templates=[
+                scenarios.template(
+                    site,
+                    weekdays=range(7),
+                    start=begin,
+                    end=end,
+                    valid_from=start,
+                    gps_needed=GPS_PER_SESSION,
+                    slot_minutes=SLOT_MINUTES,
+                    sas_slots=SAS_SLOTS,
+                    pharmacy_slots=PHARMACY_SLOTS,
+                )
+                for site in sites
+                for begin, end in ((clock(0), clock(12)), (clock(12), clock(0)))
+            ],
         )
-        rota_services.open_wishes(period, deadline=None, by=None)
-        rota_services.generate_rota(period, by=None)
-        rota_services.publish_rota(period, by=None)
         plain = []
         for n in range(1, REGULATORS + 1):
             user = territory_services.create_user(

@@ -21,7 +21,9 @@ from app.passwords import hash_password
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from app.timeutil import now_utc
-from app.validators import luhn_valid
+from app.validators import luhn_complete
+from rota import scenarios
+from rota.models import ConsultationMode, HolidayRule, RotaPeriod, Session
 
 DEMO_PASSWORD = "demo-tourderole-2026"
 MAIN_SLUG = "cote-de-lumiere"
@@ -183,8 +185,7 @@ GIVEN_NAMES = [
 
 def fictitious_rpps(counter: int) -> str:
     """An 11-digit, Luhn-valid RPPS in a range kept for the demo (prefix 10009)."""
-    body = f"10009{counter:05d}"
-    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
+    return luhn_complete(f"10009{counter:05d}")
 
 
 def _mobile(rng: random.Random) -> str:
@@ -326,55 +327,49 @@ def _published_rota(
     territory: Territory, sites: list[Site], gps: list[Practitioner], today: date
 ) -> None:
     """Templates for the four sites and a published rota from this Monday for five weeks."""
-    from rota import services as rota_services
-    from rota.models import ConsultationMode, HolidayRule
-
     monday = today - timedelta(days=today.weekday())
     msp, port, dunes, mmg = sites
-    weekdays = frozenset(range(5))
+    weekdays = range(5)
     specs = [
         (msp, weekdays, time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
         (port, weekdays, time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
-        (dunes, frozenset({0, 2, 4}), time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
-        (mmg, frozenset({5}), time(9), time(13), 2, ConsultationMode.SURGERY, 8, 4),
-        (mmg, frozenset({6}), time(9), time(12), 1, ConsultationMode.WALK_IN, 0, 0),
-        (mmg, frozenset(), time(9), time(13), 1, ConsultationMode.SURGERY, 4, 2),
+        (dunes, (0, 2, 4), time(17), time(20), 1, ConsultationMode.SURGERY, 4, 2),
+        (mmg, (5,), time(9), time(13), 2, ConsultationMode.SURGERY, 8, 4),
+        (mmg, (6,), time(9), time(12), 1, ConsultationMode.WALK_IN, 0, 0),
+        (mmg, (), time(9), time(13), 1, ConsultationMode.SURGERY, 4, 2),  # bank holidays
     ]
-    for site, days, start, end, needed, mode, sas, pharmacy in specs:
-        rota_services.create_template(
-            territory,
-            rota_services.TemplateData(
-                site_id=site.id,
+
+    def first_volunteers(period: RotaPeriod) -> list[tuple[Session, Practitioner]]:
+        """A few GPs volunteer first, as they would during the wishes window."""
+        singles = [s for s in period.sessions if s.gps_needed == 1][::7]
+        return [
+            (session, gp)
+            for gp, session in zip(gps[:6], singles, strict=False)
+            if session.site_id in {site.id for site in gp.sites}
+        ]
+
+    scenarios.publish_period(
+        territory,
+        name=f"Semaines du {monday:%d/%m/%Y}",
+        start=monday,
+        end=monday + timedelta(weeks=5, days=-1),
+        templates=[
+            scenarios.template(
+                site,
                 weekdays=days,
-                start_time=start,
-                end_time=end,
+                start=start,
+                end=end,
                 gps_needed=needed,
-                slot_minutes=15,
                 mode=mode,
                 sas_slots=sas,
                 pharmacy_slots=pharmacy,
                 valid_from=monday,
-                valid_to=None,
-                on_holidays=HolidayRule.ONLY if not days else HolidayRule.SKIP,
-            ),
-            by=None,
-        )
-    period = rota_services.create_period(
-        territory,
-        name=f"Semaines du {monday:%d/%m/%Y}",
-        start_date=monday,
-        end_date=monday + timedelta(weeks=5, days=-1),
-        by=None,
+                on_holidays=HolidayRule.SKIP if days else HolidayRule.ONLY,
+            )
+            for site, days, start, end, needed, mode, sas, pharmacy in specs
+        ],
+        volunteers=first_volunteers,
     )
-    rota_services.open_wishes(period, deadline=None, by=None)
-    # A few GPs volunteer first, as they would during the wishes window.
-    for gp, session in zip(
-        gps[:6], [s for s in period.sessions if s.gps_needed == 1][::7], strict=False
-    ):
-        if session.site_id in {site.id for site in gp.sites}:
-            rota_services.volunteer(session, gp, by=None)
-    rota_services.generate_rota(period, by=None)
-    rota_services.publish_rota(period, by=None)
 
 
 DEMO_PATIENTS = [

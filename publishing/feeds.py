@@ -3,8 +3,8 @@
 Three feeds, one shape of work. ``load_*`` runs a few small queries and returns plain
 frozen data: exactly what the body will be made of. ``etag`` digests that data, so the
 HTTP layer answers 304 before any rendering and an ETag can never go stale. ``build``
-turns the data into ``rota.ical`` events (the French wording lives here), and
-``rota.ical.render`` writes the bytes.
+turns the data into ``publishing.ical`` events (the French wording lives here), and
+``publishing.ical.render`` writes the bytes.
 
 Services flush and audit; the caller (view or CLI) commits once.
 """

@@ -3,7 +3,7 @@
 Our app plays the guide's "gestionnaire d'agenda CPTS": the platform searches our free
 slots and books them. This module is pure: it turns our objects into FHIR resources (plain
 dicts, JSON-ready) and reads the platform's parameters and Appointments into checked
-values, raising ``FhirError`` with a French message. ``booking.fhir_views`` does the HTTP.
+values, raising ``FhirError`` with a French message. ``publishing.fhir_views`` does the HTTP.
 
 Identifiers: a GP is ``8`` + RPPS under ``urn:oid:1.2.250.1.71.4.2.1`` (type IDNPS), the
 CPTS ``1`` + FINESS under ``urn:oid:1.2.250.1.71.4.2.2`` (type IDNST). Resource ids are

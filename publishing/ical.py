@@ -1,6 +1,6 @@
 """iCalendar rendering of a feed: plain frozen data in, RFC 5545 bytes out.
 
-Pure: no Flask, no SQLAlchemy, no clock. What an event says is decided by ``rota.feeds``;
+Pure: no Flask, no SQLAlchemy, no clock. What an event says is decided by ``publishing.feeds``;
 this module only knows how calendar clients want it written: CRLF lines folded at
 75 octets and escaped (the ``icalendar`` library does both), times in the territory's
 zone with the matching VTIMEZONE, and the refresh hints subscribed clients read.

@@ -3,17 +3,19 @@
 Every test that takes ``app`` (or anything built on it) runs twice: on SQLite and on
 PostgreSQL (``TEST_DATABASE_URL``). Without that variable the PostgreSQL half is
 skipped, unless ``REQUIRE_POSTGRES=1`` turns the absence into a failure.
+
+Fixtures only: the constants, builders and data classes that tests import by name are in
+``tests/helpers.py``; rotas are opened and published through ``rota.scenarios``, like the
+demo and the benches do.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +24,25 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
-
-PASSWORD = "correct horse battery staple"
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
-REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-
-# Luhn-valid fictitious RPPS numbers for tests (computed, not real people).
-_rpps_counter = itertools.count(1)
-
-
-def luhn_complete(body: str) -> str:
-    """Append the Luhn check digit to ``body``."""
-    from app.validators import luhn_valid
-
-    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
-
-
-def next_rpps() -> str:
-    return luhn_complete(f"1999{next(_rpps_counter):06d}")
+from rota import scenarios
+from rota.models import RotaPeriod
+from tests.feed_world import FeedWorld, build_feed_world
+from tests.helpers import (
+    BOOKING_DAY,
+    BOOKING_NOW,
+    POSTGRES_URL,
+    REQUIRE_POSTGRES,
+    AuthActions,
+    BookingWorld,
+    build_app,
+    next_rpps,
+    password_hash,
+)
 
 
 def _postgres_available(url: str) -> bool:
@@ -91,48 +88,6 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 _schema_ready: set[str] = set()
 
 
-class IsolatedClient(FlaskClient):
-    """A test client whose requests don't inherit the logged-in user of earlier requests.
-
-    Tests keep an app context open (so they can use ``db.session``), and Flask reuses it
-    for requests; Flask-Login caches the user on ``g``, which would then leak from one
-    request, or one client, to the next. Forgetting it makes every request load its own
-    user from its own cookie, as in production.
-    """
-
-    def open(self, *args: Any, **kwargs: Any):
-        from flask import g
-
-        try:
-            g.pop("_login_user", None)
-        except RuntimeError:  # no app context: nothing cached
-            pass
-        return super().open(*args, **kwargs)
-
-
-def _make_app(url: str, **overrides: Any) -> Flask:
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": url,
-        "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
-        "SESSION_COOKIE_SECURE": False,
-        "SERVER_NAME": "tdr.test",
-        "REQUIRE_2FA": False,  # tests/test_totp.py turns it on where it is the subject
-    }
-    config.update(overrides)
-    app = create_app(config)
-    app.test_client_class = IsolatedClient
-    from booking.page_cache import public_pages, slot_searches
-    from publishing.feed_views import known_tags
-
-    public_pages.clear()  # per-process: a page of an earlier test's database must not leak
-    slot_searches.clear()
-    known_tags.clear()  # likewise an ETag computed under the same audit id
-    return app
-
-
 def _reset_database(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
@@ -172,7 +127,7 @@ def make_app(backend: str, database_urls: dict[str, str]) -> Iterator[Callable[.
     built: list[Flask] = []
 
     def _build(**overrides: Any) -> Flask:
-        app = _make_app(database_urls[backend], **overrides)
+        app = build_app(database_urls[backend], **overrides)
         if not built:
             _reset_database(app)
         built.append(app)
@@ -280,19 +235,6 @@ def make_practitioner(app: Flask) -> Callable[..., Practitioner]:
     return _make
 
 
-@functools.cache
-def password_hash() -> str:
-    """PASSWORD hashed once, with cheap argon2id parameters.
-
-    Verification reads the parameters from the hash, so each of the suite's ~1,500 logins
-    costs under a millisecond instead of ~100–200 ms with the production parameters (which
-    the app still uses for every password it hashes itself, and tests/test_auth.py checks).
-    """
-    from argon2 import PasswordHasher
-
-    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-
-
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
     counter = itertools.count(1)
@@ -314,17 +256,6 @@ def make_user(app: Flask) -> Callable[..., User]:
     return _make
 
 
-class AuthActions:
-    def __init__(self, client: FlaskClient) -> None:
-        self._client = client
-
-    def login(self, email: str, password: str = PASSWORD):
-        return self._client.post("/connexion", data={"email": email, "password": password})
-
-    def logout(self):
-        return self._client.post("/deconnexion")
-
-
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
@@ -335,67 +266,50 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-# --- a published rota with bookable slots (booking tests) ----------------------------------------
-
-BOOKING_DAY = date(2027, 3, 1)  # a Monday; 17:00–20:00 Paris = 16:00–19:00 UTC
-BOOKING_NOW = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # 11:00 Paris, the morning of that day
-
-
-@dataclass
-class BookingWorld:
-    """One territory with a published week: every day 17:00–20:00, two GPs, 15-min slots
-    (12 per GP), 6 reserved to the SAS and 4 to pharmacies; release 120 min, horizon 24 h.
-    Freeze the clock at ``now`` (time-machine) to book through pages or the API."""
-
-    territory: Territory
-    site: Site
-    gps: list[Practitioner]
-    period: Any
-    now: datetime
-    users: dict[str, User]
-    other_territory: Territory
-    other_session_id: int
-
-    def session_on(self, day: date) -> Any:
-        return next(s for s in self.period.sessions if s.local_date == day)
+# --- published rotas ----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def booking_world(app, make_territory, make_site, make_practitioner, make_user) -> BookingWorld:
-    from rota import services as rota_services
-    from rota.models import ConsultationMode, HolidayRule
+def published_period(app: Flask) -> Callable[..., RotaPeriod]:
+    """Publish a rota through the rota's services and commit it.
 
-    def published(territory, site, gps):
-        rota_services.create_template(
-            territory,
-            rota_services.TemplateData(
-                site_id=site.id,
-                weekdays=frozenset(range(7)),
-                start_time=time(17),
-                end_time=time(20),
-                gps_needed=2,
-                slot_minutes=15,
-                mode=ConsultationMode.SURGERY,
-                sas_slots=6,
-                pharmacy_slots=4,
-                valid_from=BOOKING_DAY,
-                valid_to=None,
-                on_holidays=HolidayRule.NORMAL,
-            ),
-            by=None,
-        )
-        period = rota_services.create_period(
-            territory,
-            name="Semaine",
-            start_date=BOOKING_DAY,
-            end_date=BOOKING_DAY + timedelta(days=6),
-            by=None,
-        )
-        rota_services.open_wishes(period, deadline=None, by=None)
-        rota_services.generate_rota(period, by=None)
-        rota_services.publish_rota(period, by=None)
+    Takes ``rota.scenarios.publish_period``'s arguments: ``territory, *, name, start, end,
+    templates, volunteers``.
+    """
+
+    def _publish(territory: Territory, **kw: Any) -> RotaPeriod:
+        period = scenarios.publish_period(territory, **kw)
         db.session.commit()
         return period
+
+    return _publish
+
+
+@pytest.fixture
+def booking_world(
+    app, make_territory, make_site, make_practitioner, make_user, published_period
+) -> BookingWorld:
+    """Two territories with a published week each; see ``tests.helpers.BookingWorld``."""
+
+    def publish(territory: Territory, site: Site) -> RotaPeriod:
+        return published_period(
+            territory,
+            name="Semaine",
+            start=BOOKING_DAY,
+            end=BOOKING_DAY + timedelta(days=6),
+            templates=[
+                scenarios.template(
+                    site,
+                    weekdays=range(7),
+                    start=time(17),
+                    end=time(20),
+                    gps_needed=2,
+                    sas_slots=6,
+                    pharmacy_slots=4,
+                    valid_from=BOOKING_DAY,
+                )
+            ],
+        )
 
     territory = make_territory(name="CPTS des Marais")
     site = make_site(territory, name="MSP des Marais")
@@ -408,7 +322,7 @@ def booking_world(app, make_territory, make_site, make_practitioner, make_user) 
         )
         for i in range(3)
     ]
-    period = published(territory, site, gps)
+    period = publish(territory, site)
     users = {
         "coordinator": make_user(Role.COORDINATOR, territory, email="coord@example.org"),
         "regulator": make_user(Role.REGULATOR, territory, email="samu1@example.org"),
@@ -420,8 +334,9 @@ def booking_world(app, make_territory, make_site, make_practitioner, make_user) 
     users["gp"] = make_user(Role.GP, territory, email="gp@example.org", practitioner=holder)
     other = make_territory(communes=("17369",), name="CPTS de l'île")
     other_site = make_site(other, name="Cabinet de l'île")
-    other_gps = [make_practitioner(other, site_ids=[other_site.id]) for _ in range(2)]
-    other_period = published(other, other_site, other_gps)
+    for _ in range(2):
+        make_practitioner(other, site_ids=[other_site.id])
+    other_period = publish(other, other_site)
     return BookingWorld(
         territory=territory,
         site=site,
@@ -432,3 +347,9 @@ def booking_world(app, make_territory, make_site, make_practitioner, make_user) 
         other_territory=other,
         other_session_id=other_period.sessions[0].id,
     )
+
+
+@pytest.fixture
+def feed_rota(app, make_territory, make_site, make_practitioner, published_period) -> FeedWorld:
+    """The March 2027 rota of the iCalendar tests (see ``tests/feed_world.py``)."""
+    return build_feed_world(make_territory, make_site, make_practitioner, published_period)

@@ -23,8 +23,9 @@ from app.extensions import db
 from app.models import Practitioner, Site, Territory
 from booking.models import Booking, BookingStatus
 from publishing import feeds
+from rota import scenarios
 from rota import services as rota_services
-from rota.models import ConsultationMode, HolidayRule, RotaPeriod, Session
+from rota.models import RotaPeriod, Session
 
 PUBLISHED_AT = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
 SWAPPED_AT = datetime(2027, 3, 12, 10, 0, tzinfo=UTC)
@@ -48,7 +49,7 @@ class FeedWorld:
     period: RotaPeriod
 
     def session_on(self, day: date) -> Session:
-        return next(s for s in self.period.sessions if s.local_date == day)
+        return scenarios.session_on(self.period, day)
 
     def gp_feed_path(self, gp: Practitioner) -> str:
         """Issue (or rotate) the GP's token and return the feed's path."""
@@ -62,7 +63,8 @@ class FeedWorld:
         return f"/ical/{token}.ics"
 
 
-def build_feed_world(make_territory, make_site, make_practitioner) -> FeedWorld:
+def build_feed_world(make_territory, make_site, make_practitioner, published_period) -> FeedWorld:
+    """The rota of the module docstring, through the factory fixtures (time-travelling)."""
     with time_machine.travel(PUBLISHED_AT, tick=False):
         territory = make_territory("cpts-marais", name="CPTS du Marais")
         site = make_site(
@@ -87,45 +89,35 @@ def build_feed_world(make_territory, make_site, make_practitioner) -> FeedWorld:
             email="paul@example.org",
             site_ids=[site.id],
         )
-        rota_services.create_template(
-            territory,
-            rota_services.TemplateData(
-                site_id=site.id,
-                weekdays=frozenset({5, 6}),
-                start_time=time(9),
-                end_time=time(12),
-                gps_needed=1,
-                slot_minutes=15,
-                mode=ConsultationMode.SURGERY,
-                sas_slots=4,
-                pharmacy_slots=2,
-                valid_from=FIRST_DAY,
-                valid_to=None,
-                on_holidays=HolidayRule.NORMAL,
-            ),
-            by=None,
-        )
-        period = rota_services.create_period(
+        period = published_period(
             territory,
             name="Mars 2027",
-            start_date=FIRST_DAY,
-            end_date=CANCELLED_DAY,
-            by=None,
+            start=FIRST_DAY,
+            end=CANCELLED_DAY,
+            templates=[
+                scenarios.template(
+                    site,
+                    weekdays={5, 6},
+                    start=time(9),
+                    end=time(12),
+                    sas_slots=4,
+                    pharmacy_slots=2,
+                    valid_from=FIRST_DAY,
+                )
+            ],
+            volunteers=lambda period: [
+                (scenarios.session_on(period, day), gp)
+                for day, gp in [
+                    (FIRST_DAY, claire),
+                    (FIRST_DAY + timedelta(days=1), paul),
+                    (SWAPPED_DAY, claire),
+                    (DST_DAY, claire),
+                    (CANCELLED_DAY - timedelta(days=1), paul),
+                    (CANCELLED_DAY, paul),
+                ]
+            ],
         )
-        rota_services.open_wishes(period, deadline=None, by=None)
         world = FeedWorld(territory, site, other_site, claire, paul, period)
-        for day, gp in [
-            (FIRST_DAY, claire),
-            (FIRST_DAY + timedelta(days=1), paul),
-            (SWAPPED_DAY, claire),
-            (DST_DAY, claire),
-            (CANCELLED_DAY - timedelta(days=1), paul),
-            (CANCELLED_DAY, paul),
-        ]:
-            rota_services.volunteer(world.session_on(day), gp, by=None)
-        rota_services.generate_rota(period, by=None)
-        rota_services.publish_rota(period, by=None)
-        db.session.commit()
     with time_machine.travel(SWAPPED_AT, tick=False):
         assignment = world.session_on(SWAPPED_DAY).assignments[0]
         request = rota_services.offer_swap(assignment, to=paul, message="", by=None)

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import AuditEvent, User
 from app.territory import services
 from app.timeutil import now_utc
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from app.models import Commune, Practitioner, Site, User
 from app.regulation import services as regulation_services
 from app.timeutil import now_utc
 from booking import tokens
+from rota import scenarios
 from rota import services as rota_services
-from rota.models import ConsultationMode, HolidayRule, SwapRequest, SwapStatus
-from tests.conftest import PASSWORD
+from rota.models import SwapRequest, SwapStatus
+from tests.helpers import PASSWORD
 
 ANON = "anonymous"
 ROLES = [ANON, *[r.value for r in Role]]
@@ -203,7 +204,7 @@ NOT_FOUND_FOR_EVERYONE = {
 # Steps of a login that send the browser on: to the login page without a login under
 # way, to the home page once logged in, to Pro Santé Connect (or back) otherwise.
 REDIRECTING_PAGES = ("auth.second_factor", "auth.psc_login", "auth.psc_callback")
-# The world's period is not published yet: only its coordinator may print the draft.
+# The period of ``two_territories`` is a draft: only its coordinator may print it.
 NOT_FOUND_FOR = {("rota.print_rota", Role.GP.value), ("rota.print_rota", Role.REGULATOR.value)}
 
 
@@ -228,29 +229,18 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         for role in Role
         if role != Role.ADMIN
     }
-    template = rota_services.create_template(
-        territory,
-        rota_services.TemplateData(
-            site_id=site.id,
-            weekdays=frozenset(range(7)),
-            start_time=time(17),
-            end_time=time(20),
-            gps_needed=1,
-            slot_minutes=15,
-            mode=ConsultationMode.SURGERY,
-            sas_slots=0,
-            pharmacy_slots=0,
-            valid_from=date(2026, 1, 1),
-            valid_to=None,
-            on_holidays=HolidayRule.NORMAL,
-        ),
-        by=None,
-    )
     start = now_utc().date() + timedelta(days=1)
-    period = rota_services.create_period(
-        territory, name="Période", start_date=start, end_date=start + timedelta(days=6), by=None
+    period = scenarios.open_period(
+        territory,
+        name="Période",
+        start=start,
+        end=start + timedelta(days=6),
+        templates=[
+            scenarios.template(
+                site, weekdays=range(7), start=time(17), end=time(20), valid_from=date(2026, 1, 1)
+            )
+        ],
     )
-    rota_services.open_wishes(period, deadline=None, by=None)
     volunteered = rota_services.volunteer(period.sessions[1], gp, by=None)
     absence = rota_services.declare_unavailability(
         gp,
@@ -289,7 +279,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "session_id": period.sessions[0].id,
         "assignment_id": volunteered.id,
         "swap_id": swap.id,
-        "template_id": template.id,
+        "template_id": period.sessions[0].template_id,
         "token_id": api_token.id,
         "slot_id": f"{period.sessions[0].id}-1-0",
         "ident": "1",
@@ -301,7 +291,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
 
 
 @pytest.fixture
-def world(app, make_territory, make_site, make_practitioner, make_user) -> World:
+def two_territories(app, make_territory, make_site, make_practitioner, make_user) -> World:
     users, ids = _objects(make_territory, make_site, make_practitioner, make_user, ("85047",), "a")
     _, other_ids = _objects(
         make_territory, make_site, make_practitioner, make_user, ("17369",), "b"
@@ -335,15 +325,16 @@ def test_every_route_is_in_the_matrix(app):
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("endpoint", "method"), sorted(MATRIX))
-def test_route_access_by_role(app, client, world, endpoint, method, role):
+def test_route_access_by_role(app, client, two_territories, endpoint, method, role):
     if role != ANON:
         assert (
             client.post(
-                "/connexion", data={"email": world.users[role].email, "password": PASSWORD}
+                "/connexion",
+                data={"email": two_territories.users[role].email, "password": PASSWORD},
             ).status_code
             == 302
         )
-    url = _url(app, endpoint, world.ids)
+    url = _url(app, endpoint, two_territories.ids)
     response = client.open(url, method=method, data={})
     response.close()  # static files stream from disk
     allowed = role in MATRIX[(endpoint, method)]
@@ -401,13 +392,14 @@ ID_ROUTES = sorted(
 
 
 @pytest.mark.parametrize(("endpoint", "method"), ID_ROUTES)
-def test_other_territory_ids_are_not_found(app, client, world, endpoint, method):
+def test_other_territory_ids_are_not_found(app, client, two_territories, endpoint, method):
     client.post(
-        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+        "/connexion",
+        data={"email": two_territories.users["coordinator"].email, "password": PASSWORD},
     )
     before = _snapshot()
     response = client.open(
-        _url(app, endpoint, world.other_ids), method=method, data={"name": "pirate"}
+        _url(app, endpoint, two_territories.other_ids), method=method, data={"name": "pirate"}
     )
     assert response.status_code == 404
     db.session.expire_all()
@@ -418,10 +410,12 @@ def test_other_territory_ids_are_not_found(app, client, world, endpoint, method)
     "endpoint",
     ["rota.volunteer", "rota.offer_swap", "rota.decide_swap", "rota.save_wish", "rota.take_place"],
 )
-def test_gp_cannot_touch_another_territory_session(app, client, world, endpoint):
-    client.post("/connexion", data={"email": world.users["gp"].email, "password": PASSWORD})
+def test_gp_cannot_touch_another_territory_session(app, client, two_territories, endpoint):
+    client.post(
+        "/connexion", data={"email": two_territories.users["gp"].email, "password": PASSWORD}
+    )
     before = _snapshot()
-    response = client.post(_url(app, endpoint, world.other_ids))
+    response = client.post(_url(app, endpoint, two_territories.other_ids))
     assert response.status_code == 404
     db.session.expire_all()
     assert _snapshot() == before
@@ -452,9 +446,10 @@ def _snapshot():
     )
 
 
-def test_coordinator_lists_show_only_their_territory(app, client, world):
+def test_coordinator_lists_show_only_their_territory(app, client, two_territories):
     client.post(
-        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+        "/connexion",
+        data={"email": two_territories.users["coordinator"].email, "password": PASSWORD},
     )
     users_page = client.get("/coordination/comptes").get_data(as_text=True)
     assert "a-gp@example.org" in users_page
@@ -464,16 +459,17 @@ def test_coordinator_lists_show_only_their_territory(app, client, world):
     assert "Saint-Martin-de-Ré" not in communes_page
 
 
-def test_invite_cannot_link_another_territory_practitioner(app, client, world):
+def test_invite_cannot_link_another_territory_practitioner(app, client, two_territories):
     client.post(
-        "/connexion", data={"email": world.users["coordinator"].email, "password": PASSWORD}
+        "/connexion",
+        data={"email": two_territories.users["coordinator"].email, "password": PASSWORD},
     )
     response = client.post(
         "/coordination/comptes/inviter",
         data={
             "email": "intrus@example.org",
             "role": "gp",
-            "practitioner_id": world.other_ids["practitioner_id"],
+            "practitioner_id": two_territories.other_ids["practitioner_id"],
         },
     )
     assert response.status_code == 200  # refused by the form: not a valid choice
@@ -481,9 +477,11 @@ def test_invite_cannot_link_another_territory_practitioner(app, client, world):
 
 
 @pytest.mark.parametrize("role", sorted(ROTA_READERS))
-def test_another_territory_rota_cannot_be_printed(app, client, world, role):
-    client.post("/connexion", data={"email": world.users[role].email, "password": PASSWORD})
-    response = client.get(_url(app, "rota.print_rota", world.other_ids))
+def test_another_territory_rota_cannot_be_printed(app, client, two_territories, role):
+    client.post(
+        "/connexion", data={"email": two_territories.users[role].email, "password": PASSWORD}
+    )
+    response = client.get(_url(app, "rota.print_rota", two_territories.other_ids))
     assert response.status_code == 404
 
 
@@ -516,17 +514,21 @@ def _csrf_login(client, email: str) -> None:
 
 
 @pytest.mark.parametrize(("endpoint", "method"), CSRF_ROUTES)
-def test_state_changing_forms_refuse_a_missing_csrf_token(make_app, world, endpoint, method):
-    guarded = make_app(WTF_CSRF_ENABLED=True)  # same database as ``world``
+def test_state_changing_forms_refuse_a_missing_csrf_token(
+    make_app, two_territories, endpoint, method
+):
+    guarded = make_app(WTF_CSRF_ENABLED=True)  # same database as ``two_territories``
     role = sorted(MATRIX[(endpoint, method)] - {ANON})[0]
-    email = world.users[role].email
+    email = two_territories.users[role].email
     db.session.rollback()  # SQLite: the test's own reads must not hold the write lock
     client = guarded.test_client()
     _csrf_login(client, email)
     before = _snapshot()
     db.session.rollback()  # SQLite: our read must not hold the lock the request may need
     response = client.post(
-        _url(guarded, endpoint, world.ids), data={"name": "x", "reason": "x"}, headers=SAME_ORIGIN
+        _url(guarded, endpoint, two_territories.ids),
+        data={"name": "x", "reason": "x"},
+        headers=SAME_ORIGIN,
     )
     assert response.status_code == 400, (endpoint, role)
     assert "expiré" in response.get_data(as_text=True) or "invalide" in response.get_data(
@@ -536,9 +538,9 @@ def test_state_changing_forms_refuse_a_missing_csrf_token(make_app, world, endpo
     assert _snapshot() == before
 
 
-def test_login_refuses_a_missing_csrf_token(make_app, world):
+def test_login_refuses_a_missing_csrf_token(make_app, two_territories):
     guarded = make_app(WTF_CSRF_ENABLED=True)
-    email = world.users["coordinator"].email
+    email = two_territories.users["coordinator"].email
     db.session.rollback()
     answer = guarded.test_client().post(
         "/connexion",

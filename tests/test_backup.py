@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import time_machine
 
 from app.extensions import db
-from tests.conftest import _make_app
+from tests.helpers import build_app
 from tests.test_migrations import empty_database_url  # noqa: F401 - fixture
 
 
@@ -39,7 +39,7 @@ def test_backup_then_restore_into_an_empty_database(app, runner, tmp_path, empty
     assert again.exit_code != 0
     assert "existe déjà" in again.output
 
-    target = _make_app(empty_database_url)
+    target = build_app(empty_database_url)
     with target.app_context():  # the CLI runs in the current app context: make it the target's
         restored = target.test_cli_runner().invoke(args=["restore", str(dump)])
         assert restored.exit_code == 0, restored.output

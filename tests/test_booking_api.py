@@ -15,7 +15,7 @@ from app.models import AuditEvent
 from booking import services, tokens
 from booking.models import ApiToken, Booking, BookingStatus, IdempotencyRecord
 from booking.slots import OPEN, PHARMACY, SAS
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, count
 
 PATIENT = {
     "family_name": "Durand",
@@ -34,10 +34,6 @@ def body(slot_id: str, **changes) -> dict:
         "without_gp": True,
         **changes,
     }
-
-
-def count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Booking.id)))
 
 
 def free(world, role="regulator", **kw) -> list[services.FreeSlot]:
@@ -264,7 +260,7 @@ def test_requests_without_a_live_token_are_401(api, booking_world, case):
     elif case == "cookie":  # a browser session opens the pages, not the API
         api.client.post("/connexion", data={"email": "samu1@example.org", "password": PASSWORD})
     slot_id = free(world)[0].id
-    before = count()
+    before = count(Booking)
     responses = [
         api.client.get("/api/v1/slots", headers=headers),
         api.client.post("/api/v1/bookings", json=body(slot_id), headers=headers),
@@ -274,7 +270,7 @@ def test_requests_without_a_live_token_are_401(api, booking_world, case):
     for response in responses:
         error(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert count() == before
+    assert count(Booking) == before
 
 
 def test_last_used_is_written_at_most_once_a_minute(api, booking_world):
@@ -327,38 +323,38 @@ def test_create_token_refusals(booking_world, make_user, case):
     with pytest.raises(services.ValidationError):
         tokens.create_token(user, label, by=by)
     db.session.rollback()
-    assert db.session.scalar(sa.select(sa.func.count(ApiToken.id))) == 0
+    assert count(ApiToken) == 0
 
 
 # --- refusals ------------------------------------------------------------------------------------
 
 
 def test_another_territorys_slot_is_not_found(api, booking_world):
-    before = count()
+    before = count(Booking)
     error(api.post(body(f"{booking_world.other_session_id}-1-0")), 404, "not_found")
     error(api.post(body("1-2-3-4")), 404, "not_found")
-    assert count() == before
+    assert count(Booking) == before
 
 
 def test_a_taken_slot_is_409_with_alternatives(api, booking_world):
     target = free(booking_world)[0].id
     assert api.post(body(target)).status_code == 201
-    before = count()
+    before = count(Booking)
     payload = error(api.post(body(target), role="regulator2"), 409, "slot_taken")
     assert len(payload["alternatives"]) == 3
     assert target not in {a["id"] for a in payload["alternatives"]}
     assert all(a["start"].endswith("+01:00") and a["site"]["name"] for a in payload["alternatives"])
-    assert count() == before
+    assert count(Booking) == before
 
 
 def test_wrong_channel_and_outside_window_are_422(api, booking_world):
     world = booking_world
     pharmacy_only = next(f for f in free(world, "pharmacist") if f.channel == PHARMACY)
     tomorrow = world.session_on(world.period.start_date + timedelta(days=1))
-    before = count()
+    before = count(Booking)
     error(api.post(body(pharmacy_only.id)), 422, "wrong_channel")
     error(api.post(body(f"{tomorrow.id}-1-11")), 422, "outside_window")  # 19:45 tomorrow
-    assert count() == before
+    assert count(Booking) == before
     assert api.post(body(pharmacy_only.id), role="pharmacist").status_code == 201
 
 
@@ -425,7 +421,7 @@ def test_bad_bodies_are_400_and_write_nothing(api, booking_world, case):
     # An outside-window slot: the body is checked first, so a bad body is a 400 anyway.
     tomorrow = booking_world.session_on(booking_world.period.start_date + timedelta(days=1))
     payload = _bad(f"{tomorrow.id}-1-11", case)
-    before = count()
+    before = count(Booking)
     if isinstance(payload, bytes):
         response = api.client.post(
             "/api/v1/bookings",
@@ -438,7 +434,7 @@ def test_bad_bodies_are_400_and_write_nothing(api, booking_world, case):
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["code"] in ("invalid_json", "invalid_body")
     assert response.get_json()["message"]
-    assert count() == before
+    assert count(Booking) == before
 
 
 def test_unknown_routes_and_methods_answer_json(api):
@@ -464,30 +460,30 @@ def test_a_retry_with_the_same_key_replays_the_first_answer(api, booking_world):
     assert again.status_code == 201
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert count() == 1
+    assert count(Booking) == 1
     conflict = api.post(body(free(booking_world)[0].id), key="retry-1")
     error(conflict, 422, "idempotency_conflict")
-    assert count() == 1
+    assert count(Booking) == 1
     # Keys are per user: another regulator's "retry-1" is a new request.
     assert (
         api.post(body(free(booking_world)[0].id), role="regulator2", key="retry-1").status_code
         == 201
     )
-    assert count() == 2
-    assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 2
+    assert count(Booking) == 2
+    assert count(IdempotencyRecord) == 2
 
 
 def test_a_refused_attempt_keeps_no_record(api, booking_world):
     pharmacy_only = next(f for f in free(booking_world, "pharmacist") if f.channel == PHARMACY)
     error(api.post(body(pharmacy_only.id), key="k"), 422, "wrong_channel")
-    assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 0
+    assert count(IdempotencyRecord) == 0
     assert api.post(body(free(booking_world)[0].id), key="k").status_code == 201
 
 
 @pytest.mark.parametrize("key", ["", "   ", "k" * 201])
 def test_bad_idempotency_keys_are_400(api, booking_world, key):
     error(api.post(body(free(booking_world)[0].id), key=key), 400, "invalid_idempotency_key")
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_the_key_may_be_200_characters(api, booking_world):
@@ -518,7 +514,7 @@ def test_concurrent_retries_with_one_key_book_once(app, api, booking_world):
     assert [status for status, _ in answers] == [201] * racers, answers
     assert len({text for _, text in answers}) == 1  # one reference for all
     db.session.expire_all()
-    assert count() == 1
+    assert count(Booking) == 1
 
 
 # --- privacy -------------------------------------------------------------------------------------
@@ -641,7 +637,7 @@ def test_coordinator_issues_shows_once_and_revokes_a_token(client, auth, booking
 
     refused = client.post("/coordination/jetons-api", data={"user_id": outsider.id, "label": "x"})
     assert refused.status_code == 200
-    assert db.session.scalar(sa.select(sa.func.count(ApiToken.id))) == 0
+    assert count(ApiToken) == 0
 
     created = client.post(
         "/coordination/jetons-api",

@@ -9,6 +9,7 @@ import time_machine
 from app.extensions import db
 from booking import services, tokens
 from booking.models import ApiToken, Booking, IdempotencyRecord
+from tests.helpers import count
 
 PATIENT = services.PatientData(
     family_name="Durand",
@@ -18,10 +19,6 @@ PATIENT = services.PatientData(
     reason="Fièvre depuis hier",
     reason_code="fievre",
 )
-
-
-def token_count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(ApiToken.id)))
 
 
 def test_create_prints_the_token_once_and_it_works(runner, booking_world):
@@ -49,7 +46,7 @@ def test_create_refusals_are_french_and_write_nothing(runner, booking_world):
     gp = runner.invoke(args=["api-token", "create", "gp@example.org"])
     assert gp.exit_code == 1
     assert "régulation, de pharmacie et de coordination" in gp.output
-    assert token_count() == 0
+    assert count(ApiToken) == 0
 
 
 def test_revoke_by_number_or_prefix(runner, booking_world):
@@ -127,4 +124,4 @@ def test_purge_erases_old_patient_data_and_idempotency_records(runner, booking_w
     db.session.expire_all()
     kept = db.session.get(Booking, booking.id)
     assert (kept.family_name, kept.phone) == (None, None)
-    assert db.session.scalar(sa.select(sa.func.count(IdempotencyRecord.id))) == 0
+    assert count(IdempotencyRecord) == 0

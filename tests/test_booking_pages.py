@@ -23,24 +23,20 @@ from publishing import availability
 from publishing.availability import free_words
 from rota import services as rota_services
 from rota.models import ConsultationMode
-from tests.conftest import BOOKING_DAY, PASSWORD
+from tests.helpers import BOOKING_DAY, PASSWORD, count, logged_in
 
 SLOT_LINK = re.compile(r"creneau=(\d+-\d+-\d+)")
 
 
 @pytest.fixture
-def world(booking_world):
-    """The booking world with the clock stopped at its ``now`` for the whole test."""
+def frozen_booking_world(booking_world):
+    """``booking_world`` with the clock stopped at its ``now`` for the whole test."""
     with time_machine.travel(booking_world.now, tick=False):
         yield booking_world
 
 
-def _login(app, world, who: str):
-    client = app.test_client()
-    email = world.users[who].email
-    response = client.post("/connexion", data={"email": email, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
+def _login(app, frozen_booking_world, who: str):
+    return logged_in(app, frozen_booking_world.users[who].email)
 
 
 def _patient(**overrides) -> dict[str, str]:
@@ -56,17 +52,14 @@ def _patient(**overrides) -> dict[str, str]:
     return data
 
 
-def _count() -> int:
-    db.session.expire_all()
-    return db.session.scalar(sa.select(sa.func.count(Booking.id)))
-
-
-def _free_ids(world, who: str) -> list[str]:
-    user = world.users[who]
+def _free_ids(frozen_booking_world, who: str) -> list[str]:
+    user = frozen_booking_world.users[who]
     return [
         f.id
         for f in services.free_slots(
-            world.territory.id, services.booker_channel(user), now=world.now
+            frozen_booking_world.territory.id,
+            services.booker_channel(user),
+            now=frozen_booking_world.now,
         )
     ]
 
@@ -80,9 +73,9 @@ def _book(client, slot_id: str, **patient) -> str:
     return reference
 
 
-def _channel_of(world, slot_id: str) -> str:
+def _channel_of(frozen_booking_world, slot_id: str) -> str:
     session_id, seat, index = slotlib.parse_slot_id(slot_id)
-    session = next(s for s in world.period.sessions if s.id == session_id)
+    session = next(s for s in frozen_booking_world.period.sessions if s.id == session_id)
     slot = next(s for s in slotlib.cut(services.shape(session), seats=[seat]) if s.index == index)
     return slot.channel
 
@@ -91,8 +84,8 @@ def _channel_of(world, slot_id: str) -> str:
 
 
 @pytest.mark.parametrize("typed", ["Challans", "85047", "challans", "Challans (85300)"])
-def test_regulator_finds_slots_by_commune_name_or_insee(app, world, typed):
-    client = _login(app, world, "regulator")
+def test_regulator_finds_slots_by_commune_name_or_insee(app, frozen_booking_world, typed):
+    client = _login(app, frozen_booking_world, "regulator")
     page = client.get("/creneaux", query_string={"commune": typed}).get_data(as_text=True)
     assert "Patient de <strong>Challans</strong>" in page
     assert "MSP des Marais" in page
@@ -101,12 +94,12 @@ def test_regulator_finds_slots_by_commune_name_or_insee(app, world, typed):
     assert "Dr Claire Medecin" in page
     assert "hors du territoire" not in page
     shown = SLOT_LINK.findall(page)
-    assert shown == _free_ids(world, "regulator")
+    assert shown == _free_ids(frozen_booking_world, "regulator")
     assert len(shown) == 20  # 6 SAS + 14 open
 
 
-def test_postal_code_shared_by_several_communes_asks_which(app, world):
-    client = _login(app, world, "regulator")
+def test_postal_code_shared_by_several_communes_asks_which(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
     page = client.get("/creneaux", query_string={"commune": "85300"}).get_data(as_text=True)
     assert "Plusieurs communes correspondent" in page
     assert "Venansault" in page  # INSEE code 85300 as well
@@ -119,32 +112,36 @@ def test_postal_code_shared_by_several_communes_asks_which(app, world):
     assert len(SLOT_LINK.findall(chosen)) == 20
 
 
-def test_unknown_commune_says_so(app, world):
-    client = _login(app, world, "regulator")
+def test_unknown_commune_says_so(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
     page = client.get("/creneaux", query_string={"commune": "Zzyzx"}).get_data(as_text=True)
     assert "Aucune commune ne correspond" in page
     assert not SLOT_LINK.findall(page)
 
 
-def test_pharmacist_sees_only_pharmacy_and_open_slots(app, world):
-    client = _login(app, world, "pharmacist")
+def test_pharmacist_sees_only_pharmacy_and_open_slots(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "pharmacist")
     page = client.get("/creneaux").get_data(as_text=True)
     shown = SLOT_LINK.findall(page)
     assert len(shown) == 18  # 4 pharmacy + 14 open
-    assert {_channel_of(world, s) for s in shown} == {slotlib.PHARMACY, slotlib.OPEN}
-    sas = [s for s in _free_ids(world, "regulator") if _channel_of(world, s) == slotlib.SAS]
+    assert {_channel_of(frozen_booking_world, s) for s in shown} == {slotlib.PHARMACY, slotlib.OPEN}
+    sas = [
+        s
+        for s in _free_ids(frozen_booking_world, "regulator")
+        if _channel_of(frozen_booking_world, s) == slotlib.SAS
+    ]
     assert sas
     assert not set(sas) & set(shown)
     # A SAS slot can't be booked by a pharmacist even by forging the form.
-    before = _count()
+    before = count(Booking)
     response = client.post("/reserver", data={"creneau": sas[0], **_patient()})
     assert response.status_code == 200
     assert "réservé au canal « régulation (SAS / 15) »" in response.get_data(as_text=True)
-    assert _count() == before
+    assert count(Booking) == before
 
 
-def test_outside_territory_commune_is_served_with_a_note(app, world):
-    client = _login(app, world, "regulator")
+def test_outside_territory_commune_is_served_with_a_note(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
     page = client.get("/creneaux", query_string={"commune": "17369"}).get_data(as_text=True)
     assert "Saint-Martin-de-Ré" in page
     assert (
@@ -160,9 +157,9 @@ def test_outside_territory_commune_is_served_with_a_note(app, world):
 # --- booking -------------------------------------------------------------------------------------
 
 
-def test_regulator_books_and_gets_a_printable_confirmation(app, world):
-    client = _login(app, world, "regulator")
-    slot = _free_ids(world, "regulator")[0]
+def test_regulator_books_and_gets_a_printable_confirmation(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
+    slot = _free_ids(frozen_booking_world, "regulator")[0]
     form = client.get("/reserver", query_string={"creneau": slot, "insee": "85047"})
     page = form.get_data(as_text=True)
     assert form.status_code == 200
@@ -182,7 +179,7 @@ def test_regulator_books_and_gets_a_printable_confirmation(app, world):
     assert booking.phone == "+33612345678"
     assert booking.without_gp
     assert booking.reason_code == "fievre"
-    assert booking.booked_by_id == world.users["regulator"].id
+    assert booking.booked_by_id == frozen_booking_world.users["regulator"].id
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert f"Rendez-vous réservé : référence {booking.reference}" in page
     assert "À dire au patient" in page
@@ -198,28 +195,28 @@ def test_regulator_books_and_gets_a_printable_confirmation(app, world):
     assert 'class="screen-only actions"' in page  # buttons hidden on paper
 
 
-def test_slot_taken_offers_three_alternatives_and_writes_nothing(app, world):
-    first = _login(app, world, "regulator")
-    second = _login(app, world, "regulator2")
-    slot = _free_ids(world, "regulator")[0]
+def test_slot_taken_offers_three_alternatives_and_writes_nothing(app, frozen_booking_world):
+    first = _login(app, frozen_booking_world, "regulator")
+    second = _login(app, frozen_booking_world, "regulator2")
+    slot = _free_ids(frozen_booking_world, "regulator")[0]
     _book(first, slot)
     response = second.post("/reserver", data={"creneau": slot, **_patient(family_name="Petit")})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Ce créneau vient d&#39;être pris" in page or "Ce créneau vient d'être pris" in page
     offered = re.findall(r'type="radio" name="creneau" value="([\d-]+)"', page)
-    assert offered == _free_ids(world, "regulator2")[:3]
+    assert offered == _free_ids(frozen_booking_world, "regulator2")[:3]
     assert slot not in offered
     assert 'value="Petit"' in page  # the patient's data is kept for the next try
-    assert _count() == 1
+    assert count(Booking) == 1
     # Booking one of the alternatives works from there.
     assert _book(second, offered[0], family_name="Petit")
-    assert _count() == 2
+    assert count(Booking) == 2
 
 
-def test_invalid_patient_data_shows_french_errors_and_writes_nothing(app, world):
-    client = _login(app, world, "pharmacist")
-    slot = _free_ids(world, "pharmacist")[0]
+def test_invalid_patient_data_shows_french_errors_and_writes_nothing(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "pharmacist")
+    slot = _free_ids(frozen_booking_world, "pharmacist")[0]
     response = client.post(
         "/reserver",
         data={"creneau": slot, **_patient(family_name="", birth_date="31/02/1990", phone="12")},
@@ -229,35 +226,35 @@ def test_invalid_patient_data_shows_french_errors_and_writes_nothing(app, world)
     assert "Ce champ est obligatoire." in page
     assert "Date illisible : utilisez le format JJ/MM/AAAA." in page
     assert "Numéro de téléphone invalide" in page
-    assert _count() == 0
+    assert count(Booking) == 0
     future = (BOOKING_DAY + timedelta(days=3)).strftime("%d/%m/%Y")
     response = client.post("/reserver", data={"creneau": slot, **_patient(birth_date=future)})
     assert "La date de naissance est dans le futur." in response.get_data(as_text=True)
     response = client.post("/reserver", data={"creneau": slot, **_patient(reason_code="magie")})
     assert response.status_code == 200
-    assert _count() == 0
+    assert count(Booking) == 0
 
 
-def test_missing_or_gone_slot_sends_back_to_the_search(app, world):
-    client = _login(app, world, "regulator")
+def test_missing_or_gone_slot_sends_back_to_the_search(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
     page = client.get("/reserver").get_data(as_text=True)
     assert "Choisissez d&#39;abord un créneau" in page
     assert 'name="family_name"' not in page
     gone = client.get("/reserver", query_string={"creneau": "999999-1-0"})
     assert gone.status_code == 200
     assert "Ce créneau n&#39;est plus disponible" in gone.get_data(as_text=True)
-    other = f"{world.other_session_id}-1-0"
+    other = f"{frozen_booking_world.other_session_id}-1-0"
     response = client.post("/reserver", data={"creneau": other, **_patient()})
     assert "Ce créneau n&#39;existe pas" in response.get_data(as_text=True)
-    assert _count() == 0
+    assert count(Booking) == 0
 
 
 # --- after booking ---------------------------------------------------------------------------------
 
 
-def test_booker_lists_and_finds_by_reference(app, world):
-    client = _login(app, world, "pharmacist")
-    reference = _book(client, _free_ids(world, "pharmacist")[0])
+def test_booker_lists_and_finds_by_reference(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "pharmacist")
+    reference = _book(client, _free_ids(frozen_booking_world, "pharmacist")[0])
     page = client.get("/rendez-vous").get_data(as_text=True)
     assert reference in page
     assert "DURAND Léa" in page
@@ -266,19 +263,32 @@ def test_booker_lists_and_finds_by_reference(app, world):
     missing = client.get("/rendez-vous", query_string={"ref": "ZZZZZZZZ"}, follow_redirects=True)
     assert "Aucun rendez-vous visible" in missing.get_data(as_text=True)
     # The other pharmacist sees nothing of it.
-    other = _login(app, world, "pharmacist2")
+    other = _login(app, frozen_booking_world, "pharmacist2")
     assert reference not in other.get("/rendez-vous").get_data(as_text=True)
     assert other.get(f"/rendez-vous/{reference}").status_code == 404
     assert other.get("/rendez-vous", query_string={"ref": reference}).status_code == 200
 
 
-def test_who_sees_a_pharmacist_booking(app, world):
-    pharmacist = _login(app, world, "pharmacist")
-    reference = _book(pharmacist, _free_ids(world, "pharmacist")[0])
+def test_who_sees_a_pharmacist_booking(app, frozen_booking_world):
+    pharmacist = _login(app, frozen_booking_world, "pharmacist")
+    reference = _book(pharmacist, _free_ids(frozen_booking_world, "pharmacist")[0])
     assert pharmacist.get(f"/rendez-vous/{reference}").status_code == 200
-    assert _login(app, world, "pharmacist2").get(f"/rendez-vous/{reference}").status_code == 404
-    assert _login(app, world, "regulator").get(f"/rendez-vous/{reference}").status_code == 404
-    assert _login(app, world, "coordinator").get(f"/rendez-vous/{reference}").status_code == 200
+    assert (
+        _login(app, frozen_booking_world, "pharmacist2")
+        .get(f"/rendez-vous/{reference}")
+        .status_code
+        == 404
+    )
+    assert (
+        _login(app, frozen_booking_world, "regulator").get(f"/rendez-vous/{reference}").status_code
+        == 404
+    )
+    assert (
+        _login(app, frozen_booking_world, "coordinator")
+        .get(f"/rendez-vous/{reference}")
+        .status_code
+        == 200
+    )
     from app.models import AuditEvent
 
     readers = db.session.execute(
@@ -286,22 +296,30 @@ def test_who_sees_a_pharmacist_booking(app, world):
     ).all()
     # The two who could read it are on record (ids only); the refused ones are not.
     assert {r.user_id for r in readers} == {
-        world.users["pharmacist"].id,
-        world.users["coordinator"].id,
+        frozen_booking_world.users["pharmacist"].id,
+        frozen_booking_world.users["coordinator"].id,
     }
     assert {r.detail["where"] for r in readers} == {"detail"}
 
 
-def test_regulators_share_the_regulation_bookings(app, world):
-    reference = _book(_login(app, world, "regulator"), _free_ids(world, "regulator")[0])
-    colleague = _login(app, world, "regulator2")
+def test_regulators_share_the_regulation_bookings(app, frozen_booking_world):
+    reference = _book(
+        _login(app, frozen_booking_world, "regulator"),
+        _free_ids(frozen_booking_world, "regulator")[0],
+    )
+    colleague = _login(app, frozen_booking_world, "regulator2")
     assert colleague.get(f"/rendez-vous/{reference}").status_code == 200
     assert reference in colleague.get("/rendez-vous").get_data(as_text=True)
 
 
-def test_another_territory_cannot_see_or_touch_a_booking(app, world, make_user):
-    reference = _book(_login(app, world, "regulator"), _free_ids(world, "regulator")[0])
-    outsider = make_user(Role.COORDINATOR, world.other_territory, email="coord-ile@example.org")
+def test_another_territory_cannot_see_or_touch_a_booking(app, frozen_booking_world, make_user):
+    reference = _book(
+        _login(app, frozen_booking_world, "regulator"),
+        _free_ids(frozen_booking_world, "regulator")[0],
+    )
+    outsider = make_user(
+        Role.COORDINATOR, frozen_booking_world.other_territory, email="coord-ile@example.org"
+    )
     client = app.test_client()
     client.post("/connexion", data={"email": outsider.email, "password": PASSWORD})
     assert client.get(f"/rendez-vous/{reference}").status_code == 404
@@ -316,17 +334,17 @@ def test_another_territory_cannot_see_or_touch_a_booking(app, world, make_user):
     assert db.session.scalar(sa.select(Booking.status)) == BookingStatus.BOOKED
 
 
-def test_cancel_with_a_reason_frees_the_slot(app, world):
-    client = _login(app, world, "pharmacist")
-    slot = _free_ids(world, "pharmacist")[0]
+def test_cancel_with_a_reason_frees_the_slot(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "pharmacist")
+    slot = _free_ids(frozen_booking_world, "pharmacist")[0]
     reference = _book(client, slot)
-    assert slot not in _free_ids(world, "pharmacist")
+    assert slot not in _free_ids(frozen_booking_world, "pharmacist")
     refused = client.post(f"/rendez-vous/{reference}/annuler", data={"reason": "  "})
     assert refused.status_code == 302
     assert "Indiquez le motif" in client.get(refused.headers["Location"]).get_data(as_text=True)
     assert db.session.scalar(sa.select(Booking.status)) == BookingStatus.BOOKED
     # Someone who can't see it can't cancel it either.
-    other = _login(app, world, "pharmacist2")
+    other = _login(app, frozen_booking_world, "pharmacist2")
     assert other.post(f"/rendez-vous/{reference}/annuler", data={"reason": "x"}).status_code == 404
     done = client.post(f"/rendez-vous/{reference}/annuler", data={"reason": "Le patient va mieux"})
     page = client.get(done.headers["Location"]).get_data(as_text=True)
@@ -335,29 +353,33 @@ def test_cancel_with_a_reason_frees_the_slot(app, world):
     db.session.expire_all()
     booking = db.session.scalar(sa.select(Booking))
     assert booking.status == BookingStatus.CANCELLED
-    assert booking.cancelled_by_id == world.users["pharmacist"].id
-    assert slot in _free_ids(world, "pharmacist")
+    assert booking.cancelled_by_id == frozen_booking_world.users["pharmacist"].id
+    assert slot in _free_ids(frozen_booking_world, "pharmacist")
     again = client.post(f"/rendez-vous/{reference}/annuler", data={"reason": "encore"})
     assert "déjà annulé" in client.get(again.headers["Location"]).get_data(as_text=True)
 
 
-def _gp_slot(world) -> str:
+def _gp_slot(frozen_booking_world) -> str:
     """A free regulator slot on the seat the GP user holds."""
-    gp = world.users["gp"].practitioner
-    session = world.session_on(BOOKING_DAY)
+    gp = frozen_booking_world.users["gp"].practitioner
+    session = frozen_booking_world.session_on(BOOKING_DAY)
     seat = next(a.seat for a in session.assignments if a.practitioner_id == gp.id)
-    return next(s for s in _free_ids(world, "regulator") if s.startswith(f"{session.id}-{seat}-"))
+    return next(
+        s
+        for s in _free_ids(frozen_booking_world, "regulator")
+        if s.startswith(f"{session.id}-{seat}-")
+    )
 
 
-def test_gp_day_view_lists_the_booking(app, world):
+def test_gp_day_view_lists_the_booking(app, frozen_booking_world):
     reference = _book(
-        _login(app, world, "regulator"),
-        _gp_slot(world),
+        _login(app, frozen_booking_world, "regulator"),
+        _gp_slot(frozen_booking_world),
         reason_code="urinaire",
         reason="",
         without_gp="y",
     )
-    gp = _login(app, world, "gp")
+    gp = _login(app, frozen_booking_world, "gp")
     page = gp.get("/ma-journee").get_data(as_text=True)  # today by default
     assert "MSP des Marais · 17:00–20:00" in page
     assert "DURAND Léa" in page
@@ -375,26 +397,32 @@ def test_gp_day_view_lists_the_booking(app, world):
     assert "Patient venu" not in gp.get(f"/rendez-vous/{reference}").get_data(as_text=True)
 
 
-def test_gp_cannot_see_a_colleague_seat(app, world):
-    gp = world.users["gp"].practitioner
-    session = world.session_on(BOOKING_DAY)
+def test_gp_cannot_see_a_colleague_seat(app, frozen_booking_world):
+    gp = frozen_booking_world.users["gp"].practitioner
+    session = frozen_booking_world.session_on(BOOKING_DAY)
     seat = next(a.seat for a in session.assignments if a.practitioner_id != gp.id)
-    slot = next(s for s in _free_ids(world, "regulator") if s.startswith(f"{session.id}-{seat}-"))
-    reference = _book(_login(app, world, "regulator"), slot)
-    client = _login(app, world, "gp")
+    slot = next(
+        s
+        for s in _free_ids(frozen_booking_world, "regulator")
+        if s.startswith(f"{session.id}-{seat}-")
+    )
+    reference = _book(_login(app, frozen_booking_world, "regulator"), slot)
+    client = _login(app, frozen_booking_world, "gp")
     assert client.get(f"/rendez-vous/{reference}").status_code == 404
     assert reference not in client.get("/ma-journee").get_data(as_text=True)
 
 
-def test_gp_marks_honoured_or_no_show_once_started(app, world):
-    reference = _book(_login(app, world, "regulator"), _gp_slot(world))
-    gp = _login(app, world, "gp")
+def test_gp_marks_honoured_or_no_show_once_started(app, frozen_booking_world):
+    reference = _book(
+        _login(app, frozen_booking_world, "regulator"), _gp_slot(frozen_booking_world)
+    )
+    gp = _login(app, frozen_booking_world, "gp")
     early = gp.post(f"/rendez-vous/{reference}/presence", data={"presence": "venu"})
     assert "pas encore commencé" in gp.get(early.headers["Location"]).get_data(as_text=True)
     assert db.session.scalar(sa.select(Booking.status)) == BookingStatus.BOOKED
     booking = db.session.scalar(sa.select(Booking))
     with time_machine.travel(booking.starts_at + timedelta(minutes=5), tick=False):
-        gp = _login(app, world, "gp")  # the morning session has expired meanwhile
+        gp = _login(app, frozen_booking_world, "gp")  # the morning session has expired meanwhile
         assert "Patient venu" in gp.get(f"/rendez-vous/{reference}").get_data(as_text=True)
         day = gp.get("/ma-journee").get_data(as_text=True)
         assert f"/rendez-vous/{reference}/presence" in day
@@ -412,20 +440,26 @@ def test_gp_marks_honoured_or_no_show_once_started(app, world):
             as_text=True
         )
         # A booker may not mark.
-        regulator = _login(app, world, "regulator")
+        regulator = _login(app, frozen_booking_world, "regulator")
         answer = regulator.post(f"/rendez-vous/{reference}/presence", data={"presence": "venu"})
         assert answer.status_code == 403
 
 
-def test_coordinator_sees_bookings_to_replace_first(app, world):
-    reference = _book(_login(app, world, "pharmacist"), _free_ids(world, "pharmacist")[0])
+def test_coordinator_sees_bookings_to_replace_first(app, frozen_booking_world):
+    reference = _book(
+        _login(app, frozen_booking_world, "pharmacist"),
+        _free_ids(frozen_booking_world, "pharmacist")[0],
+    )
     booking = db.session.scalar(sa.select(Booking).where(Booking.reference == reference))
     rota_services.cancel_session(booking.session, reason="Médecin malade", by=None)
     db.session.commit()
     # 23:00 in Paris: tomorrow's evening is within the 24 h window.
-    with time_machine.travel(world.now + timedelta(hours=12), tick=False):
-        kept = _book(_login(app, world, "regulator"), _free_ids_at(world, "regulator")[0])
-        coordinator = _login(app, world, "coordinator")
+    with time_machine.travel(frozen_booking_world.now + timedelta(hours=12), tick=False):
+        kept = _book(
+            _login(app, frozen_booking_world, "regulator"),
+            _free_ids_at(frozen_booking_world, "regulator")[0],
+        )
+        coordinator = _login(app, frozen_booking_world, "coordinator")
         page = coordinator.get("/coordination/rendez-vous").get_data(as_text=True)
         assert "À replacer (1)" in page
         assert page.index("À replacer (1)") < page.index(reference)
@@ -444,25 +478,30 @@ def test_coordinator_sees_bookings_to_replace_first(app, world):
         jump = coordinator.get("/coordination/rendez-vous", query_string={"ref": kept})
         assert jump.headers["Location"].endswith(f"/rendez-vous/{kept}")
         # The pharmacist who booked sees it to re-place too.
-        pharmacist = _login(app, world, "pharmacist")
+        pharmacist = _login(app, frozen_booking_world, "pharmacist")
         assert "À replacer (1)" in pharmacist.get("/rendez-vous").get_data(as_text=True)
 
 
-def _free_ids_at(world, who: str) -> list[str]:
+def _free_ids_at(frozen_booking_world, who: str) -> list[str]:
     """Free slot ids for ``who`` at the current (travelled) time."""
-    user = world.users[who]
-    return [f.id for f in services.free_slots(world.territory.id, services.booker_channel(user))]
+    user = frozen_booking_world.users[who]
+    return [
+        f.id
+        for f in services.free_slots(
+            frozen_booking_world.territory.id, services.booker_channel(user)
+        )
+    ]
 
 
-def test_coordinator_replaces_a_patient_on_a_new_slot(app, world):
-    pharmacist = _login(app, world, "pharmacist")
-    reference = _book(pharmacist, _free_ids(world, "pharmacist")[0])
+def test_coordinator_replaces_a_patient_on_a_new_slot(app, frozen_booking_world):
+    pharmacist = _login(app, frozen_booking_world, "pharmacist")
+    reference = _book(pharmacist, _free_ids(frozen_booking_world, "pharmacist")[0])
     booking = db.session.scalar(sa.select(Booking))
     rota_services.cancel_session(booking.session, reason="Médecin malade", by=None)
     db.session.commit()
     # Tomorrow's session, within 24 h once the evening has come.
-    with time_machine.travel(world.now + timedelta(hours=12), tick=False):
-        coordinator = _login(app, world, "coordinator")
+    with time_machine.travel(frozen_booking_world.now + timedelta(hours=12), tick=False):
+        coordinator = _login(app, frozen_booking_world, "coordinator")
         detail = coordinator.get(f"/rendez-vous/{reference}").get_data(as_text=True)
         assert "Replacer ce patient" in detail
         search = coordinator.get("/creneaux", query_string={"remplace": reference})
@@ -477,19 +516,21 @@ def test_coordinator_replaces_a_patient_on_a_new_slot(app, world):
         old = db.session.scalar(sa.select(Booking).where(Booking.reference == reference))
         assert old.status == BookingStatus.CANCELLED
         assert old.cancel_reason.startswith("Replacé : nouveau rendez-vous ")
-        assert _count() == 2
+        assert count(Booking) == 2
 
 
 # --- public page ---------------------------------------------------------------------------------
 
 
-def test_public_page_lists_territories_then_sites_hours_and_counts(app, client, world):
+def test_public_page_lists_territories_then_sites_hours_and_counts(
+    app, client, frozen_booking_world
+):
     listing = client.get("/disponibilites")
     assert listing.status_code == 200
     text = listing.get_data(as_text=True)
     assert "CPTS des Marais" in text
     assert "CPTS de l&#39;île" in text
-    page = client.get("/disponibilites", query_string={"cpts": world.territory.slug})
+    page = client.get("/disponibilites", query_string={"cpts": frozen_booking_world.territory.slug})
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "public, max-age=60"
     assert "Set-Cookie" not in page.headers
@@ -503,20 +544,25 @@ def test_public_page_lists_territories_then_sites_hours_and_counts(app, client, 
     assert "<li>6 créneaux via le 15</li>" in text
     assert "4 créneaux via votre pharmacie" in text
     assert "appelez le 15" in text
-    for gp in world.gps:
+    for gp in frozen_booking_world.gps:
         assert gp.family_name not in text
     tomorrow = client.get(
-        "/disponibilites", query_string={"cpts": world.territory.slug, "jour": "demain"}
+        "/disponibilites",
+        query_string={"cpts": frozen_booking_world.territory.slug, "jour": "demain"},
     ).get_data(as_text=True)
     assert "mardi 2 mars 2027" in tomorrow
     assert "17:00–20:00" in tomorrow
     assert client.get("/disponibilites", query_string={"cpts": "inconnue"}).status_code == 404
 
 
-def test_public_count_drops_after_a_booking_and_shows_no_patient(app, client, world):
-    slug = world.territory.slug
-    regulator = _login(app, world, "regulator")
-    sas = next(s for s in _free_ids(world, "regulator") if _channel_of(world, s) == slotlib.SAS)
+def test_public_count_drops_after_a_booking_and_shows_no_patient(app, client, frozen_booking_world):
+    slug = frozen_booking_world.territory.slug
+    regulator = _login(app, frozen_booking_world, "regulator")
+    sas = next(
+        s
+        for s in _free_ids(frozen_booking_world, "regulator")
+        if _channel_of(frozen_booking_world, s) == slotlib.SAS
+    )
     _book(regulator, sas, family_name="Zébulon")
     page = client.get("/disponibilites", query_string={"cpts": slug})
     text = page.get_data(as_text=True)
@@ -527,10 +573,10 @@ def test_public_count_drops_after_a_booking_and_shows_no_patient(app, client, wo
     assert "Set-Cookie" not in page.headers
 
 
-def test_public_page_finds_the_cpts_from_a_commune(app, client, world):
+def test_public_page_finds_the_cpts_from_a_commune(app, client, frozen_booking_world):
     found = client.get("/disponibilites", query_string={"q": "Challans"})
     assert found.status_code == 302
-    assert f"cpts={world.territory.slug}" in found.headers["Location"]
+    assert f"cpts={frozen_booking_world.territory.slug}" in found.headers["Location"]
     assert "commune=85047" in found.headers["Location"]
     page = client.get(found.headers["Location"]).get_data(as_text=True)
     assert "MSP des Marais" in page
@@ -539,37 +585,41 @@ def test_public_page_finds_the_cpts_from_a_commune(app, client, world):
     assert "Aucune CPTS de ce service ne couvre" in nowhere.get_data(as_text=True)
 
 
-def test_public_page_shows_walk_in_hours_without_slots(app, client, world):
-    session = world.session_on(BOOKING_DAY)
+def test_public_page_shows_walk_in_hours_without_slots(app, client, frozen_booking_world):
+    session = frozen_booking_world.session_on(BOOKING_DAY)
     session.mode = ConsultationMode.WALK_IN
     db.session.commit()
-    text = client.get("/disponibilites", query_string={"cpts": world.territory.slug}).get_data(
-        as_text=True
-    )
+    text = client.get(
+        "/disponibilites", query_string={"cpts": frozen_booking_world.territory.slug}
+    ).get_data(as_text=True)
     assert "sans rendez-vous" in text
     assert "17:00–20:00" in text
     assert "créneaux via" not in text
     assert "Présentez-vous sur place" in text
-    assert not [f for f in _free_ids(world, "regulator") if f.startswith(f"{session.id}-")]
+    assert not [
+        f for f in _free_ids(frozen_booking_world, "regulator") if f.startswith(f"{session.id}-")
+    ]
 
 
-def test_public_page_for_a_logged_in_user_is_not_shared(app, world):
-    client = _login(app, world, "regulator")
-    page = client.get("/disponibilites", query_string={"cpts": world.territory.slug})
+def test_public_page_for_a_logged_in_user_is_not_shared(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "regulator")
+    page = client.get("/disponibilites", query_string={"cpts": frozen_booking_world.territory.slug})
     assert page.status_code == 200
     assert "public" not in page.headers["Cache-Control"]
 
 
-def test_public_page_reads_a_day_in_a_few_queries(app, world):
+def test_public_page_reads_a_day_in_a_few_queries(app, frozen_booking_world):
     from sqlalchemy import event
 
     statements: list[str] = []
     engine = db.engine
-    assert world.territory.booking_release_minutes == 120  # loaded, as in the view
+    assert frozen_booking_world.territory.booking_release_minutes == 120  # loaded, as in the view
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        sites = availability.day_availability(world.territory, BOOKING_DAY, now=world.now)
+        sites = availability.day_availability(
+            frozen_booking_world.territory, BOOKING_DAY, now=frozen_booking_world.now
+        )
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert len(statements) <= 3
@@ -593,9 +643,9 @@ def test_free_words_and_age_labels():
 # --- territory settings -------------------------------------------------------------------------
 
 
-def test_coordinator_sets_the_booking_rules(app, world):
-    client = _login(app, world, "coordinator")
-    territory = world.territory
+def test_coordinator_sets_the_booking_rules(app, frozen_booking_world):
+    client = _login(app, frozen_booking_world, "coordinator")
+    territory = frozen_booking_world.territory
     form = client.get("/coordination/territoire").get_data(as_text=True)
     assert 'name="booking_release_minutes"' in form
     assert 'value="120"' in form
@@ -635,7 +685,7 @@ def test_coordinator_sets_the_booking_rules(app, world):
         territory.patient_data_days,
     ) == (60, 48, 30)
     # The 48-hour horizon shows tomorrow's evening slots to the regulation.
-    assert len(_free_ids(world, "regulator")) == 40
+    assert len(_free_ids(frozen_booking_world, "regulator")) == 40
 
 
 def test_public_page_is_served_from_cache_until_something_changes(app, booking_world):
@@ -645,9 +695,9 @@ def test_public_page_is_served_from_cache_until_something_changes(app, booking_w
     from booking import page_cache
     from booking import services as booking_services
 
-    world = booking_world
-    url = f"/disponibilites?cpts={world.territory.slug}"
-    with time_machine.travel(world.now, tick=False):
+    frozen_booking_world = booking_world
+    url = f"/disponibilites?cpts={frozen_booking_world.territory.slug}"
+    with time_machine.travel(frozen_booking_world.now, tick=False):
         client = app.test_client()
         first = client.get(url)
         assert first.headers["Cache-Control"] == "public, max-age=60"
@@ -655,12 +705,14 @@ def test_public_page_is_served_from_cache_until_something_changes(app, booking_w
         again = client.get(url)
         assert again.get_data() == first.get_data()
         assert "Set-Cookie" not in again.headers
-        slot = booking_services.free_slots(world.territory.id, "sas", now=world.now)[0]
+        slot = booking_services.free_slots(
+            frozen_booking_world.territory.id, "sas", now=frozen_booking_world.now
+        )[0]
         booking_services.book(
-            world.users["regulator"],
+            frozen_booking_world.users["regulator"],
             slot.id,
             booking_services.PatientData("Durand", "Léa", date(1990, 1, 1), "0612345678"),
-            now=world.now,
+            now=frozen_booking_world.now,
         )
         db.session.commit()
         after = client.get(url)

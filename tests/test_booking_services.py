@@ -13,6 +13,7 @@ from booking import services
 from booking.models import Booking, BookingStatus
 from booking.slots import OPEN, PHARMACY, SAS
 from rota import services as rota_services
+from tests.helpers import count
 
 PATIENT = services.PatientData(
     family_name="Durand",
@@ -23,10 +24,6 @@ PATIENT = services.PatientData(
     reason_code="fievre",
     without_gp=True,
 )
-
-
-def count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Booking.id)))
 
 
 def free(world, role="regulator", **kw):
@@ -74,14 +71,14 @@ def test_a_taken_slot_is_refused_with_three_alternatives(booking_world):
     target = free(booking_world)[0]
     services.book(booking_world.users["regulator"], target.id, PATIENT, now=booking_world.now)
     db.session.commit()
-    before = count()
+    before = count(Booking)
     with pytest.raises(services.SlotTaken) as caught:
         services.book(booking_world.users["regulator2"], target.id, PATIENT, now=booking_world.now)
     assert str(caught.value) == "Ce créneau vient d'être pris."
     assert len(caught.value.alternatives) == 3
     assert target.id not in {a.id for a in caught.value.alternatives}
     db.session.rollback()
-    assert count() == before
+    assert count(Booking) == before
 
 
 @pytest.mark.parametrize(
@@ -123,12 +120,12 @@ def test_refusals_write_nothing(booking_world, case, code):
         patient = services.PatientData(**{**PATIENT.__dict__, "birth_date": date(2030, 1, 1)})
     elif case == "unknown_reason":
         patient = services.PatientData(**{**PATIENT.__dict__, "reason_code": "x"})
-    before = (count(), db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))))
+    before = (count(Booking), count(OutboxMessage))
     with pytest.raises(services.BookingError) as caught:
         services.book(user, slot_id, patient, now=now)
     assert caught.value.code == code
     db.session.rollback()
-    assert (count(), db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))) == before
+    assert (count(Booking), count(OutboxMessage)) == before
 
 
 def test_a_reserved_slot_opens_to_pharmacists_two_hours_before(booking_world):
@@ -175,7 +172,7 @@ def test_racing_bookers_get_exactly_one_booking(booking_world, app, bookers):
     for t in threads:
         t.join()
     assert sorted(results) == ["booked"] + ["taken"] * (bookers - 1)
-    assert count() == 1
+    assert count(Booking) == 1
 
 
 def test_bookings_follow_a_swap_to_the_new_gp(booking_world, make_user):

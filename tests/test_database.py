@@ -7,11 +7,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
-from tests.conftest import _make_app
+from tests.helpers import build_app
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
-    app = _make_app(f"sqlite:///{tmp_path}/wal.sqlite3")
+    app = build_app(f"sqlite:///{tmp_path}/wal.sqlite3")
     with app.app_context(), db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
@@ -21,7 +21,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
 def test_sqlite_concurrent_writers_never_see_database_is_locked(tmp_path):
     """Read-then-write transactions from many connections: the classic deadlock with plain BEGIN."""
     url = f"sqlite:///{tmp_path}/concurrent.sqlite3"
-    app = _make_app(url)
+    app = build_app(url)
     with app.app_context():
         db.create_all()
         engine = db.engine
@@ -66,7 +66,7 @@ def test_sqlite_read_only_requests_do_not_hold_the_write_lock(tmp_path):
     from app.database import write_transactions
 
     path = tmp_path / "readers.sqlite3"
-    app = _make_app(f"sqlite:///{path}")
+    app = build_app(f"sqlite:///{path}")
     with app.app_context():
         db.create_all()
 

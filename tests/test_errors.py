@@ -3,7 +3,7 @@
 import pytest
 
 from app.enums import Role
-from tests.conftest import PASSWORD, _make_app
+from tests.helpers import PASSWORD, build_app
 
 
 def test_unknown_page_gives_a_french_error_page(client):
@@ -109,7 +109,7 @@ def test_healthz_answers_ok_when_the_database_answers(client):
 
 
 def test_healthz_answers_503_when_the_database_is_down(tmp_path):
-    app = _make_app(f"sqlite:///{tmp_path}/missing-dir/none.sqlite3")
+    app = build_app(f"sqlite:///{tmp_path}/missing-dir/none.sqlite3")
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"

@@ -33,7 +33,7 @@ from app.models import AuditEvent
 from app.territory import services as territory_services
 from app.territory.services import TerritorySettings
 from booking import tokens
-from tests.conftest import PASSWORD, password_hash
+from tests.helpers import logged_in, password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -147,13 +147,7 @@ def test_a_database_out_of_reach_is_a_french_503_everywhere_then_recovers(make_a
     _add_probe_routes(app)
     bearer = {"Authorization": f"Bearer {_world(app)}"}
     visitor = app.test_client()
-    coordinator = app.test_client()
-    assert (
-        coordinator.post(
-            "/connexion", data={"email": COORDINATOR, "password": PASSWORD}
-        ).status_code
-        == 302
-    )
+    coordinator = logged_in(app, COORDINATOR)
     probes = [
         (visitor, "/disponibilites", {}, "page"),
         (coordinator, "/coordination", {}, "page"),  # the user can't even be loaded

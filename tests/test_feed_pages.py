@@ -15,14 +15,9 @@ from app.territory import services as territory_services
 from publishing import feeds
 from publishing.models import CalendarFeed
 from rota import services as rota_services
-from tests.feed_world import DST_DAY, READ_AT, add_booking, build_feed_world
+from tests.feed_world import DST_DAY, READ_AT, add_booking
 
 TOKEN_PATH = re.compile(r"/ical/([A-Za-z0-9_-]{43})\.ics")
-
-
-@pytest.fixture
-def world(app, make_territory, make_site, make_practitioner):
-    return build_feed_world(make_territory, make_site, make_practitioner)
 
 
 @pytest.fixture
@@ -45,8 +40,8 @@ def _queries(engine):
 # --- HTTP ----------------------------------------------------------------------------------------
 
 
-def test_feed_answers_a_private_calendar_with_validators(client, world, at_read_time):
-    response = client.get(world.gp_feed_path(world.claire))
+def test_feed_answers_a_private_calendar_with_validators(client, feed_rota, at_read_time):
+    response = client.get(feed_rota.gp_feed_path(feed_rota.claire))
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
@@ -57,8 +52,8 @@ def test_feed_answers_a_private_calendar_with_validators(client, world, at_read_
     assert response.get_data().startswith(b"BEGIN:VCALENDAR\r\n")
 
 
-def test_same_data_gives_the_same_etag_and_body(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
+def test_same_data_gives_the_same_etag_and_body(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
 
     first, second = client.get(path), client.get(path)
 
@@ -67,8 +62,8 @@ def test_same_data_gives_the_same_etag_and_body(client, world, at_read_time):
 
 
 @pytest.mark.parametrize("form", ["{}", "W/{}", '"other", {}', "*"])
-def test_if_none_match_answers_304_without_a_body(client, world, at_read_time, form):
-    path = world.gp_feed_path(world.claire)
+def test_if_none_match_answers_304_without_a_body(client, feed_rota, at_read_time, form):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     tag = client.get(path).headers["ETag"]
 
     response = client.get(path, headers={"If-None-Match": form.format(tag)})
@@ -80,10 +75,10 @@ def test_if_none_match_answers_304_without_a_body(client, world, at_read_time, f
 
 
 def test_not_modified_answer_costs_a_few_queries_whatever_the_feed_size(
-    client, world, at_read_time
+    client, feed_rota, at_read_time
 ):
     def queries_for_a_304() -> int:
-        path = world.gp_feed_path(world.claire)
+        path = feed_rota.gp_feed_path(feed_rota.claire)
         tag = client.get(path).headers["ETag"]
         seen, stop = _queries(db.engine)
         try:
@@ -94,10 +89,10 @@ def test_not_modified_answer_costs_a_few_queries_whatever_the_feed_size(
 
     few = queries_for_a_304()
     for day in (
-        world.session_on(DST_DAY - timedelta(days=7)),
-        world.session_on(DST_DAY + timedelta(days=6)),
+        feed_rota.session_on(DST_DAY - timedelta(days=7)),
+        feed_rota.session_on(DST_DAY + timedelta(days=6)),
     ):
-        rota_services.replace_gp(day.assignments[0], world.claire, by=None)
+        rota_services.replace_gp(day.assignments[0], feed_rota.claire, by=None)
     db.session.commit()
 
     # The token, the GP's sessions, their bookings, their last changes (two grouped
@@ -106,8 +101,8 @@ def test_not_modified_answer_costs_a_few_queries_whatever_the_feed_size(
     assert queries_for_a_304() == few
 
 
-def test_if_modified_since_answers_304_when_nothing_changed_since(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
+def test_if_modified_since_answers_304_when_nothing_changed_since(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     last = client.get(path).headers["Last-Modified"]
 
     assert client.get(path, headers={"If-Modified-Since": last}).status_code == 304
@@ -115,10 +110,10 @@ def test_if_modified_since_answers_304_when_nothing_changed_since(client, world,
     assert client.get(path, headers={"If-Modified-Since": earlier}).status_code == 200
 
 
-def test_etag_changes_when_the_rota_changes(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
+def test_etag_changes_when_the_rota_changes(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     tag = client.get(path).headers["ETag"]
-    rota_services.cancel_session(world.session_on(DST_DAY), reason="Grève", by=None)
+    rota_services.cancel_session(feed_rota.session_on(DST_DAY), reason="Grève", by=None)
     db.session.commit()
 
     response = client.get(path, headers={"If-None-Match": tag})
@@ -127,8 +122,8 @@ def test_etag_changes_when_the_rota_changes(client, world, at_read_time):
     assert response.headers["ETag"] != tag
 
 
-def _rename_site(world) -> None:
-    site = world.site
+def _rename_site(feed_rota) -> None:
+    site = feed_rota.site
     territory_services.update_site(
         site,
         territory_services.SiteData(
@@ -146,8 +141,8 @@ def _rename_site(world) -> None:
     )
 
 
-def _rename_territory(world) -> None:
-    t = world.territory
+def _rename_territory(feed_rota) -> None:
+    t = feed_rota.territory
     territory_services.update_territory(
         t,
         territory_services.TerritorySettings(
@@ -172,20 +167,20 @@ CHANGES = {
     # Inputs that bump no version: the ETag must still follow them (each through the
     # service that makes it, which audits it: the audit id is the feeds' change marker).
     "site renamed": _rename_site,
-    "booking made": lambda world: add_booking(
-        world.session_on(DST_DAY), seat=1, slot_index=3, reference="ETAG2345"
+    "booking made": lambda feed_rota: add_booking(
+        feed_rota.session_on(DST_DAY), seat=1, slot_index=3, reference="ETAG2345"
     ),
-    "reminder set": lambda world: feeds.set_alarm(world.claire, 30, by=None),
+    "reminder set": lambda feed_rota: feeds.set_alarm(feed_rota.claire, 30, by=None),
     "territory renamed": _rename_territory,
 }
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_etag_follows_every_input_of_the_body(client, world, at_read_time, change):
-    path = world.gp_feed_path(world.claire)
+def test_etag_follows_every_input_of_the_body(client, feed_rota, at_read_time, change):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     before = client.get(path)
 
-    CHANGES[change](world)
+    CHANGES[change](feed_rota)
     db.session.commit()
     after = client.get(path, headers={"If-None-Match": before.headers["ETag"]})
 
@@ -194,12 +189,12 @@ def test_etag_follows_every_input_of_the_body(client, world, at_read_time, chang
     assert after.get_data() != before.get_data()
 
 
-def test_an_unaudited_change_shows_within_a_minute(client, world, at_read_time):
+def test_an_unaudited_change_shows_within_a_minute(client, feed_rota, at_read_time):
     """A write that bypasses the services (no audit event) can't move the change marker:
     the worker's remembered ETag lasts a minute at most, then the data is read again."""
-    path = world.gp_feed_path(world.claire)
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     tag = client.get(path).headers["ETag"]
-    world.territory.name = "CPTS renommée en douce"
+    feed_rota.territory.name = "CPTS renommée en douce"
     db.session.commit()
 
     assert client.get(path, headers={"If-None-Match": tag}).status_code == 304
@@ -209,8 +204,8 @@ def test_an_unaudited_change_shows_within_a_minute(client, world, at_read_time):
     assert "renommée en douce" in after.get_data(as_text=True)
 
 
-def test_etag_changes_with_the_day_as_the_window_slides(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
+def test_etag_changes_with_the_day_as_the_window_slides(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     tag = client.get(path).headers["ETag"]
 
     at_read_time.shift(timedelta(days=1))
@@ -218,23 +213,25 @@ def test_etag_changes_with_the_day_as_the_window_slides(client, world, at_read_t
     assert client.get(path, headers={"If-None-Match": tag}).status_code == 200
 
 
-def test_site_feed_is_public_and_cached(client, world, at_read_time):
-    response = client.get(f"/ical/site/{world.site.id}.ics")
+def test_site_feed_is_public_and_cached(client, feed_rota, at_read_time):
+    response = client.get(f"/ical/site/{feed_rota.site.id}.ics")
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     tag = response.headers["ETag"]
     assert (
-        client.get(f"/ical/site/{world.site.id}.ics", headers={"If-None-Match": tag}).status_code
+        client.get(
+            f"/ical/site/{feed_rota.site.id}.ics", headers={"If-None-Match": tag}
+        ).status_code
         == 304
     )
 
 
-def test_site_feed_of_an_unknown_or_closed_site_is_not_found(client, world, at_read_time):
-    territory_services.set_site_active(world.other_site, False, by=None)
+def test_site_feed_of_an_unknown_or_closed_site_is_not_found(client, feed_rota, at_read_time):
+    territory_services.set_site_active(feed_rota.other_site, False, by=None)
     db.session.commit()
 
-    assert client.get(f"/ical/site/{world.other_site.id}.ics").status_code == 404
+    assert client.get(f"/ical/site/{feed_rota.other_site.id}.ics").status_code == 404
     assert client.get("/ical/site/999999.ics").status_code == 404
 
 
@@ -242,55 +239,55 @@ def test_site_feed_of_an_unknown_or_closed_site_is_not_found(client, world, at_r
 
 
 @pytest.mark.parametrize("token", ["made-up-token", "A" * 43, "x" * 500, "%00"])
-def test_unknown_token_is_not_found(client, world, token):
+def test_unknown_token_is_not_found(client, feed_rota, token):
     response = client.get(f"/ical/{token}.ics")
 
     assert response.status_code == 404
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_token_is_long_and_stored_hashed_only(world):
-    token = feeds.issue_gp_token(world.claire, by=None)
+def test_token_is_long_and_stored_hashed_only(feed_rota):
+    token = feeds.issue_gp_token(feed_rota.claire, by=None)
     db.session.commit()
 
     assert len(token) >= 43  # 32 random bytes, base64url
-    feed = feeds.gp_feed(world.claire)
+    feed = feeds.gp_feed(feed_rota.claire)
     assert feed.token_hash == feeds.hash_token(token)
     dump = db.session.execute(sa.text("SELECT * FROM calendar_feed")).all()
     assert token not in repr(dump)
 
 
-def test_rotation_kills_the_old_address_at_once(client, world, at_read_time):
-    old = world.gp_feed_path(world.claire)
-    new = world.gp_feed_path(world.claire)
+def test_rotation_kills_the_old_address_at_once(client, feed_rota, at_read_time):
+    old = feed_rota.gp_feed_path(feed_rota.claire)
+    new = feed_rota.gp_feed_path(feed_rota.claire)
 
     assert client.get(old).status_code == 404
     assert client.get(new).status_code == 200
     assert db.session.scalar(sa.select(sa.func.count(CalendarFeed.id))) == 1
 
 
-def test_revoked_address_is_not_found(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
-    feeds.revoke(feeds.gp_feed(world.claire), by=None)
+def test_revoked_address_is_not_found(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
+    feeds.revoke(feeds.gp_feed(feed_rota.claire), by=None)
     db.session.commit()
 
     assert client.get(path).status_code == 404
 
 
-def test_deactivated_gp_loses_their_feed_for_good(client, world, at_read_time):
-    path = world.gp_feed_path(world.claire)
-    territory_services.set_practitioner_active(world.claire, False, by=None)
+def test_deactivated_gp_loses_their_feed_for_good(client, feed_rota, at_read_time):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
+    territory_services.set_practitioner_active(feed_rota.claire, False, by=None)
     db.session.commit()
 
     assert client.get(path).status_code == 404
-    assert feeds.gp_feed(world.claire).revoked_at is not None
-    territory_services.set_practitioner_active(world.claire, True, by=None)
+    assert feeds.gp_feed(feed_rota.claire).revoked_at is not None
+    territory_services.set_practitioner_active(feed_rota.claire, True, by=None)
     db.session.commit()
     assert client.get(path).status_code == 404  # coming back needs a new address
 
 
-def test_territory_feed_names_the_gps(client, world, at_read_time):
-    text = client.get(world.territory_feed_path()).get_data(as_text=True)
+def test_territory_feed_names_the_gps(client, feed_rota, at_read_time):
+    text = client.get(feed_rota.territory_feed_path()).get_data(as_text=True)
 
     assert "Dr Claire Martin" in text
     assert "Dr Paul Durand" in text
@@ -312,9 +309,9 @@ def test_feeds_are_rate_limited(make_app, make_territory, make_site):
 
 
 @pytest.fixture
-def gp_client(client, auth, world, make_user):
+def gp_client(client, auth, feed_rota, make_user):
     user = make_user(
-        Role.GP, world.territory, email="claire.gp@example.org", practitioner=world.claire
+        Role.GP, feed_rota.territory, email="claire.gp@example.org", practitioner=feed_rota.claire
     )
     auth.login(user.email)
     return client
@@ -329,7 +326,7 @@ def test_gp_page_explains_how_to_subscribe(gp_client):
     assert not TOKEN_PATH.search(page)
 
 
-def test_gp_gets_a_working_address_shown_once(app, gp_client, world):
+def test_gp_gets_a_working_address_shown_once(app, gp_client, feed_rota):
     page = gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
         as_text=True
     )
@@ -348,7 +345,7 @@ def test_gp_gets_a_working_address_shown_once(app, gp_client, world):
         assert app.test_client().get(f"/ical/{token}.ics").status_code == 200
 
 
-def test_gp_regenerates_then_revokes_the_address(gp_client, world):
+def test_gp_regenerates_then_revokes_the_address(gp_client, feed_rota):
     first = TOKEN_PATH.search(
         gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
             as_text=True
@@ -369,10 +366,10 @@ def test_gp_regenerates_then_revokes_the_address(gp_client, world):
     assert "révoquée" in gp_client.get("/mes-plages/agenda").get_data(as_text=True)
 
 
-def test_gp_reminder_puts_an_alarm_in_the_feed(app, gp_client, world):
+def test_gp_reminder_puts_an_alarm_in_the_feed(app, gp_client, feed_rota):
     response = gp_client.post("/mes-plages/agenda", data={"action": "rappel", "alarm": "60"})
     assert response.status_code == 302
-    path = world.gp_feed_path(world.claire)  # the reminder survives a new address
+    path = feed_rota.gp_feed_path(feed_rota.claire)  # the reminder survives a new address
 
     with time_machine.travel(READ_AT, tick=False):
         text = app.test_client().get(path).get_data(as_text=True)
@@ -383,20 +380,22 @@ def test_gp_reminder_puts_an_alarm_in_the_feed(app, gp_client, world):
 
 
 @pytest.mark.parametrize("data", [{}, {"action": "pirater"}, {"action": "rappel", "alarm": "7"}])
-def test_gp_page_refuses_unknown_actions(gp_client, world, data):
+def test_gp_page_refuses_unknown_actions(gp_client, feed_rota, data):
     response = gp_client.post("/mes-plages/agenda", data=data)
 
     assert response.status_code == 200
     assert "Action inconnue" in response.get_data(as_text=True)
-    feed = feeds.gp_feed(world.claire)
+    feed = feeds.gp_feed(feed_rota.claire)
     assert feed is None or (not feed.live and feed.alarm_minutes is None)
 
 
 # --- the coordinator's page ----------------------------------------------------------------------
 
 
-def test_coordinator_issues_the_territory_feed_and_sees_site_feeds(client, auth, world, make_user):
-    coordinator = make_user(Role.COORDINATOR, world.territory, email="coord.feed@example.org")
+def test_coordinator_issues_the_territory_feed_and_sees_site_feeds(
+    client, auth, feed_rota, make_user
+):
+    coordinator = make_user(Role.COORDINATOR, feed_rota.territory, email="coord.feed@example.org")
     auth.login(coordinator.email)
 
     page = client.post("/coordination/agenda", data={"action": "nouvelle-adresse"}).get_data(
@@ -404,8 +403,8 @@ def test_coordinator_issues_the_territory_feed_and_sees_site_feeds(client, auth,
     )
 
     (token,) = set(TOKEN_PATH.findall(page))
-    assert f"/ical/site/{world.site.id}.ics" in page
-    assert f"/ical/site/{world.other_site.id}.ics" in page
+    assert f"/ical/site/{feed_rota.site.id}.ics" in page
+    assert f"/ical/site/{feed_rota.other_site.id}.ics" in page
     feed = feeds.find_live_feed(token)
     assert feed is not None
     assert feed.practitioner_id is None
@@ -422,8 +421,8 @@ def _url_from(output: str) -> str:
     return match[1]
 
 
-def test_cli_prints_a_gp_address_that_works(runner, client, world):
-    result = runner.invoke(args=["ical", "url", world.claire.rpps])
+def test_cli_prints_a_gp_address_that_works(runner, client, feed_rota):
+    result = runner.invoke(args=["ical", "url", feed_rota.claire.rpps])
 
     assert result.exit_code == 0, result.output
     token = _url_from(result.output)
@@ -432,11 +431,11 @@ def test_cli_prints_a_gp_address_that_works(runner, client, world):
         assert client.get(f"/ical/{token}.ics").status_code == 200
 
 
-def test_cli_cannot_show_an_active_address_again_without_rotate(runner, client, world):
-    first = _url_from(runner.invoke(args=["ical", "url", world.claire.rpps]).output)
+def test_cli_cannot_show_an_active_address_again_without_rotate(runner, client, feed_rota):
+    first = _url_from(runner.invoke(args=["ical", "url", feed_rota.claire.rpps]).output)
 
-    refused = runner.invoke(args=["ical", "url", world.claire.rpps])
-    rotated = runner.invoke(args=["ical", "url", world.claire.rpps, "--rotate"])
+    refused = runner.invoke(args=["ical", "url", feed_rota.claire.rpps])
+    rotated = runner.invoke(args=["ical", "url", feed_rota.claire.rpps, "--rotate"])
 
     assert refused.exit_code == 1
     assert "--rotate" in refused.output
@@ -446,18 +445,18 @@ def test_cli_cannot_show_an_active_address_again_without_rotate(runner, client, 
     assert feeds.find_live_feed(first) is None
 
 
-def test_cli_prints_the_territory_address(runner, world):
-    result = runner.invoke(args=["ical", "url", "--territory", world.territory.slug])
+def test_cli_prints_the_territory_address(runner, feed_rota):
+    result = runner.invoke(args=["ical", "url", "--territory", feed_rota.territory.slug])
 
     assert result.exit_code == 0, result.output
     feed = feeds.find_live_feed(_url_from(result.output))
     assert feed is not None
-    assert feed.territory_id == world.territory.id
+    assert feed.territory_id == feed_rota.territory.id
 
 
-def test_cli_uses_the_given_public_address(runner, world):
+def test_cli_uses_the_given_public_address(runner, feed_rota):
     result = runner.invoke(
-        args=["ical", "url", world.claire.rpps, "--base-url", "https://snp.cpts.example/"]
+        args=["ical", "url", feed_rota.claire.rpps, "--base-url", "https://snp.cpts.example/"]
     )
 
     assert "https://snp.cpts.example/ical/" in result.output
@@ -472,18 +471,18 @@ def test_cli_uses_the_given_public_address(runner, world):
         (["ical", "url"], "RPPS"),
     ],
 )
-def test_cli_explains_what_is_wrong(runner, world, args, message):
+def test_cli_explains_what_is_wrong(runner, feed_rota, args, message):
     result = runner.invoke(args=args)
 
     assert result.exit_code != 0
     assert message in result.output
 
 
-def test_cli_revokes_and_purges(runner, world):
-    token = _url_from(runner.invoke(args=["ical", "url", world.claire.rpps]).output)
+def test_cli_revokes_and_purges(runner, feed_rota):
+    token = _url_from(runner.invoke(args=["ical", "url", feed_rota.claire.rpps]).output)
 
-    revoked = runner.invoke(args=["ical", "revoke", world.claire.rpps])
-    again = runner.invoke(args=["ical", "revoke", world.claire.rpps])
+    revoked = runner.invoke(args=["ical", "revoke", feed_rota.claire.rpps])
+    again = runner.invoke(args=["ical", "revoke", feed_rota.claire.rpps])
     purged = runner.invoke(args=["ical", "purge"])
 
     assert revoked.exit_code == 0

@@ -26,7 +26,7 @@ from booking.models import Booking, BookingStatus
 from booking.slots import PHARMACY, SAS
 from publishing import fhir
 from rota.models import ConsultationMode
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, count
 
 FINESS = "850012345"
 OPERATOR = {
@@ -46,10 +46,6 @@ def valid(resource: dict) -> dict:
     """The resource, after ``fhir.resources`` (R4B) accepted it."""
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     return resource
-
-
-def count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Booking.id)))
 
 
 class Fhir:
@@ -547,7 +543,7 @@ def test_another_territorys_resources_are_not_found(api, booking_world):
 
 def test_sas_books_a_slot_and_it_appears_in_the_ui(api, booking_world, client):
     slot, gp = first_free(api)
-    before = count()
+    before = count(Booking)
     response = api.send("POST", "/fhir/Appointment", appointment(slot, gp))
     created = bundle_of(response, 201)
     assert urlsplit(response.headers["Location"]).path == f"/fhir/Appointment/{created['id']}"
@@ -556,7 +552,7 @@ def test_sas_books_a_slot_and_it_appears_in_the_ui(api, booking_world, client):
     assert created["slot"] == [{"reference": f"Slot/{slot['id']}"}]
     assert created["participant"][0]["actor"]["identifier"]["value"] == gp
     assert created["extension"][0]["valueReference"]["identifier"]["value"] == "810002909371"
-    assert count() == before + 1
+    assert count(Booking) == before + 1
     booking = db.session.scalar(sa.select(Booking).where(Booking.reference == created["id"]))
     assert (booking.channel, booking.booked_by_id) == (SAS, booking_world.users["regulator"].id)
     assert booking.family_name is None
@@ -578,7 +574,7 @@ def test_a_retry_of_the_same_appointment_books_once(api, booking_world):
     first = bundle_of(api.send("POST", "/fhir/Appointment", appointment(slot, gp)), 201)
     again = api.send("POST", "/fhir/Appointment", appointment(slot, gp))
     assert bundle_of(again, 200)["id"] == first["id"]
-    assert count() == 1
+    assert count(Booking) == 1
 
 
 def test_a_taken_slot_is_a_422_and_writes_nothing(api, booking_world):
@@ -588,7 +584,7 @@ def test_a_taken_slot_is_a_422_and_writes_nothing(api, booking_world):
         api.send("POST", "/fhir/Appointment", appointment(slot, gp, ident="rdv-2")), 422
     )
     assert "vient d'être pris" in text
-    assert count() == 1
+    assert count(Booking) == 1
     reused = appointment(
         slot, gp, start="2027-03-01T19:00:00+01:00", end="2027-03-01T19:15:00+01:00"
     )
@@ -614,7 +610,7 @@ def test_refused_appointments_are_422_with_the_reason(api, booking_world, change
     assert says in outcome_of(
         api.send("POST", "/fhir/Appointment", appointment(slot, gp, **change)), 422
     )
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_a_slot_beyond_the_window_is_422(api, booking_world):
@@ -629,7 +625,7 @@ def test_a_slot_beyond_the_window_is_422(api, booking_world):
         f"8{holder.rpps}",
     )
     assert "au-delà des 24 h" in outcome_of(api.send("POST", "/fhir/Appointment", body), 422)
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_a_gp_outside_the_cpts_is_refused(api, booking_world):
@@ -652,7 +648,7 @@ def test_a_gp_outside_the_cpts_is_refused(api, booking_world):
 )
 def test_malformed_appointments_are_400(api, booking_world, body):
     outcome_of(api.send("POST", "/fhir/Appointment", body), 400)
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_oversized_appointments_are_413(api, booking_world):
@@ -670,7 +666,7 @@ def test_oversized_appointments_are_413(api, booking_world):
         environ_overrides={"wsgi.input_terminated": True},
     )
     outcome_of(response, 413)
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_an_appointment_without_operator_or_in_plain_text_is_400(api, booking_world):
@@ -685,7 +681,7 @@ def test_an_appointment_without_operator_or_in_plain_text_is_400(api, booking_wo
         headers={**api.headers(), "Content-Type": "text/plain"},
     )
     outcome_of(response, 400)
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_racing_appointments_book_the_slot_once(api, booking_world, app):
@@ -714,7 +710,7 @@ def test_racing_appointments_book_the_slot_once(api, booking_world, app):
         thread.join()
     assert sorted(answers) == [201] + [422] * (racers - 1), answers
     db.session.expire_all()
-    assert count() == 1
+    assert count(Booking) == 1
 
 
 # --- updates -------------------------------------------------------------------------------------
@@ -792,7 +788,7 @@ def test_fhir_bookings_keep_the_channel_rules(api, booking_world):
         f"8{reserved.practitioner.rpps}",
     )
     assert "réservé" in outcome_of(api.send("POST", "/fhir/Appointment", body), 422)
-    assert count() == 0
+    assert count(Booking) == 0
 
 
 def test_a_coordinator_token_works_and_a_gp_has_none(api, booking_world):

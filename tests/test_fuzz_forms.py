@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from app.extensions import db
 from booking import services as booking_services
-from rota import services as rota_services
-from tests.conftest import PASSWORD, next_rpps, password_hash
+from rota import scenarios
+from tests.helpers import PASSWORD, logged_in, next_rpps, password_hash
 
 EXAMPLES = 25
 
@@ -109,17 +109,13 @@ def fuzz_world(app, booking_world, make_user, monkeypatch):
     world = booking_world
     with time_machine.travel(world.now, tick=False):
         start = date(2027, 4, 1)
-        period = rota_services.create_period(
-            world.territory, name="Avril", start_date=start, end_date=start + timedelta(6), by=None
+        period = scenarios.open_period(
+            world.territory, name="Avril", start=start, end=start + timedelta(6)
         )
-        rota_services.open_wishes(period, deadline=None, by=None)
         db.session.commit()
         clients = {}
         for role in ("coordinator", "regulator", "gp"):
-            client = app.test_client()
-            login = {"email": world.users[role].email, "password": PASSWORD}
-            assert client.post("/connexion", data=login).status_code == 302
-            clients[role] = client
+            clients[role] = logged_in(app, world.users[role].email)
         clients["anonymous"] = app.test_client()
         yield world, period, clients
 

@@ -24,8 +24,9 @@ import time_machine
 from app.extensions import db
 from publishing import feeds, ical
 from publishing.models import FeedTombstone
+from rota import scenarios
 from rota import services as rota_services
-from rota.models import Assignment, ConsultationMode, HolidayRule
+from rota.models import Assignment
 from tests.feed_world import (
     DST_DAY,
     READ_AT,
@@ -33,7 +34,6 @@ from tests.feed_world import (
     SWAPPED_DAY,
     TRICKY_NAME,
     add_booking,
-    build_feed_world,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -162,11 +162,6 @@ def test_vtimezone_read_back_agrees_with_zoneinfo_every_half_hour(zone):
 # --- golden feeds ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def world(app, make_territory, make_site, make_practitioner):
-    return build_feed_world(make_territory, make_site, make_practitioner)
-
-
 def _fetch(client, path: str, at: datetime = READ_AT) -> bytes:
     with time_machine.travel(at, tick=False):
         response = client.get(path)
@@ -174,14 +169,14 @@ def _fetch(client, path: str, at: datetime = READ_AT) -> bytes:
     return response.get_data()
 
 
-def _path(world, name: str) -> str:
+def _path(feed_rota, name: str) -> str:
     if name == "claire":
-        return world.gp_feed_path(world.claire)
+        return feed_rota.gp_feed_path(feed_rota.claire)
     if name == "paul":
-        return world.gp_feed_path(world.paul)
+        return feed_rota.gp_feed_path(feed_rota.paul)
     if name == "territory":
-        return world.territory_feed_path()
-    return f"/ical/site/{world.site.id}.ics"
+        return feed_rota.territory_feed_path()
+    return f"/ical/site/{feed_rota.site.id}.ics"
 
 
 def _normalised(data: bytes) -> str:
@@ -198,8 +193,8 @@ FEEDS = ["claire", "paul", "territory", "site"]
 
 
 @pytest.mark.parametrize("name", FEEDS)
-def test_feed_matches_its_golden_file(client, world, name):
-    data = _fetch(client, _path(world, name))
+def test_feed_matches_its_golden_file(client, feed_rota, name):
+    data = _fetch(client, _path(feed_rota, name))
 
     golden = GOLDEN / f"{name}.ics"
     if os.environ.get("UPDATE_GOLDEN") == "1":
@@ -208,8 +203,8 @@ def test_feed_matches_its_golden_file(client, world, name):
 
 
 @pytest.mark.parametrize("name", FEEDS)
-def test_feed_parses_back_with_its_times_in_the_territory_zone(client, world, name):
-    events = list(_events(_fetch(client, _path(world, name))).values())
+def test_feed_parses_back_with_its_times_in_the_territory_zone(client, feed_rota, name):
+    events = list(_events(_fetch(client, _path(feed_rota, name))).values())
 
     assert events
     for event in events:
@@ -265,11 +260,11 @@ def test_golden_dst_weekend_is_one_hour_apart_in_utc():
     assert starts[DST_DAY].time() == time(7)  # 09:00 CEST
 
 
-def test_icaljs_agrees_on_a_live_feed_with_an_alarm(client, world, tmp_path):
-    feeds.set_alarm(world.claire, 60, by=None)
+def test_icaljs_agrees_on_a_live_feed_with_an_alarm(client, feed_rota, tmp_path):
+    feeds.set_alarm(feed_rota.claire, 60, by=None)
     db.session.commit()
     path = tmp_path / "claire.ics"
-    path.write_bytes(_fetch(client, _path(world, "claire")))
+    path.write_bytes(_fetch(client, _path(feed_rota, "claire")))
 
     (read,) = _icaljs([path]).values()
 
@@ -280,23 +275,25 @@ def test_icaljs_agrees_on_a_live_feed_with_an_alarm(client, world, tmp_path):
 # --- how events follow the rota -------------------------------------------------------------------
 
 
-def test_uids_are_stable_across_regeneration_and_rotation(client, world):
-    first = _events(_fetch(client, world.gp_feed_path(world.claire)))
+def test_uids_are_stable_across_regeneration_and_rotation(client, feed_rota):
+    first = _events(_fetch(client, feed_rota.gp_feed_path(feed_rota.claire)))
     with time_machine.travel(READ_AT, tick=False):
-        add_booking(world.session_on(DST_DAY), seat=1, slot_index=2, reference="FEED3456")
+        add_booking(feed_rota.session_on(DST_DAY), seat=1, slot_index=2, reference="FEED3456")
         db.session.commit()
 
-    later = _events(_fetch(client, world.gp_feed_path(world.claire), READ_AT + timedelta(days=2)))
+    later = _events(
+        _fetch(client, feed_rota.gp_feed_path(feed_rota.claire), READ_AT + timedelta(days=2))
+    )
 
     assert set(later) == set(first)
     assert "Rendez-vous pris sur votre place : 1." in str(later["gp-4-1@tdr.test"]["DESCRIPTION"])
 
 
-def test_cancelling_a_session_raises_its_sequence_and_cancels_it(client, world):
-    path = world.gp_feed_path(world.claire)
+def test_cancelling_a_session_raises_its_sequence_and_cancels_it(client, feed_rota):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     before = _events(_fetch(client, path))["gp-4-1@tdr.test"]
     with time_machine.travel(READ_AT, tick=False):
-        rota_services.cancel_session(world.session_on(DST_DAY), reason="Grève", by=None)
+        rota_services.cancel_session(feed_rota.session_on(DST_DAY), reason="Grève", by=None)
         db.session.commit()
 
     after = _events(_fetch(client, path, READ_AT + timedelta(hours=1)))["gp-4-1@tdr.test"]
@@ -308,24 +305,24 @@ def test_cancelling_a_session_raises_its_sequence_and_cancels_it(client, world):
     assert after["LAST-MODIFIED"].dt == READ_AT
 
 
-def _hand_over(world, how: str) -> None:
-    assignment = world.session_on(DST_DAY).assignments[0]
+def _hand_over(feed_rota, how: str) -> None:
+    assignment = feed_rota.session_on(DST_DAY).assignments[0]
     if how == "swap":
-        offer = rota_services.offer_swap(assignment, to=world.paul, message="", by=None)
-        rota_services.accept_swap(offer, world.paul, by=None)
+        offer = rota_services.offer_swap(assignment, to=feed_rota.paul, message="", by=None)
+        rota_services.accept_swap(offer, feed_rota.paul, by=None)
     elif how == "replace":
-        rota_services.replace_gp(assignment, world.paul, by=None)
+        rota_services.replace_gp(assignment, feed_rota.paul, by=None)
     else:
         rota_services.unassign(assignment, by=None)
     db.session.commit()
 
 
 @pytest.mark.parametrize("how", ["swap", "replace", "unassign"])
-def test_session_taken_from_a_gp_stays_cancelled_with_a_higher_sequence(client, world, how):
-    claire, paul = world.gp_feed_path(world.claire), world.gp_feed_path(world.paul)
+def test_session_taken_from_a_gp_stays_cancelled_with_a_higher_sequence(client, feed_rota, how):
+    claire, paul = feed_rota.gp_feed_path(feed_rota.claire), feed_rota.gp_feed_path(feed_rota.paul)
     before = _events(_fetch(client, claire))["gp-4-1@tdr.test"]
     with time_machine.travel(READ_AT, tick=False):
-        _hand_over(world, how)
+        _hand_over(feed_rota, how)
 
     after = _events(_fetch(client, claire, READ_AT + timedelta(hours=1)))
     taker = _events(_fetch(client, paul, READ_AT + timedelta(hours=1)))
@@ -343,8 +340,8 @@ def test_session_taken_from_a_gp_stays_cancelled_with_a_higher_sequence(client, 
         assert str(event["UID"]) != "gp-4-1@tdr.test"  # each GP's event is their own
 
 
-def test_taken_session_leaves_the_feed_after_30_days(client, world):
-    path = world.gp_feed_path(world.claire)
+def test_taken_session_leaves_the_feed_after_30_days(client, feed_rota):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     # The swap of the 27th was on 12 March, 10:00 UTC (11:00 in Paris).
     kept = _events(_fetch(client, path, SWAPPED_AT + timedelta(days=30)))
     dropped = _events(_fetch(client, path, SWAPPED_AT + timedelta(days=31)))
@@ -353,13 +350,13 @@ def test_taken_session_leaves_the_feed_after_30_days(client, world):
     assert "gp-3-1@tdr.test" not in dropped
 
 
-def test_session_handed_back_is_confirmed_above_its_cancelled_sequence(client, world):
-    path = world.gp_feed_path(world.claire)
+def test_session_handed_back_is_confirmed_above_its_cancelled_sequence(client, feed_rota):
+    path = feed_rota.gp_feed_path(feed_rota.claire)
     cancelled = _events(_fetch(client, path))["gp-3-1@tdr.test"]
     with time_machine.travel(READ_AT, tick=False):
-        assignment = world.session_on(SWAPPED_DAY).assignments[0]
-        offer = rota_services.offer_swap(assignment, to=world.claire, message="", by=None)
-        rota_services.accept_swap(offer, world.claire, by=None)
+        assignment = feed_rota.session_on(SWAPPED_DAY).assignments[0]
+        offer = rota_services.offer_swap(assignment, to=feed_rota.claire, message="", by=None)
+        rota_services.accept_swap(offer, feed_rota.claire, by=None)
         db.session.commit()
 
     back = _events(_fetch(client, path, READ_AT + timedelta(hours=1)))["gp-3-1@tdr.test"]
@@ -369,35 +366,35 @@ def test_session_handed_back_is_confirmed_above_its_cancelled_sequence(client, w
     assert int(back["SEQUENCE"]) > int(cancelled["SEQUENCE"])
 
 
-def test_feed_keeps_30_days_of_past_sessions(client, world):
+def test_feed_keeps_30_days_of_past_sessions(client, feed_rota):
     events = _events(
-        _fetch(client, world.gp_feed_path(world.claire), datetime(2027, 4, 25, 10, tzinfo=UTC))
+        _fetch(
+            client, feed_rota.gp_feed_path(feed_rota.claire), datetime(2027, 4, 25, 10, tzinfo=UTC)
+        )
     )
 
     days = sorted(e["DTSTART"].dt.date() for e in events.values())
     assert days == [DST_DAY]  # 20 March is more than 30 days back; 27 March was given away
 
 
-def test_feed_shows_published_periods_only(client, world):
+def test_feed_shows_published_periods_only(client, feed_rota):
     with time_machine.travel(READ_AT, tick=False):
-        period = rota_services.create_period(
-            world.territory,
+        scenarios.open_period(
+            feed_rota.territory,
             name="Avril 2027",
-            start_date=date(2027, 4, 5),
-            end_date=date(2027, 4, 30),
-            by=None,
+            start=date(2027, 4, 5),
+            end=date(2027, 4, 30),
+            volunteers=lambda period: [(period.sessions[0], feed_rota.claire)],
         )
-        rota_services.open_wishes(period, deadline=None, by=None)
-        rota_services.volunteer(period.sessions[0], world.claire, by=None)
         db.session.commit()
 
-    events = _events(_fetch(client, world.gp_feed_path(world.claire)))
+    events = _events(_fetch(client, feed_rota.gp_feed_path(feed_rota.claire)))
 
     assert max(e["DTSTART"].dt.date() for e in events.values()) == DST_DAY
 
 
-def test_gp_feed_counts_bookings_and_carries_no_patient_data(client, world):
-    data = _fetch(client, world.gp_feed_path(world.claire))
+def test_gp_feed_counts_bookings_and_carries_no_patient_data(client, feed_rota):
+    data = _fetch(client, feed_rota.gp_feed_path(feed_rota.claire))
 
     first = _events(data)["gp-1-1@tdr.test"]
     assert "Rendez-vous pris sur votre place : 1." in str(first["DESCRIPTION"])
@@ -406,8 +403,8 @@ def test_gp_feed_counts_bookings_and_carries_no_patient_data(client, world):
         assert secret not in text
 
 
-def test_site_feed_never_names_a_gp(client, world):
-    text = _fetch(client, _path(world, "site")).decode()
+def test_site_feed_never_names_a_gp(client, feed_rota):
+    text = _fetch(client, _path(feed_rota, "site")).decode()
 
     assert "Martin" not in text
     assert "Durand" not in text
@@ -415,14 +412,14 @@ def test_site_feed_never_names_a_gp(client, world):
 
 
 def test_unfilled_session_is_tentative_for_the_territory_and_cancelled_for_the_public(
-    client, world
+    client, feed_rota
 ):
     with time_machine.travel(READ_AT, tick=False):
-        _hand_over(world, "unassign")
-    territory = _events(_fetch(client, _path(world, "territory")))
-    public = _events(_fetch(client, _path(world, "site")))
+        _hand_over(feed_rota, "unassign")
+    territory = _events(_fetch(client, _path(feed_rota, "territory")))
+    public = _events(_fetch(client, _path(feed_rota, "site")))
 
-    session_id = world.session_on(DST_DAY).id
+    session_id = feed_rota.session_on(DST_DAY).id
     assert str(territory[f"territory-{session_id}@tdr.test"]["STATUS"]) == "TENTATIVE"
     assert "à pourvoir" in str(territory[f"territory-{session_id}@tdr.test"]["SUMMARY"])
     assert str(public[f"site-{session_id}@tdr.test"]["STATUS"]) == "CANCELLED"
@@ -435,28 +432,17 @@ def test_changes_before_publication_leave_no_tombstone(
     territory = make_territory()
     site = make_site(territory)
     gp = make_practitioner(territory, site_ids=[site.id])
-    rota_services.create_template(
+    period = scenarios.open_period(
         territory,
-        rota_services.TemplateData(
-            site_id=site.id,
-            weekdays=frozenset(range(7)),
-            start_time=time(17),
-            end_time=time(20),
-            gps_needed=1,
-            slot_minutes=15,
-            mode=ConsultationMode.SURGERY,
-            sas_slots=0,
-            pharmacy_slots=0,
-            valid_from=date(2027, 1, 1),
-            valid_to=None,
-            on_holidays=HolidayRule.NORMAL,
-        ),
-        by=None,
+        name="P",
+        start=date(2027, 5, 3),
+        end=date(2027, 5, 9),
+        templates=[
+            scenarios.template(
+                site, weekdays=range(7), start=time(17), end=time(20), valid_from=date(2027, 1, 1)
+            )
+        ],
     )
-    period = rota_services.create_period(
-        territory, name="P", start_date=date(2027, 5, 3), end_date=date(2027, 5, 9), by=None
-    )
-    rota_services.open_wishes(period, deadline=None, by=None)
     assignment = rota_services.volunteer(period.sessions[0], gp, by=None)
 
     rota_services.unassign(assignment, by=None)
@@ -466,7 +452,7 @@ def test_changes_before_publication_leave_no_tombstone(
     assert db.session.scalar(sa.select(sa.func.count(FeedTombstone.id))) == 0
 
 
-def test_purge_deletes_only_tombstones_no_feed_serves(world):
+def test_purge_deletes_only_tombstones_no_feed_serves(feed_rota):
     assert db.session.scalar(sa.select(sa.func.count(FeedTombstone.id))) == 2
 
     assert feeds.purge_tombstones(now=SWAPPED_AT + timedelta(days=31)) == 0

@@ -6,7 +6,7 @@ import time_machine
 
 from app.extensions import db
 from booking import tokens
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_a_day_of_work_logs_no_secret(app, booking_world, caplog):

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from app.extensions import db
-from tests.conftest import POSTGRES_URL, _make_app
+from tests.helpers import POSTGRES_URL, build_app
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def empty_database_url(backend, tmp_path):
 
 
 def test_upgrade_from_empty_then_no_drift(empty_database_url):
-    app = _make_app(empty_database_url)
+    app = build_app(empty_database_url)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
@@ -51,7 +51,7 @@ def test_migration_files_are_named_date_first(project_root):
 
 def test_migrations_create_every_check_constraint_of_the_models(empty_database_url):
     """Autogenerate ignores CHECK constraints, so compare their names table by table."""
-    app = _make_app(empty_database_url)
+    app = build_app(empty_database_url)
     with app.app_context():
         upgrade()
         inspector = sa.inspect(db.engine)

@@ -18,8 +18,8 @@ from app.territory.practitioner_csv import (
     parse,
     parse_profession,
 )
-from app.validators import ValidationError
-from tests.conftest import luhn_complete, next_rpps
+from app.validators import ValidationError, luhn_complete
+from tests.helpers import next_rpps
 
 HEADER = "rpps;nom;prenom;profession;email;telephone;sites"
 SITES = (KnownSite("MSP des Marais"), KnownSite("Cabinet du Port"), KnownSite("Élan Santé"))

@@ -17,7 +17,8 @@ from app.enums import Profession, Role
 from app.extensions import db
 from app.models import AuditEvent, Practitioner, Site, Territory, User
 from app.territory.practitioner_import import ImportReport, import_practitioners
-from tests.conftest import PASSWORD, AuthActions, luhn_complete, next_rpps
+from app.validators import luhn_complete
+from tests.helpers import PASSWORD, AuthActions, count, next_rpps
 
 HEADER = "rpps;nom;prenom;profession;email;telephone;sites"
 EXCEL_FILE = Path(__file__).parent / "data" / "practitioners_excel_utf8.csv"
@@ -31,10 +32,6 @@ def bad_rpps() -> str:
 
 def csv_bytes(*lines: str, header: str = HEADER) -> bytes:
     return "\n".join([header, *lines]).encode()
-
-
-def practitioner_count() -> int:
-    return db.session.scalar(sa.select(sa.func.count(Practitioner.id)))
 
 
 def by_rpps(rpps: str, territory: Territory | None = None) -> Practitioner:
@@ -93,7 +90,7 @@ def test_import_good_file_creates_practitioners_with_their_sites(app, territory)
     report = run_import(territory, data)
 
     assert report == ImportReport(created=2, updated=0, errors=[])
-    assert practitioner_count() == 2
+    assert count(Practitioner) == 2
     claire = by_rpps(rpps[0])
     assert claire.territory_id == territory.id
     assert (claire.family_name, claire.given_name, claire.profession) == (
@@ -131,7 +128,7 @@ def test_import_same_file_twice_updates_instead_of_duplicating(app, territory):
     report = run_import(territory, csv_bytes(*lines))
 
     assert (report.created, report.updated, report.errors) == (0, 3, [])
-    assert practitioner_count() == 3
+    assert count(Practitioner) == 3
     assert by_rpps(rpps[1]).phone == "+33781223344"
     assert by_rpps(rpps[0]).phone == "+33612345678"
     assert [e.detail for e in import_events()] == [
@@ -288,7 +285,7 @@ def test_import_with_one_bad_line_writes_nothing(
     assert not db.session.new
     assert not db.session.dirty
     db.session.rollback()
-    assert practitioner_count() == 1
+    assert count(Practitioner) == 1
     assert by_rpps(existing.rpps).phone == "+33251000000"
     assert import_events() == []
 
@@ -302,7 +299,7 @@ def test_import_duplicate_rpps_writes_nothing(app, territory):
     assert [str(e) for e in report.errors] == [
         f"Ligne 4, colonne « rpps » : Le RPPS {dup} figure déjà ligne 2."
     ]
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 def test_import_missing_column_writes_nothing(app, territory):
@@ -311,7 +308,7 @@ def test_import_missing_column_writes_nothing(app, territory):
     report = run_import(territory, data)
 
     assert [(e.line, e.column) for e in report.errors] == [(1, "prenom")]
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 def test_import_reports_every_bad_line_at_once(app, territory):
@@ -330,7 +327,7 @@ def test_import_reports_every_bad_line_at_once(app, territory):
         (5, "telephone"),
         (5, "sites"),
     ]
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 def test_import_site_of_another_territory_is_unknown(app, territory, make_territory, make_site):
@@ -342,7 +339,7 @@ def test_import_site_of_another_territory_is_unknown(app, territory, make_territ
     assert [str(e) for e in report.errors] == [
         "Ligne 2, colonne « sites » : Lieu inconnu sur le territoire : « MSP d'ailleurs »."
     ]
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 def test_import_deactivated_site_is_refused(app, territory):
@@ -353,7 +350,7 @@ def test_import_deactivated_site_is_refused(app, territory):
     report = run_import(territory, csv_bytes(gp_line(next_rpps(), sites=site.name)))
 
     assert [(e.line, e.column) for e in report.errors] == [(2, "sites")]
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 @pytest.mark.parametrize(
@@ -370,7 +367,7 @@ def test_import_unusable_file_is_one_clear_error(app, territory, data, message):
 
     assert len(report.errors) == 1
     assert message in str(report.errors[0])
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
 
 # --- command line --------------------------------------------------------------------------
@@ -385,13 +382,13 @@ def test_import_cli_success_prints_counts(app, runner, territory):
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "4 professionnel(s) créé(s), 0 mis à jour.\n"
-    assert practitioner_count() == 4
+    assert count(Practitioner) == 4
 
     result = invoke(runner, EXCEL_FILE, territory)
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 professionnel(s) créé(s), 4 mis à jour.\n"
-    assert practitioner_count() == 4
+    assert count(Practitioner) == 4
 
 
 def test_import_cli_failure_exits_non_zero_and_writes_nothing(
@@ -418,7 +415,7 @@ def test_import_cli_failure_exits_non_zero_and_writes_nothing(
         "Error: 2 erreur(s) : rien n'a été importé.",
     ]
     db.session.expire_all()
-    assert practitioner_count() == 1
+    assert count(Practitioner) == 1
     assert by_rpps(existing.rpps).phone == "+33251000000"
     assert import_events() == []
 
@@ -442,7 +439,7 @@ def test_import_page_shows_errors_and_writes_nothing(
     page = response.get_data(as_text=True)
     assert "Ligne 3, colonne « profession »" in page
     assert "aucun professionnel n&#39;a été importé" in page
-    assert practitioner_count() == 0
+    assert count(Practitioner) == 0
 
     response = client.post(
         "/coordination/professionnels/import",
@@ -451,4 +448,4 @@ def test_import_page_shows_errors_and_writes_nothing(
     )
 
     assert response.status_code == 302
-    assert practitioner_count() == 1
+    assert count(Practitioner) == 1

@@ -9,7 +9,7 @@ from app.enums import Role
 from app.extensions import db
 from app.timeutil import now_utc
 from rota.models import Assignment, PeriodStatus, RotaPeriod, SessionTemplate, Unavailability
-from tests.conftest import PASSWORD
+from tests.helpers import logged_in
 
 
 @pytest.fixture
@@ -22,12 +22,6 @@ def setup(app, make_territory, make_site, make_practitioner, make_user):
     coordinator = make_user(Role.COORDINATOR, territory, email="coord@example.org")
     gp_user = make_user(Role.GP, territory, email="gp@example.org", practitioner=gps[0])
     return territory, site, gps, coordinator, gp_user
-
-
-def _login(app, email):
-    client = app.test_client()
-    assert client.post("/connexion", data={"email": email, "password": PASSWORD}).status_code == 302
-    return client
 
 
 def _template_form(site, **kw):
@@ -69,7 +63,7 @@ def _open_period(coord, site, *, offset: int, days: int):
 
 def test_coordinator_goes_from_template_to_published_rota(app, setup):
     _, site, _, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     assert coord.post("/coordination/plages-types", data=_template_form(site)).status_code == 302
     start = now_utc().date() + timedelta(days=1)
     response = coord.post(
@@ -102,7 +96,7 @@ def test_coordinator_goes_from_template_to_published_rota(app, setup):
 
 def test_bad_template_is_explained_and_not_saved(app, setup):
     _, site, _, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     page = coord.post(
         "/coordination/plages-types", data=_template_form(site, end_time="17:00")
     ).get_data(as_text=True)
@@ -115,7 +109,7 @@ def test_bad_template_is_explained_and_not_saved(app, setup):
 
 
 def test_period_actions_out_of_order_are_refused(app, setup):
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start = date(2027, 1, 4)
     coord.post(
         "/coordination/periodes",
@@ -136,10 +130,10 @@ def test_period_actions_out_of_order_are_refused(app, setup):
 
 def test_gp_declares_unavailability_and_volunteers(app, setup):
     _, site, gps, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=1, days=3)
 
-    gp = _login(app, "gp@example.org")
+    gp = logged_in(app, "gp@example.org")
     page = gp.get("/mes-plages").get_data(as_text=True)
     assert "Je prends cette plage" in page
     bad = gp.post(
@@ -166,14 +160,14 @@ def test_gp_declares_unavailability_and_volunteers(app, setup):
 def test_gp_without_practitioner_link_is_refused(app, setup, make_user):
     territory = setup[0]
     make_user(Role.GP, territory, email="orphan@example.org")
-    assert _login(app, "orphan@example.org").get("/mes-plages").status_code == 403
+    assert logged_in(app, "orphan@example.org").get("/mes-plages").status_code == 403
 
 
 def test_manual_edit_refuses_a_breach_and_warns_on_a_wish(app, setup, make_practitioner, make_site):
     from rota import services
 
     territory, site, gps, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=1, days=3)
     first, second = period.sessions[0], period.sessions[1]
     services.save_wish(
@@ -224,7 +218,7 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
     from rota import services
 
     territory, site, gps, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=2, days=2)
     session = period.sessions[0]
     services.assign(session, gps[0], source=services.AssignmentSource.MANUAL, locked=True, by=None)
@@ -232,7 +226,7 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
     coord.post(f"/coordination/periodes/{period.id}/generer")
     coord.post(f"/coordination/periodes/{period.id}/publier")
 
-    giver = _login(app, "gp@example.org")
+    giver = logged_in(app, "gp@example.org")
     assignment = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == session.id))
     page = giver.post(
         f"/mes-plages/{assignment.id}/ceder", data={"to": ""}, follow_redirects=True
@@ -240,7 +234,7 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
     assert "proposée sur la bourse" in page
 
     make_user(Role.GP, territory, email="taker@example.org", practitioner=gps[1])
-    taker = _login(app, "taker@example.org")
+    taker = logged_in(app, "taker@example.org")
     page = taker.get("/mes-plages").get_data(as_text=True)
     assert "Plages proposées par vos confrères" in page
     from rota.models import SwapRequest
@@ -257,10 +251,10 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
     from rota.models import Wish
 
     _, site, gps, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=3, days=6)
 
-    gp = _login(app, "gp@example.org")
+    gp = logged_in(app, "gp@example.org")
     assert "pas encore répondu" in gp.get("/mes-plages").get_data(as_text=True)
     bad = gp.post(
         f"/periodes/{period.id}/souhaits",
@@ -305,7 +299,7 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
 
 
 def _published_period(app, site, *, offset: int = 2, days: int = 3):
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=offset, days=days)
     coord.post(f"/coordination/periodes/{period.id}/generer")
     coord.post(f"/coordination/periodes/{period.id}/publier")
@@ -315,7 +309,7 @@ def _published_period(app, site, *, offset: int = 2, days: int = 3):
 
 def test_coordinator_edits_a_template(app, setup):
     _, site, _, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     coord.post("/coordination/plages-types", data=_template_form(site))
     template = db.session.scalar(sa.select(SessionTemplate))
     page = coord.get(f"/coordination/plages-types/{template.id}").get_data(as_text=True)
@@ -341,9 +335,9 @@ def test_gp_wish_form_records_personal_limits(app, setup):
     from rota.models import Wish
 
     _, site, _, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     _, period = _open_period(coord, site, offset=3, days=6)
-    gp = _login(app, "gp@example.org")
+    gp = logged_in(app, "gp@example.org")
     page = gp.post(
         f"/periodes/{period.id}/souhaits",
         data={"weight": "1.0", "target_sessions": "4", "max_per_day": "2", "max_per_period": "3"},
@@ -372,7 +366,7 @@ def test_gap_on_the_bourse_taken_by_a_gp_and_seen_by_the_coordinator(app, setup)
     assert "Places manquantes (1)" in page
     assert f"/coordination/plages/{session.id}" in page
 
-    gp = _login(app, "gp@example.org")
+    gp = logged_in(app, "gp@example.org")
     page = gp.get("/mes-plages").get_data(as_text=True)
     assert "Bourse : plages à pourvoir" in page
     page = gp.post(f"/plages/{session.id}/prendre", follow_redirects=True).get_data(as_text=True)
@@ -392,10 +386,10 @@ def test_coordinator_approves_a_swap_when_the_territory_asks(app, setup, make_us
     db.session.commit()
     coord, _, period = _published_period(app, site)
     mine = db.session.scalar(sa.select(Assignment).where(Assignment.practitioner_id == gps[0].id))
-    gp = _login(app, "gp@example.org")
+    gp = logged_in(app, "gp@example.org")
     gp.post(f"/mes-plages/{mine.id}/ceder", data={"to": str(gps[1].id)})
     make_user(Role.GP, territory, email="taker@example.org", practitioner=gps[1])
-    taker = _login(app, "taker@example.org")
+    taker = logged_in(app, "taker@example.org")
     swap = db.session.scalar(sa.select(SwapRequest))
     page = taker.post(f"/echanges/{swap.id}/accepter", follow_redirects=True).get_data(as_text=True)
     assert "attend la validation de la coordination" in page
@@ -413,7 +407,7 @@ def test_coordinator_approves_a_swap_when_the_territory_asks(app, setup, make_us
 
 def test_settings_page_turns_swap_approval_on(app, setup):
     territory, _, _, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     form = coord.get("/coordination/territoire").get_data(as_text=True)
     assert "validés par la coordination" in form
     coord.post(
@@ -432,11 +426,11 @@ def test_settings_page_turns_swap_approval_on(app, setup):
 
 def test_printable_month_for_regulators_and_gps(app, setup, make_user):
     territory, site, gps, _, _ = setup
-    coord = _login(app, "coord@example.org")
+    coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=2, days=3)
     coord.post(f"/coordination/periodes/{period.id}/generer")
     make_user(Role.REGULATOR, territory, email="samu@example.org")
-    regulator = _login(app, "samu@example.org")
+    regulator = logged_in(app, "samu@example.org")
     assert regulator.get(f"/tableaux/{period.id}/impression").status_code == 404  # not published
     draft = coord.get(f"/tableaux/{period.id}/impression").get_data(as_text=True)
     assert "PROJET non publié" in draft

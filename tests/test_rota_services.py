@@ -43,7 +43,7 @@ def template_data(site, **kw):
 
 
 @pytest.fixture
-def world(make_territory, make_site, make_practitioner):
+def draft_period(make_territory, make_site, make_practitioner):
     territory = make_territory()
     site = make_site(territory, name="MSP des Marais")
     gps = [
@@ -60,16 +60,16 @@ def world(make_territory, make_site, make_practitioner):
     return territory, site, gps, period
 
 
-def test_overlapping_templates_at_one_site_are_refused(world):
-    territory, site, _, _ = world
+def test_overlapping_templates_at_one_site_are_refused(draft_period):
+    territory, site, _, _ = draft_period
     with pytest.raises(ValidationError, match="chevauche"):
         services.create_template(
             territory, template_data(site, start_time=time(19), end_time=time(21)), by=None
         )
 
 
-def test_reserved_slots_cannot_exceed_the_session(world):
-    territory, site, _, _ = world
+def test_reserved_slots_cannot_exceed_the_session(draft_period):
+    territory, site, _, _ = draft_period
     with pytest.raises(ValidationError, match="dépassent"):
         services.create_template(
             territory,
@@ -78,8 +78,8 @@ def test_reserved_slots_cannot_exceed_the_session(world):
         )
 
 
-def test_lifecycle_open_generate_publish(world):
-    territory, _, gps, period = world
+def test_lifecycle_open_generate_publish(draft_period):
+    territory, _, gps, period = draft_period
     with pytest.raises(ValidationError, match="après l'ouverture"):
         services.generate_rota(period, by=None)
     assert services.open_wishes(period, deadline=None, by=None) == 10
@@ -101,8 +101,8 @@ def test_lifecycle_open_generate_publish(world):
         services.publish_rota(period, by=None)
 
 
-def test_volunteered_sessions_survive_regeneration(world):
-    _, _, gps, period = world
+def test_volunteered_sessions_survive_regeneration(draft_period):
+    _, _, gps, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     first = period.sessions[0]
     services.volunteer(first, gps[3], by=None)
@@ -117,8 +117,8 @@ def test_volunteered_sessions_survive_regeneration(world):
     )
 
 
-def test_unavailability_is_respected_by_generation(world):
-    _, _, gps, period = world
+def test_unavailability_is_respected_by_generation(draft_period):
+    _, _, gps, period = draft_period
     services.declare_unavailability(
         gps[0], start_date=MONDAY, end_date=MONDAY + timedelta(days=13), reason="congés", by=None
     )
@@ -131,8 +131,10 @@ def test_unavailability_is_respected_by_generation(world):
     )
 
 
-def test_manual_assignment_breaking_a_hard_rule_is_refused(world, make_site, make_practitioner):
-    territory, site, gps, period = world
+def test_manual_assignment_breaking_a_hard_rule_is_refused(
+    draft_period, make_site, make_practitioner
+):
+    territory, site, gps, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     monday = period.sessions[0]
     services.assign(monday, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
@@ -163,8 +165,8 @@ def test_manual_assignment_breaking_a_hard_rule_is_refused(world, make_site, mak
         )
 
 
-def test_seat_constraint_makes_overstaffing_impossible_in_the_schema(world):
-    _, _, gps, period = world
+def test_seat_constraint_makes_overstaffing_impossible_in_the_schema(draft_period):
+    _, _, gps, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     session = period.sessions[0]
     db.session.add(
@@ -182,8 +184,8 @@ def test_seat_constraint_makes_overstaffing_impossible_in_the_schema(world):
     db.session.rollback()
 
 
-def test_overlapping_periods_are_refused(world):
-    territory = world[0]
+def test_overlapping_periods_are_refused(draft_period):
+    territory = draft_period[0]
     with pytest.raises(ValidationError, match="chevauchent"):
         services.create_period(
             territory,
@@ -194,8 +196,8 @@ def test_overlapping_periods_are_refused(world):
         )
 
 
-def test_cli_generate_and_publish(world, runner):
-    _, _, _, period = world
+def test_cli_generate_and_publish(draft_period, runner):
+    _, _, _, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     db.session.commit()
     result = runner.invoke(args=["rota", "publish", str(period.id)])
@@ -209,16 +211,16 @@ def test_cli_generate_and_publish(world, runner):
     assert runner.invoke(args=["rota", "generate", "999"]).exit_code != 0
 
 
-def test_sessions_follow_the_territory_calendar(world):
-    territory, _, _, period = world
+def test_sessions_follow_the_territory_calendar(draft_period):
+    territory, _, _, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     first = db.session.scalar(sa.select(Session).order_by(Session.starts_at))
     assert first.starts_at.hour == 16  # 17:00 in Paris in March (CET) is 16:00 UTC
     assert first.category == "weekday"
 
 
-def _published(world, start):
-    territory, site, gps, _ = world
+def _published(draft_period, start):
+    territory, site, gps, _ = draft_period
     period = services.create_period(
         territory, name="Bientôt", start_date=start, end_date=start + timedelta(days=3), by=None
     )
@@ -229,11 +231,11 @@ def _published(world, start):
     return period
 
 
-def test_swap_to_a_named_colleague_then_accept(world):
+def test_swap_to_a_named_colleague_then_accept(draft_period):
     from rota.models import SwapStatus
 
-    _, _, gps, _ = world
-    period = _published(world, MONDAY + timedelta(days=35))
+    _, _, gps, _ = draft_period
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     assignment = period.sessions[0].assignments[0]
     giver = assignment.practitioner_id
     taker = next(g for g in gps if g.id != giver)
@@ -254,10 +256,10 @@ def test_swap_to_a_named_colleague_then_accept(world):
         services.accept_swap(swap, taker, by=None)
 
 
-def test_swap_acceptance_breaking_a_hard_rule_is_refused(world):
+def test_swap_acceptance_breaking_a_hard_rule_is_refused(draft_period):
 
-    _, _, gps, _ = world
-    period = _published(world, MONDAY + timedelta(days=35))
+    _, _, gps, _ = draft_period
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     first = period.sessions[0]
     assignment = first.assignments[0]
     taker = next(g for g in gps if g.id != assignment.practitioner_id)
@@ -272,8 +274,8 @@ def test_swap_acceptance_breaking_a_hard_rule_is_refused(world):
     assert db.session.get(Assignment, assignment.id).practitioner_id != taker.id
 
 
-def test_deactivated_template_creates_no_sessions_and_reactivation_rechecks_overlaps(world):
-    territory, site, _, period = world
+def test_deactivated_template_creates_no_sessions_and_reactivation_rechecks_overlaps(draft_period):
+    territory, site, _, period = draft_period
     template = db.session.scalar(sa.select(SessionTemplate))
     services.set_template_active(template, False, by=None)
     services.create_template(
@@ -286,8 +288,8 @@ def test_deactivated_template_creates_no_sessions_and_reactivation_rechecks_over
     assert {s.starts_at.hour for s in period.sessions} == {17}  # 18:00 Paris in March = 17:00 UTC
 
 
-def test_only_a_finished_published_period_can_be_archived(world):
-    _, _, _, period = world
+def test_only_a_finished_published_period_can_be_archived(draft_period):
+    _, _, _, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     services.generate_rota(period, by=None)
     with pytest.raises(ValidationError, match="publiée et terminée"):
@@ -300,8 +302,8 @@ def test_only_a_finished_published_period_can_be_archived(world):
     assert period.status == PeriodStatus.ARCHIVED
 
 
-def test_territory_weekly_maximum_binds_generation_and_manual_edits(world):
-    territory, _, gps, period = world
+def test_territory_weekly_maximum_binds_generation_and_manual_edits(draft_period):
+    territory, _, gps, period = draft_period
     territory.max_sessions_per_week = 1
     services.open_wishes(period, deadline=None, by=None)
     solution = services.generate_rota(period, by=None)
@@ -314,8 +316,8 @@ def test_territory_weekly_maximum_binds_generation_and_manual_edits(world):
         services.assign(empty, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
 
 
-def test_territory_minimum_rest_is_used_for_manual_edits(world, make_site):
-    territory, site, gps, period = world
+def test_territory_minimum_rest_is_used_for_manual_edits(draft_period, make_site):
+    territory, site, gps, period = draft_period
     night_site = make_site(territory, name="Nuit")
     gps[0].sites.append(night_site)
     services.create_template(
@@ -337,8 +339,8 @@ def test_territory_minimum_rest_is_used_for_manual_edits(world, make_site):
     services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
 
 
-def test_editing_a_template_changes_future_periods_only(world):
-    territory, site, _, period = world
+def test_editing_a_template_changes_future_periods_only(draft_period):
+    territory, site, _, period = draft_period
     template = db.session.scalar(sa.select(SessionTemplate))
     services.open_wishes(period, deadline=None, by=None)
     db.session.commit()
@@ -359,8 +361,8 @@ def test_editing_a_template_changes_future_periods_only(world):
     assert {s.starts_at.hour for s in later.sessions} == {16}  # 18:00 Paris in April (CEST)
 
 
-def test_editing_a_template_into_an_overlap_is_refused_and_changes_nothing(world):
-    territory, site, _, _ = world
+def test_editing_a_template_into_an_overlap_is_refused_and_changes_nothing(draft_period):
+    territory, site, _, _ = draft_period
     template = db.session.scalar(sa.select(SessionTemplate))
     services.create_template(
         territory, template_data(site, start_time=time(8), end_time=time(12)), by=None
@@ -375,8 +377,8 @@ def test_editing_a_template_into_an_overlap_is_refused_and_changes_nothing(world
     assert db.session.get(SessionTemplate, template.id).start_time == time(17)
 
 
-def test_personal_limits_bind_generation_and_manual_edits(world, make_site):
-    territory, site, gps, period = world
+def test_personal_limits_bind_generation_and_manual_edits(draft_period, make_site):
+    territory, site, gps, period = draft_period
     services.create_template(
         territory, template_data(site, start_time=time(9), end_time=time(12)), by=None
     )
@@ -408,8 +410,8 @@ def test_personal_limits_bind_generation_and_manual_edits(world, make_site):
         services.assign(free, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
 
 
-def test_wish_limits_are_checked(world):
-    _, _, gps, period = world
+def test_wish_limits_are_checked(draft_period):
+    _, _, gps, period = draft_period
     kwargs = dict(weight=1.0, preferred_weekdays=frozenset(), preferred_site_ids=[], avoid_dates=[])
     with pytest.raises(ValidationError, match="par jour"):
         services.save_wish(period, gps[0], **kwargs, max_per_day=4, by=None)
@@ -417,8 +419,8 @@ def test_wish_limits_are_checked(world):
         services.save_wish(period, gps[0], **kwargs, target_sessions=5, max_per_period=3, by=None)
 
 
-def test_one_session_a_day_is_a_hard_rule_even_without_rest(world):
-    territory, site, gps, period = world
+def test_one_session_a_day_is_a_hard_rule_even_without_rest(draft_period):
+    territory, site, gps, period = draft_period
     services.create_template(
         territory, template_data(site, start_time=time(9), end_time=time(12)), by=None
     )
@@ -432,14 +434,14 @@ def test_one_session_a_day_is_a_hard_rule_even_without_rest(world):
         services.assign(evening, gps[0], source=AssignmentSource.MANUAL, locked=False, by=None)
 
 
-def test_swaps_wait_for_approval_when_the_territory_asks(world, make_user):
+def test_swaps_wait_for_approval_when_the_territory_asks(draft_period, make_user):
     from app.enums import Role
     from rota.models import SwapStatus
 
-    territory, _, gps, _ = world
+    territory, _, gps, _ = draft_period
     make_user(Role.COORDINATOR, territory, email="coord@example.org")
     territory.swaps_need_approval = True
-    period = _published(world, MONDAY + timedelta(days=35))
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     session = period.sessions[0]
     assignment = session.assignments[0]
     giver = assignment.practitioner_id
@@ -466,12 +468,12 @@ def test_swaps_wait_for_approval_when_the_territory_asks(world, make_user):
         services.refuse_swap(swap, by=None)
 
 
-def test_refused_swap_leaves_the_session_to_its_holder(world):
+def test_refused_swap_leaves_the_session_to_its_holder(draft_period):
     from rota.models import SwapStatus
 
-    territory, _, gps, _ = world
+    territory, _, gps, _ = draft_period
     territory.swaps_need_approval = True
-    period = _published(world, MONDAY + timedelta(days=35))
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     assignment = period.sessions[0].assignments[0]
     giver = assignment.practitioner_id
     taker = next(g for g in gps if g.id != giver)
@@ -484,10 +486,10 @@ def test_refused_swap_leaves_the_session_to_its_holder(world):
     assert again.status == SwapStatus.OPEN
 
 
-def test_approval_rechecks_the_hard_rules(world):
-    territory, _, gps, _ = world
+def test_approval_rechecks_the_hard_rules(draft_period):
+    territory, _, gps, _ = draft_period
     territory.swaps_need_approval = True
-    period = _published(world, MONDAY + timedelta(days=35))
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     first = period.sessions[0]
     assignment = first.assignments[0]
     taker = next(g for g in gps if g.id != assignment.practitioner_id)
@@ -501,13 +503,13 @@ def test_approval_rechecks_the_hard_rules(world):
         services.approve_swap(swap, by=None)
 
 
-def test_unfilled_places_of_a_published_rota_go_to_the_bourse(world, make_user):
+def test_unfilled_places_of_a_published_rota_go_to_the_bourse(draft_period, make_user):
     from app.enums import Role
 
-    territory, site, gps, _ = world
+    territory, site, gps, _ = draft_period
     make_user(Role.COORDINATOR, territory, email="coord@example.org")
     territory.max_sessions_per_week = 1
-    period = _published(world, MONDAY + timedelta(days=35))  # 4 sessions, 4 GPs: all filled
+    period = _published(draft_period, MONDAY + timedelta(days=35))  # 4 sessions, 4 GPs: all filled
     session = period.sessions[0]
     holder = session.assignments[0]
     services.unassign(holder, by=None)  # say the coordinator removed a GP after publication
@@ -526,8 +528,8 @@ def test_unfilled_places_of_a_published_rota_go_to_the_bourse(world, make_user):
         services.take_open_place(session, gps[0], by=None)
 
 
-def test_a_committed_number_of_sessions_replaces_the_weight(world):
-    _, _, gps, period = world
+def test_a_committed_number_of_sessions_replaces_the_weight(draft_period):
+    _, _, gps, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     services.save_wish(
         period,
@@ -548,8 +550,8 @@ def test_a_committed_number_of_sessions_replaces_the_weight(world):
     assert sum(r.total_target for r in rows.values()) == pytest.approx(10.0)
 
 
-def test_fairness_carries_over_from_the_previous_period(world):
-    territory, _, gps, period = world
+def test_fairness_carries_over_from_the_previous_period(draft_period):
+    territory, _, gps, period = draft_period
     services.open_wishes(period, deadline=None, by=None)
     for session in period.sessions[:5]:  # Med0 does 5 of the 10 places (a fair share is 2.5)
         services.assign(session, gps[0], source=AssignmentSource.MANUAL, locked=True, by=None)
@@ -586,9 +588,9 @@ def test_fairness_carries_over_from_the_previous_period(world):
     assert max(totals.values()) - min(totals.values()) <= 1
 
 
-def test_a_gp_taken_off_a_published_session_is_told_by_email(world):
-    _, _, gps, _ = world
-    period = _published(world, MONDAY + timedelta(days=35))
+def test_a_gp_taken_off_a_published_session_is_told_by_email(draft_period):
+    _, _, gps, _ = draft_period
+    period = _published(draft_period, MONDAY + timedelta(days=35))
     first, second = period.sessions[0].assignments[0], period.sessions[1].assignments[0]
     removed, replaced = first.practitioner, second.practitioner
     services.unassign(first, by=None)

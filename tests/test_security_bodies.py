@@ -19,7 +19,7 @@ import time_machine
 from app.extensions import db
 from booking import services, tokens
 from booking.models import Booking, IdempotencyRecord
-from tests.conftest import PASSWORD
+from tests.helpers import logged_in
 
 BIG = 3 * 1024 * 1024  # over MAX_CONTENT_LENGTH (2 MiB)
 FRENCH = re.compile(r"[éèêàçù«]|\b(le|la|les|du|des|un|une|est|attendu|obligatoire)\b", re.I)
@@ -99,9 +99,7 @@ def test_oversized_forms_are_413_french_pages(app, booking_world):
             "gp": [("/mes-plages", {"reason": "x" * BIG})],
         }
         for role, posts in pages.items():
-            client = app.test_client()
-            login = {"email": world.users[role].email, "password": PASSWORD}
-            assert client.post("/connexion", data=login).status_code == 302
+            client = logged_in(app, world.users[role].email)
             for url, data in posts:
                 if isinstance(data, tuple):  # (content type, raw body)
                     response = client.post(url, content_type=data[0], data=data[1])

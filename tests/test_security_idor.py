@@ -27,7 +27,7 @@ from booking.slots import PHARMACY
 from publishing import feeds
 from rota import services as rota_services
 from rota.models import SwapStatus
-from tests.conftest import PASSWORD
+from tests.helpers import logged_in
 from tests.test_security_pages import changes, dump_database
 
 PATIENT = booking_services.PatientData(
@@ -50,12 +50,7 @@ class Team:
     api: dict[str, str]  # role -> bearer token
 
     def client(self, app, role: str):
-        client = app.test_client()
-        answer = client.post(
-            "/connexion", data={"email": self.users[role].email, "password": PASSWORD}
-        )
-        assert answer.status_code == 302
-        return client
+        return logged_in(app, self.users[role].email)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import time_machine
 from app.enums import Role
 from app.extensions import db
 from booking import tokens
-from tests.conftest import PASSWORD, password_hash
+from tests.helpers import PASSWORD, password_hash
 from tests.test_security_pages import changes, dump_database
 
 VALUES = [

@@ -41,7 +41,7 @@ from booking import tokens
 from booking.slots import PHARMACY
 from publishing import feeds
 from rota import services as rota_services
-from tests.conftest import PASSWORD, BookingWorld
+from tests.helpers import BookingWorld, log_in
 
 # Breaks out of an element, out of a double-quoted attribute, and holds every character
 # RFC 5545 escapes in text (``;``, ``,``, quotes): the feeds' classic trap.
@@ -237,11 +237,6 @@ def get_urls(app: Flask, values: dict[str, Any]) -> list[str]:
         arguments = {name: values.get(name, 1) for name in rule.arguments}
         urls.append(app.url_for(rule.endpoint, _external=False, **arguments))
     return urls
-
-
-def log_in(client, email: str) -> None:
-    answer = client.post("/connexion", data={"email": email, "password": PASSWORD})
-    assert answer.status_code == 302, email
 
 
 ROLES = ["anonymous", "admin", "coordinator", "gp", "regulator", "pharmacist"]

@@ -23,7 +23,7 @@ from app.extensions import db, limiter
 from booking import tokens
 from booking.models import Booking
 from publishing import feeds
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import AuditEvent, Commune, Practitioner, Site, Territory, User
-from tests.conftest import PASSWORD, next_rpps
+from tests.helpers import PASSWORD, count, next_rpps
 
 
 @pytest.fixture
@@ -21,10 +21,6 @@ def coordinator(client, auth, territory, make_user):
     user = make_user(Role.COORDINATOR, territory, email="coord@example.org")
     assert auth.login(user.email, PASSWORD).status_code == 302
     return user
-
-
-def _count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def test_overview_shows_population_and_size(client, coordinator, territory):
@@ -152,7 +148,7 @@ def test_site_bad_input_is_explained_and_nothing_saved(
     response = client.post("/coordination/lieux/nouveau", data=_site_form(territory, **overrides))
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
-    assert _count(Site) == 0
+    assert count(Site) == 0
 
 
 def test_site_deactivate_and_reactivate(client, coordinator, territory, make_site):
@@ -203,7 +199,7 @@ def test_practitioner_with_bad_rpps_is_refused(client, coordinator, territory):
         },
     )
     assert "clé de contrôle incorrecte" in response.get_data(as_text=True)
-    assert _count(Practitioner) == 0
+    assert count(Practitioner) == 0
 
 
 def test_practitioner_duplicate_rpps_is_refused(client, coordinator, territory, make_practitioner):
@@ -218,7 +214,7 @@ def test_practitioner_duplicate_rpps_is_refused(client, coordinator, territory, 
         },
     )
     assert "existe déjà" in response.get_data(as_text=True)
-    assert _count(Practitioner) == 1
+    assert count(Practitioner) == 1
 
 
 def test_deactivating_a_practitioner_deactivates_their_account(

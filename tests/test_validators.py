@@ -6,6 +6,7 @@ from app.validators import (
     ValidationError,
     check_password_strength,
     display_phone,
+    luhn_complete,
     luhn_valid,
     normalise_email,
     normalise_finess,
@@ -14,7 +15,6 @@ from app.validators import (
     normalise_rpps,
     size_category,
 )
-from tests.conftest import luhn_complete
 
 
 @pytest.mark.parametrize(
@@ -112,3 +112,15 @@ def test_password_needs_twelve_characters():
 )
 def test_size_category_follows_population_thresholds(population, category):
     assert size_category(population) == category
+
+
+def test_luhn_complete_gives_a_valid_rpps():
+    rpps = luhn_complete("1000123456")
+
+    assert rpps.startswith("1000123456")
+    assert normalise_rpps(rpps) == rpps
+
+
+def test_luhn_complete_refuses_a_non_digit_body():
+    with pytest.raises(ValueError, match="digits"):
+        luhn_complete("10001234a6")
