@@ -260,9 +260,7 @@ def _practitioner_form(
     territory: Territory, practitioner: Practitioner | None = None
 ) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = select_choices(
-        (s.id, s.name) for s in territory.sites if s.active
-    )
+    form.site_ids.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
     if practitioner is not None and request.method == "GET":
         form.site_ids.data = [s.id for s in practitioner.sites]
     return form
