@@ -19,6 +19,11 @@ signals = Namespace()
 #: A practitioner was deactivated (sender: the ``Practitioner``; ``by``: the ``User`` or None).
 practitioner_deactivated = signals.signal("practitioner-deactivated")
 
+#: An account was deactivated (sender: the ``User``; ``by``: the ``User`` or None). What it
+#: could open without a session (API tokens, its GP's calendar feed) is revoked for good:
+#: reactivating the account does not bring it back.
+user_deactivated = signals.signal("user-deactivated")
+
 
 def answers(signal: Signal, sender: Any, **kwargs: Any) -> list[Any]:
     """Send ``signal`` and return what its receivers answered (``None`` answers dropped)."""

@@ -401,7 +401,7 @@ def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: Use
         for user in db.session.scalars(
             sa.select(User).where(User.practitioner_id == practitioner.id)
         ):
-            _deactivate(user)
+            _deactivate(user, by=by)
         events.practitioner_deactivated.send(practitioner, by=by)
     db.session.flush()
     audit.record(
@@ -488,10 +488,13 @@ def invite_user(
     return user, token
 
 
-def _deactivate(user: User) -> None:
+def _deactivate(user: User, *, by: User | None) -> None:
+    """Close every door of the account: sessions, invitation, and (by the layers above,
+    following ``user_deactivated``) API tokens and calendar feed."""
     user.active = False
     user.session_token = new_session_token()
     user.invitation_hash = None
+    events.user_deactivated.send(user, by=by)
 
 
 def set_user_active(user: User, active: bool, *, by: User | None) -> None:
@@ -500,7 +503,7 @@ def set_user_active(user: User, active: bool, *, by: User | None) -> None:
     if active:
         user.active = True
     else:
-        _deactivate(user)
+        _deactivate(user, by=by)
     db.session.flush()
     audit.record(
         "user.activate" if active else "user.deactivate",
