@@ -15,7 +15,7 @@ from app.forms import ConfirmForm, select_choices
 from app.models import Practitioner, Site
 from app.security import get_in_territory_or_404, roles_required
 from app.timeutil import now_utc
-from app.validators import ValidationError
+from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
 from rota import forms, services
 from rota.fairness import bar_chart
@@ -498,19 +498,6 @@ def my_sessions():
     )
 
 
-def _parse_dates(text: str) -> list[date]:
-    days = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            day, month, year = (int(x) for x in part.split("/"))
-            days.append(date(year, month, day))
-        except ValueError as exc:
-            raise ValidationError(f"Date illisible : « {part} » (format JJ/MM/AAAA).") from exc
-    return days
-
-
 @bp.post("/periodes/<int:period_id>/souhaits")
 @gp_only
 def save_wish(period_id: int):
@@ -533,7 +520,7 @@ def save_wish(period_id: int):
             weight=form.weight.data,
             preferred_weekdays=frozenset(form.preferred_weekdays.data or []),
             preferred_site_ids=list(form.preferred_site_ids.data or []),
-            avoid_dates=_parse_dates(form.avoid_dates.data or ""),
+            avoid_dates=parse_french_dates(form.avoid_dates.data or ""),
             max_per_day=form.max_per_day.data,
             max_per_period=form.max_per_period.data,
             target_sessions=form.target_sessions.data,
@@ -672,12 +659,8 @@ def _month_of(period: RotaPeriod, text: str | None) -> date:
     """First day of the month asked for (``AAAA-MM``), within the period; else its first month."""
     first = period.start_date.replace(day=1)
     if text:
-        try:
-            year, month = (int(x) for x in text.split("-"))
-            asked = date(year, month, 1)
-        except ValueError:
-            abort(404)
-        if first <= asked <= period.end_date:
+        asked = parse_year_month(text)
+        if asked is not None and first <= asked <= period.end_date:
             return asked
         abort(404)
     return first

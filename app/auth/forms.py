@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from app.forms import AppForm
 from app.validators import MIN_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = EmailField(
         "Adresse e-mail", validators=[DataRequired("Indiquez votre adresse e-mail.")]
     )
@@ -19,7 +19,7 @@ class LoginForm(FlaskForm):
     next = StringField()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(AppForm):
     password = PasswordField(
         "Nouveau mot de passe",
         validators=[

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -21,7 +20,14 @@ from wtforms.validators import (
 )
 
 from app.enums import Profession, SiteKind
-from app.forms import REQUIRED, MultiCheckboxField, NumberField, domain_check, select_choices
+from app.forms import (
+    REQUIRED,
+    AppForm,
+    MultiCheckboxField,
+    NumberField,
+    domain_check,
+    select_choices,
+)
 from app.territory.services import (
     BOOKING_HORIZONS,
     HOLIDAY_SUBDIVISIONS,
@@ -31,7 +37,7 @@ from app.territory.services import (
 from app.validators import normalise_finess, normalise_phone, normalise_rpps
 
 
-class TerritoryForm(FlaskForm):
+class TerritoryForm(AppForm):
     name = StringField("Nom de la CPTS", validators=[DataRequired(REQUIRED), Length(max=200)])
     finess = StringField(
         "N° FINESS de l'association",
@@ -86,16 +92,16 @@ class NewTerritoryForm(TerritoryForm):
     )
 
 
-class CommuneAddForm(FlaskForm):
+class CommuneAddForm(AppForm):
     insee_code = HiddenField(validators=[DataRequired(REQUIRED)])
     postal_codes = MultiCheckboxField("Codes postaux rattachés à la CPTS", choices=[])
 
 
-class EpciAddForm(FlaskForm):
+class EpciAddForm(AppForm):
     epci_code = HiddenField(validators=[DataRequired(REQUIRED)])
 
 
-class SiteForm(FlaskForm):
+class SiteForm(AppForm):
     name = StringField("Nom du lieu", validators=[DataRequired(REQUIRED), Length(max=200)])
     kind = SelectField("Type de lieu", choices=select_choices(SiteKind.choices()))
     address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
@@ -115,7 +121,7 @@ class SiteForm(FlaskForm):
     )
 
 
-class PractitionerForm(FlaskForm):
+class PractitionerForm(AppForm):
     rpps = StringField(
         "N° RPPS (11 chiffres)",
         validators=[DataRequired(REQUIRED), domain_check(normalise_rpps)],
@@ -128,7 +134,7 @@ class PractitionerForm(FlaskForm):
     site_ids = MultiCheckboxField("Lieux d'exercice", coerce=int, choices=[])
 
 
-class PractitionerImportForm(FlaskForm):
+class PractitionerImportForm(AppForm):
     file = FileField(
         "Fichier CSV (rpps;nom;prenom;profession;email;telephone;sites)",
         validators=[FileRequired("Choisissez un fichier CSV.")],
@@ -138,7 +144,7 @@ class PractitionerImportForm(FlaskForm):
 INVITABLE_ROLES = [(r.value, r.label) for r in TERRITORY_ROLES]
 
 
-class InviteUserForm(FlaskForm):
+class InviteUserForm(AppForm):
     email = EmailField("E-mail", validators=[DataRequired(REQUIRED), Length(max=254)])
     role = SelectField("Rôle", choices=select_choices(INVITABLE_ROLES))
     display_name = StringField("Nom affiché", validators=[Optional(), Length(max=200)])
