@@ -47,6 +47,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         ),
         "SNP_TIMEZONE": os.environ.get("SNP_TIMEZONE", "Europe/Paris"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Reverse proxies in front of the app (app/proxy.py): a count, or their networks.
+        "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", ""),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
@@ -55,6 +57,7 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "API_BOOKING_RATE_LIMIT": os.environ.get("API_BOOKING_RATE_LIMIT", "30 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
         "BOOKING_RATE_LIMIT": os.environ.get("BOOKING_RATE_LIMIT", "30 per minute"),
+        "ICAL_RATE_LIMIT": os.environ.get("ICAL_RATE_LIMIT", "120 per minute"),
         # Only the benchmarks switch rate limiting off (RATELIMIT_ENABLED=0).
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "SESSION_COOKIE_HTTPONLY": True,
