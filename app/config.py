@@ -49,6 +49,9 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         # Reverse proxies in front of the app (app/proxy.py): a count, or their networks.
         "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", ""),
+        # The public address (https://snp.cpts-exemple.fr) of every absolute URL and UID
+        # (app/urls.py). PUBLIC_BASE_URL is its older name.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or os.environ.get("PUBLIC_BASE_URL", ""),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",

@@ -16,6 +16,7 @@ from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
 from app.territory import forms, services
 from app.territory.practitioner_import import import_practitioners
+from app.urls import public_url
 from app.validators import ValidationError
 from app.web import attempt, current_territory
 
@@ -437,7 +438,7 @@ def invite_user():
         )
         if ok and outcome is not None:
             user, token = outcome
-            link = url_for("auth.accept_invitation", token=token, _external=True)
+            link = public_url("auth.accept_invitation", token=token)
             return render_template("territory/invitation_link.html", user=user, link=link)
     return render_template("territory/user_invite.html", form=form)
 
@@ -465,7 +466,7 @@ def reinvite_user(user_id: int):
     ok, token = attempt(lambda: services.reissue_invitation(user, by=current_user))
     if not ok or token is None:
         return redirect(url_for("territory.users"))
-    link = url_for("auth.accept_invitation", token=token, _external=True)
+    link = public_url("auth.accept_invitation", token=token)
     return render_template("territory/invitation_link.html", user=user, link=link)
 
 
@@ -506,7 +507,7 @@ def admin_new_territory():
             flash(f"Territoire « {territory.name} » créé.", "success")
             if invitation is not None:
                 user, token = invitation
-                link = url_for("auth.accept_invitation", token=token, _external=True)
+                link = public_url("auth.accept_invitation", token=token)
                 return render_template("territory/invitation_link.html", user=user, link=link)
             return redirect(url_for("territory.admin_territories"))
     return render_template("territory/admin_territory_form.html", form=form)
