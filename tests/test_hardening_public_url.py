@@ -94,5 +94,5 @@ def test_invitation_links_ignore_the_host_header(client, make_territory, make_us
         follow_redirects=True,
     )
     text = page.get_data(as_text=True)
-    assert f"{PUBLIC}/invitation/" in text, text[text.find("<h1"):][:300]
+    assert f"{PUBLIC}/invitation/" in text, text[text.find("<h1") :][:300]
     assert "evil.example" not in text
