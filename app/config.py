@@ -76,7 +76,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "PREFERRED_URL_SCHEME": "http" if development else "https",
         # E-mail (app/mail.py). Port and timeout stay text here: a typo must not stop the
         # web app from starting, only ``flask outbox send``, which says what is wrong.
-        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "log"),
+        # Empty: "log" in development; in production the sender refuses to start (app/mail.py).
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", ""),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": os.environ.get("MAIL_PORT") or None,  # None: 587, 465 or 25 by security
         "MAIL_SECURITY": os.environ.get("MAIL_SECURITY", "starttls"),

@@ -119,6 +119,7 @@ def _make_app(url: str, **overrides: Any) -> Flask:
         "RATELIMIT_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "SERVER_NAME": "tdr.test",
+        "MAIL_BACKEND": "log",  # production refuses to send without a chosen backend
     }
     config.update(overrides)
     app = create_app(config)
