@@ -59,6 +59,7 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 10 minutes"),
         "API_BOOKING_RATE_LIMIT": os.environ.get("API_BOOKING_RATE_LIMIT", "30 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
+        "API_ANONYMOUS_RATE_LIMIT": os.environ.get("API_ANONYMOUS_RATE_LIMIT", "60 per minute"),
         "BOOKING_RATE_LIMIT": os.environ.get("BOOKING_RATE_LIMIT", "30 per minute"),
         "ICAL_RATE_LIMIT": os.environ.get("ICAL_RATE_LIMIT", "120 per minute"),
         # Only the benchmarks switch rate limiting off (RATELIMIT_ENABLED=0).

@@ -23,7 +23,10 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(booking_bp)
     app.register_blueprint(api_tokens_bp)
+    from booking.api_access import limit_tokenless_calls
+
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge
+    limit_tokenless_calls(app, api_bp)
     app.register_blueprint(api_bp)
     init_booking_cli(app)
     subscribers.connect()
