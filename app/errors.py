@@ -17,7 +17,7 @@ import psycopg
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from app.access_log import redact_path
 from app.extensions import db, login_manager
@@ -230,7 +230,11 @@ def init_errors(app: Flask) -> None:
             error.original_exception
         ):
             return unavailable_response(error.original_exception)
-        return error_response(error.code or 500)
+        response = make_response(error_response(error.code or 500))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 lists the methods the resource does allow.
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
