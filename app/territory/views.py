@@ -267,7 +267,11 @@ def _practitioner_form(
     return form
 
 
-def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerData:
+def _practitioner_data(
+    form: forms.PractitionerForm, practitioner: Practitioner | None = None
+) -> services.PractitionerData:
+    """The form's data; links to deactivated sites, which the form can't offer, are kept."""
+    kept = [s.id for s in practitioner.sites if not s.active] if practitioner else []
     return services.PractitionerData(
         rpps=form.rpps.data or "",
         family_name=form.family_name.data or "",
@@ -275,7 +279,7 @@ def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerDat
         profession=Profession(form.profession.data),
         email=form.email.data or None,
         phone=form.phone.data or None,
-        site_ids=form.site_ids.data or [],
+        site_ids=[*(form.site_ids.data or []), *kept],
     )
 
 
@@ -337,7 +341,7 @@ def edit_practitioner(practitioner_id: int):
     if form.validate_on_submit():
         ok, _ = attempt(
             lambda: services.update_practitioner(
-                practitioner, _practitioner_data(form), by=current_user
+                practitioner, _practitioner_data(form, practitioner), by=current_user
             )
         )
         if ok:
