@@ -438,7 +438,7 @@ def my_sessions():
         wish = db.session.scalar(
             sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == me.id)
         )
-        wish_form = forms.WishForm(formdata=None)
+        wish_form = forms.WishForm(formdata=None, prefix=_wish_prefix(period.id))
         wish_form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
         if wish is not None:
             wish_form.weight.data = wish.weight
@@ -498,13 +498,18 @@ def my_sessions():
     )
 
 
+def _wish_prefix(period_id: int) -> str:
+    """One prefix per period's form: several on one page never share a field id."""
+    return f"souhaits-{period_id}"
+
+
 @bp.post("/periodes/<int:period_id>/souhaits")
 @gp_only
 def save_wish(period_id: int):
     """My commitment and preferences for a period whose wishes window is open."""
     me = _me()
     period = get_in_territory_or_404(RotaPeriod, period_id)
-    form = forms.WishForm()
+    form = forms.WishForm(prefix=_wish_prefix(period.id))
     form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
     if not form.validate():
         flash(

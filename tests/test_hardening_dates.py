@@ -57,7 +57,10 @@ def test_wishes_with_absurd_dates_to_avoid(world, client, day):
     _login(client, "gp@example.org")
     answer = client.post(
         f"/periodes/{world.period.id}/souhaits",
-        data={"weight": "1.0", "max_per_day": "1", "avoid_dates": day},
+        data={
+            f"souhaits-{world.period.id}-{name}": value
+            for name, value in {"weight": "1.0", "max_per_day": "1", "avoid_dates": day}.items()
+        },
     )
     _no_server_error(answer)
     page = client.get("/mes-plages").get_data(as_text=True)
