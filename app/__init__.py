@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from app import proxy
 from app.config import build_config
 from app.database import configure_sqlite, engine_options
 from app.extensions import csrf, db, limiter, login_manager, migrate
@@ -41,6 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
     )
     configure_logging(app.config.get("LOG_FORMAT", "text"))
+    # The real client address for every per-address limit (before anything reads it).
+    app.wsgi_app = proxy.wrap(app.wsgi_app, app.config.get("TRUSTED_PROXIES"))  # type: ignore[method-assign]
 
     db.init_app(app)
     with app.app_context():

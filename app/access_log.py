@@ -8,7 +8,12 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 # Paths whose next segment is a bearer secret: calendar feeds and invitation links.
-_SECRET_SEGMENT = re.compile(r"^(/ical/|/invitation/)(?!site/)[^/]+")
+# Another secret link (a password reset, say) adds its prefix here.
+SECRET_PATH_PREFIXES = ("/ical/", "/invitation/")
+_PREFIXES = "|".join(re.escape(prefix) for prefix in SECRET_PATH_PREFIXES)
+_SECRET_SEGMENT = re.compile(rf"^({_PREFIXES})(?!site/)[^/]+")
+# The same anywhere in a text (a log message, a traceback): up to a separator.
+_SECRET_IN_TEXT = re.compile(rf"({_PREFIXES})(?!site/)[^/\s?#\"'<>()]+")
 
 
 def redact_path(path: str | None) -> str:
@@ -17,6 +22,11 @@ def redact_path(path: str | None) -> str:
     A request cut before its line was read (a worker stopping) has no path at all.
     """
     return _SECRET_SEGMENT.sub(r"\1***", (path or "").split("?", 1)[0])
+
+
+def mask_secrets(text: str) -> str:
+    """Every secret path segment of ``text`` masked: ``… /ical/AbC…xyz.ics …`` → ``… /ical/*** …``."""
+    return _SECRET_IN_TEXT.sub(r"\1***", text)
 
 
 class RedactingLogger(Logger):

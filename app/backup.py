@@ -8,6 +8,7 @@ can never mix two histories.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -27,8 +28,31 @@ def _sqlite_path(url: sa.URL) -> Path:
 
 
 def _libpq(url: sa.URL) -> str:
-    """The URL as pg_dump/pg_restore understand it (no SQLAlchemy driver suffix)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL as pg_dump/pg_restore understand it (no driver suffix), without its password:
+    a command line is visible to every local user (``ps``); the password goes in the
+    tool's environment (``_environment``)."""
+    bare = sa.URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return bare.render_as_string(hide_password=False)
+
+
+def _environment(url: sa.URL) -> dict[str, str]:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only (a backup holds patient data)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)  # in case it existed
 
 
 def _tool(name: str) -> str:
@@ -38,8 +62,8 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(args: list[str]) -> None:
-    result = subprocess.run(args, capture_output=True, text=True, check=False)
+def _run(args: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise BackupError(f"{Path(args[0]).name} a échoué : {result.stderr.strip()[:500]}")
 
@@ -50,6 +74,8 @@ def backup(database_url: str, target: Path) -> None:
     if target.exists():
         raise BackupError(f"Le fichier {target} existe déjà : choisissez un autre nom.")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if url.get_backend_name() in ("sqlite", "postgresql"):
+        _private_file(target)
     if url.get_backend_name() == "sqlite":
         source = sqlite3.connect(_sqlite_path(url))
         copy = sqlite3.connect(target)
@@ -60,7 +86,10 @@ def backup(database_url: str, target: Path) -> None:
             source.close()
         return
     if url.get_backend_name() == "postgresql":
-        _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", _libpq(url)])
+        _run(
+            [_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={target}", _libpq(url)],
+            _environment(url),
+        )
         return
     raise BackupError(f"Base « {url.get_backend_name()} » non prise en charge.")
 
@@ -103,7 +132,8 @@ def restore(database_url: str, source: Path) -> None:
                 "--exit-on-error",
                 f"--dbname={_libpq(url)}",
                 str(source),
-            ]
+            ],
+            _environment(url),
         )
         return
     raise BackupError(f"Base « {url.get_backend_name()} » non prise en charge.")

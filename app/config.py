@@ -47,6 +47,11 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         ),
         "SNP_TIMEZONE": os.environ.get("SNP_TIMEZONE", "Europe/Paris"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Reverse proxies in front of the app (app/proxy.py): a count, or their networks.
+        "TRUSTED_PROXIES": os.environ.get("TRUSTED_PROXIES", ""),
+        # The public address (https://snp.cpts-exemple.fr) of every absolute URL and UID
+        # (app/urls.py). PUBLIC_BASE_URL is its older name.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or os.environ.get("PUBLIC_BASE_URL", ""),
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
@@ -54,7 +59,9 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 10 minutes"),
         "API_BOOKING_RATE_LIMIT": os.environ.get("API_BOOKING_RATE_LIMIT", "30 per minute"),
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
+        "API_ANONYMOUS_RATE_LIMIT": os.environ.get("API_ANONYMOUS_RATE_LIMIT", "60 per minute"),
         "BOOKING_RATE_LIMIT": os.environ.get("BOOKING_RATE_LIMIT", "30 per minute"),
+        "ICAL_RATE_LIMIT": os.environ.get("ICAL_RATE_LIMIT", "120 per minute"),
         # Only the benchmarks switch rate limiting off (RATELIMIT_ENABLED=0).
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -71,7 +78,8 @@ def build_config(instance_path: Path) -> dict[str, Any]:
         "PREFERRED_URL_SCHEME": "http" if development else "https",
         # E-mail (app/mail.py). Port and timeout stay text here: a typo must not stop the
         # web app from starting, only ``flask outbox send``, which says what is wrong.
-        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", "log"),
+        # Empty: "log" in development; in production the sender refuses to start (app/mail.py).
+        "MAIL_BACKEND": os.environ.get("MAIL_BACKEND", ""),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "localhost"),
         "MAIL_PORT": os.environ.get("MAIL_PORT") or None,  # None: 587, 465 or 25 by security
         "MAIL_SECURITY": os.environ.get("MAIL_SECURITY", "starttls"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,23 @@ def engine_options(url: str) -> dict[str, Any]:
     }
 
 
+def create_private_database_file(engine: Engine) -> None:
+    """Create the SQLite file readable by its owner only (0600), before SQLite does.
+
+    It holds patient data; SQLite creates it with the process's umask (often 0644), and
+    gives its ``-wal`` and ``-shm`` files the database file's own permissions.
+    """
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a directory out of reach: the first query says so (a 503)
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout and ``BEGIN IMMEDIATE``: several workers, never "database is locked".
 
@@ -69,6 +87,8 @@ def configure_sqlite(engine: Engine) -> None:
     longer queues behind one lock (the booking bench measured /healthz stalling for
     seconds). A GET that must write does so in ``write_transactions()``.
     """
+
+    create_private_database_file(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

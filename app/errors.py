@@ -17,8 +17,9 @@ import psycopg
 from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from app.access_log import redact_path
 from app.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,10 @@ def _first_line(error: BaseException) -> str:
 def unavailable_response(error: BaseException):
     """A 503 for a database out of reach; the request's transaction is abandoned."""
     log.warning(
-        "database unavailable on %s %s (%s)", request.method, request.path, _first_line(error)
+        "database unavailable on %s %s (%s)",
+        request.method,
+        redact_path(request.path),
+        _first_line(error),
     )
     try:
         db.session.rollback()  # on a dead connection this just forgets the transaction
@@ -196,7 +200,7 @@ def log_unexpected(error: BaseException) -> None:
     message carries them in its DETAIL ("Failing row contains (…, Durand, …)"): for
     database errors only the driver's first line is kept, and the frames.
     """
-    where = f"{request.method} {request.path}"
+    where = f"{request.method} {redact_path(request.path)}"
     if isinstance(error, sa_exc.StatementError):
         frames = "".join(traceback.format_tb(error.__traceback__))
         log.error("unhandled database error on %s: %s\n%s", where, _first_line(error), frames)
@@ -226,7 +230,11 @@ def init_errors(app: Flask) -> None:
             error.original_exception
         ):
             return unavailable_response(error.original_exception)
-        return error_response(error.code or 500)
+        response = make_response(error_response(error.code or 500))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 lists the methods the resource does allow.
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -272,7 +272,17 @@ def sender_from_config(config: Mapping[str, Any]) -> Sender:
         parse_address(mail_from)
     except ValueError as exc:
         raise ValueError(f"MAIL_FROM invalide : « {mail_from} ».") from exc
-    backend = str(config.get("MAIL_BACKEND") or "log").strip().lower()
+    backend = str(config.get("MAIL_BACKEND") or "").strip().lower()
+    if not backend:
+        if config.get("ENV_NAME") == "production":
+            # "log" marks every message sent without sending it: chosen by default, a
+            # forgotten setting would lose every e-mail silently.
+            raise ValueError(
+                "MAIL_BACKEND n'est pas choisi : en production, indiquez smtp (avec MAIL_SERVER…) "
+                "ou, en connaissance de cause, log (les e-mails sont écrits dans le journal, "
+                "pas envoyés)."
+            )
+        backend = "log"
     if backend == "log":
         if config.get("ENV_NAME") == "production":
             log.warning("MAIL_BACKEND=log: notifications are logged and marked sent, not e-mailed")

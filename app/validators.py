@@ -7,6 +7,7 @@ message a coordinator can act on.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import phonenumbers
 
@@ -141,3 +142,50 @@ def size_category(population: int) -> int:
     if population <= 175_000:
         return 3
     return 4
+
+
+# --- dates people type --------------------------------------------------------------------
+
+# Days any form or parameter may name. Pages step a day back and forth and turn local
+# midnights into UTC, which overflows at the ends of ``date`` (years 1 and 9999); no rota,
+# unavailability or birth date lies outside these years.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def check_day_in_range(day: date) -> date:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(
+            f"Date hors limites : « {day:%d/%m/%Y} » (entre {EARLIEST_DAY.year} et "
+            f"{LATEST_DAY.year})."
+        )
+    return day
+
+
+def parse_french_dates(text: str) -> list[date]:
+    """``JJ/MM/AAAA`` days separated by commas; an unreadable or absurd one is refused.
+
+    ``int()`` reads a year of twenty digits, which ``date()`` then refuses with
+    ``OverflowError`` rather than ``ValueError``: both are "unreadable" here.
+    """
+    days = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            day, month, year = (int(x) for x in part.split("/"))
+            parsed = date(year, month, day)
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(f"Date illisible : « {part[:40]} » (format JJ/MM/AAAA).") from exc
+        days.append(check_day_in_range(parsed))
+    return days
+
+
+def parse_year_month(text: str) -> date | None:
+    """``AAAA-MM`` as the first day of that month, or None if unreadable or absurd."""
+    try:
+        year, month = (int(x) for x in text.split("-"))
+        first = date(year, month, 1)
+    except (ValueError, OverflowError):
+        return None
+    return first if EARLIEST_DAY <= first <= LATEST_DAY else None

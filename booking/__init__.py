@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     from app.extensions import csrf
     from booking import subscribers, todo
     from booking.api import bp as api_bp
+    from booking.api_access import limit_tokenless_calls
     from booking.cli import init_booking_cli
     from booking.evidence_views import bp as evidence_bp
     from booking.token_views import bp as api_tokens_bp
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_tokens_bp)
     app.register_blueprint(evidence_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge
+    limit_tokenless_calls(app, api_bp)
     app.register_blueprint(api_bp)
     init_booking_cli(app)
     subscribers.connect()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import limits
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import Blueprint, Flask, Response, current_app, make_response, request
 from flask_limiter.util import get_remote_address
 
 from app.database import write_transactions
+from app.errors import error_response
 from app.extensions import db, limiter
 from booking import tokens
 from booking.models import ApiToken
@@ -64,6 +66,51 @@ def api_rate_limit_value() -> str:
 # checked as the view starts, after ``authenticate``: a request without a live token is
 # refused (401) before it could spend anyone's budget.
 api_rate_limit = limiter.shared_limit(api_rate_limit_value, scope="api", key_func=token_rate_key)
+
+
+# Per client address, for calls refused for want of a live token (401): guessing tokens,
+# or a client left running after its token was revoked, is slowed down before it costs
+# a token lookup per call. Calls with a live token never count here.
+DEFAULT_ANONYMOUS_RATE_LIMIT = "60 per minute"
+
+
+def anonymous_rate_limit_value() -> str:
+    return current_app.config.get("API_ANONYMOUS_RATE_LIMIT", DEFAULT_ANONYMOUS_RATE_LIMIT)
+
+
+def limit_tokenless_calls(app: Flask, blueprint: Blueprint) -> None:
+    """Put a blueprint's calls without a live token under a per-address budget.
+
+    Checked before the blueprint authenticates anyone (an app-level hook runs first), so
+    a spent budget costs no token lookup; spent only by answers that are 401s.
+    """
+    names = app.extensions.setdefault("tokenless_limited", set())
+    if not names:
+        app.before_request(_refuse_when_spent)
+        app.after_request(_spend_on_401)
+    names.add(blueprint.name)
+
+
+def _tokenless_item() -> limits.RateLimitItem | None:
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    if request.blueprint not in current_app.extensions.get("tokenless_limited", ()):
+        return None
+    return limits.parse(anonymous_rate_limit_value())
+
+
+def _refuse_when_spent() -> Response | None:
+    item = _tokenless_item()
+    if item is None or limiter.limiter.test(item, "api-anonymous", get_remote_address()):
+        return None
+    return make_response(error_response(429))
+
+
+def _spend_on_401(response: Response) -> Response:
+    item = _tokenless_item()
+    if item is not None and response.status_code == 401:
+        limiter.limiter.hit(item, "api-anonymous", get_remote_address())
+    return response
 
 
 def storable(payload: dict[str, Any]) -> bool:

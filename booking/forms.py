@@ -7,14 +7,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import TextInput
 
 from app import communes_ref
 from app.communes_ref import OfficialCommune
-from app.forms import REQUIRED, domain_check, select_choices
+from app.forms import REQUIRED, AppForm, domain_check, select_choices
 from app.validators import normalise_phone
 from booking.services import REASONS, PatientData
 
@@ -37,7 +36,7 @@ class FrenchDateField(DateField):
             raise ValueError("Date illisible : utilisez le format JJ/MM/AAAA.") from exc
 
 
-class BookingForm(FlaskForm):
+class BookingForm(AppForm):
     """The patient's minimal data: what the GP needs to call and recognise them, no more."""
 
     family_name = StringField(
@@ -90,7 +89,7 @@ class BookingForm(FlaskForm):
         self.without_gp.data = patient.without_gp
 
 
-class CancelForm(FlaskForm):
+class CancelForm(AppForm):
     reason = TextAreaField(
         "Motif de l'annulation",
         validators=[DataRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")],
@@ -98,7 +97,7 @@ class CancelForm(FlaskForm):
     )
 
 
-class MarkForm(FlaskForm):
+class MarkForm(AppForm):
     """Only the CSRF token: the button pressed says whether the patient came and, if so,
     whether the GP is their médecin traitant (MRT) or not (majoration SNP)."""
 

@@ -137,11 +137,15 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["family_name", "given_name", "birth_date", "phone"],
         "properties": {
-            "family_name": {"type": "string", "maxLength": 100},
-            "given_name": {"type": "string", "maxLength": 100},
+            # Blank names are refused: at least one character that is not a space.
+            "family_name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+            "given_name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
             "birth_date": {"type": "string", "format": "date"},
             "phone": {
                 "type": "string",
+                "minLength": 1,
+                "maxLength": 30,
+                "pattern": r"\S",
                 "description": "French (incl. overseas) or international number.",
                 "examples": ["06 12 34 56 78", "+33612345678"],
             },
@@ -151,7 +155,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["slot_id", "patient"],
         "properties": {
-            "slot_id": {"type": "string"},
+            "slot_id": {"type": "string", "minLength": 1, "pattern": r"\S"},
             "patient": _ref("Patient"),
             "reason": {"type": "string", "maxLength": 200, "description": "Free text."},
             "reason_code": {"type": "string", "enum": list(REASONS), "default": "autre"},

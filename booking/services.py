@@ -724,7 +724,8 @@ def purge(*, now: datetime | None = None) -> PurgeReport:
     """Erase patient data of bookings older than their territory's retention.
 
     The booking row stays (status, channel, reason code, "without GP", times), so the
-    indicators keep counting; names, birth date, phone and free-text reason go.
+    indicators keep counting; names, birth date, phone and every free text (the reason and
+    the cancellation's, where people write what they know of the patient) go.
     """
     now = now or now_utc()
     report = PurgeReport()
@@ -739,6 +740,7 @@ def purge(*, now: datetime | None = None) -> PurgeReport:
         ).all()
         for booking in rows:
             booking.family_name = booking.given_name = booking.phone = booking.reason = None
+            booking.cancel_reason = None
             booking.birth_date = None
             booking.purged_at = now
         if rows:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from app import events as app_events
 from app.models import User
 from app.validators import ValidationError
+from booking import tokens
 from booking.services import flag_for_replacement, live_bookings_of
 from rota import events
 from rota.models import Assignment, Session
@@ -30,7 +32,12 @@ def bookings_per_seat(session: Session) -> dict[int, int]:
     return dict(Counter(b.seat for b in live_bookings_of(session.id)))
 
 
+def revoke_api_tokens(user: User, *, by: User | None) -> None:
+    tokens.revoke_user_tokens(user, by=by)
+
+
 def connect() -> None:
     events.assignment_removal.connect(refuse_stranding)
     events.session_cancelled.connect(flag_bookings)
     events.seat_commitments.connect(bookings_per_seat)
+    app_events.user_deactivated.connect(revoke_api_tokens)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from app.enums import Role
 from app.extensions import db
-from app.forms import select_choices
+from app.forms import AppForm, select_choices
 from app.models import User
 from app.security import roles_required
 from app.validators import ValidationError
@@ -22,7 +21,7 @@ bp = Blueprint("api_tokens", __name__)
 coordinator_only = roles_required(Role.COORDINATOR)
 
 
-class TokenForm(FlaskForm):
+class TokenForm(AppForm):
     user_id = SelectField("Compte", coerce=int, choices=[])
     label = StringField(
         "Libellé (logiciel, poste…)",

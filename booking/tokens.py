@@ -91,6 +91,16 @@ def revoke_token(token: ApiToken, *, by: User | None) -> None:
     )
 
 
+def revoke_user_tokens(user: User, *, by: User | None) -> int:
+    """Revoke every live token of ``user`` (the account is deactivated); answers how many."""
+    live = db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in live:
+        revoke_token(token, by=by)
+    return len(live)
+
+
 def parse_bearer(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
     scheme, _, value = (header or "").strip().partition(" ")

@@ -15,10 +15,21 @@ if TYPE_CHECKING:
 
 
 @click.command("demo")
-def demo_command() -> None:
-    """Load the demo territories (idempotent) and print the demo accounts."""
-    from demo.loader import DEMO_ACCOUNTS, load_demo
+@click.option(
+    "--force", is_flag=True, help="Charger même hors développement ou à côté de vrais comptes."
+)
+def demo_command(force: bool) -> None:
+    """Load the demo territories (idempotent) and print the demo accounts.
 
+    Refused outside development, or on a database with accounts of real people, unless
+    ``--force``: the demo's accounts (an administrator too) have a published password.
+    """
+    from flask import current_app
+
+    from demo.loader import DEMO_ACCOUNTS, load_demo, refusal
+
+    if not force and (reason := refusal(env_name=current_app.config["ENV_NAME"])):
+        raise click.ClickException(reason)
     created = load_demo()
     click.echo("Démo chargée." if created else "Démo déjà présente : rien à faire.")
     click.echo("Comptes de démonstration :")

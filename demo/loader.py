@@ -321,6 +321,31 @@ _ACCOUNT_LABELS = [
     ("admin@demo.tourderole.fr", "Administration de la plateforme"),
 ]
 DEMO_ACCOUNTS = _accounts()
+ADMIN_EMAIL = "admin@demo.tourderole.fr"
+
+
+def refusal(*, env_name: str) -> str | None:
+    """Why the demo must not be loaded here (French), or None.
+
+    Its accounts, an administrator among them, share a password printed in the README:
+    on a production database, or one where real people have accounts, that is a way in.
+    """
+    if env_name != "development":
+        return (
+            "La démo crée des comptes dont le mot de passe est public : elle ne se charge "
+            "qu'en développement (TOURDEROLE_ENV=development). Ajoutez --force si c'est "
+            "vraiment voulu."
+        )
+    demo_emails = [email for email, _, _ in DEMO_ACCOUNTS]
+    others = db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(User.email.not_in(demo_emails))
+    )
+    if others:
+        return (
+            f"La base contient déjà {others} compte(s) hors démo : la démo et son mot de "
+            "passe public n'y sont pas chargés. Ajoutez --force si c'est vraiment voulu."
+        )
+    return None
 
 
 def _published_rota(
@@ -484,7 +509,7 @@ def load_demo(today: date | None = None) -> bool:
             password_hash,
             name="Coordination Île de Ré",
         )
-        _account("admin@demo.tourderole.fr", Role.ADMIN, None, password_hash, name="Administration")
+        _account(ADMIN_EMAIL, Role.ADMIN, None, password_hash, name="Administration")
         _published_rota(main, sites, gps, today or now_utc().date())
         _bookings(main)
         db.session.commit()

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register the feeds, FHIR and public pages, the ``ical`` commands, the receivers."""
     from app.extensions import csrf
+    from booking.api_access import limit_tokenless_calls
     from publishing import subscribers
     from publishing.cli import ical_cli
     from publishing.feed_views import bp as feeds_bp
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(feeds_bp)
     app.register_blueprint(public_bp)
     csrf.exempt(fhir_bp)  # the SAS platform's bearer token: no cookie, nothing to forge
+    limit_tokenless_calls(app, fhir_bp)
     app.register_blueprint(fhir_bp)
     app.register_blueprint(indicators_bp)
     # One more operation of the JSON API (``api.`` endpoint: its token check, rate limit,

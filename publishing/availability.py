@@ -209,7 +209,15 @@ def public_page(
     *, slug: str, query: str, day_key: str, commune_code: str, now: datetime
 ) -> PublicPage:
     """Read what the public page needs for the arguments a patient gave."""
-    territories = list(db.session.scalars(sa.select(Territory).order_by(Territory.name)))
+    # Only territories with a published rota: a CPTS being set up has nothing to show
+    # patients yet (and its name may still be a draft).
+    shown = sa.exists().where(
+        RotaPeriod.territory_id == Territory.id,
+        RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
+    )
+    territories = list(
+        db.session.scalars(sa.select(Territory).where(shown).order_by(Territory.name))
+    )
     matches, message = find_communes(query) if query else ([], None)
     page = PublicPage(
         territories=territories, query=query, matches=matches, message=message, day_key=day_key

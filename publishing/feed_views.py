@@ -34,6 +34,7 @@ from app.extensions import db, limiter
 from app.models import Practitioner, Territory
 from app.security import roles_required
 from app.timeutil import now_utc
+from app.urls import public_host, public_url
 from app.web import attempt
 from publishing import feeds, ical
 from publishing.forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
@@ -144,14 +145,14 @@ def _keep_addresses_private(response: Response) -> Response:
 
 
 def _links(*, gp: bool) -> feeds.Links:
-    domain = current_app.config.get("ICAL_UID_DOMAIN") or request.host.partition(":")[0]
+    domain = current_app.config.get("ICAL_UID_DOMAIN") or public_host()
     if gp:
         return feeds.Links(
             uid_domain=domain,
-            home=url_for("rota.my_sessions", _external=True),
-            day=url_for("booking.gp_day", _external=True),
+            home=public_url("rota.my_sessions"),
+            day=public_url("booking.gp_day"),
         )
-    return feeds.Links(uid_domain=domain, home=url_for("public.availability_page", _external=True))
+    return feeds.Links(uid_domain=domain, home=public_url("public.availability_page"))
 
 
 def _not_modified(tag: str, last_modified: datetime | None) -> bool:
@@ -246,7 +247,7 @@ def site_feed(site_id: int):
 
 def _addresses(endpoint: str, **values: object) -> dict[str, str]:
     """The https:// address and its webcal:// twin (which calendar apps open directly)."""
-    https = url_for(endpoint, _external=True, **values)
+    https = public_url(endpoint, **values)
     return {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
 
 

@@ -16,7 +16,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, g, request
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -25,6 +25,7 @@ from app.extensions import db, limiter
 from app.models import Practitioner, Site, Territory, User
 from app.security import MAX_ID
 from app.timeutil import now_utc
+from app.urls import public_base, public_path, public_url
 from booking import services, tokens
 from booking import slots as slotlib
 from booking.api_access import (
@@ -133,7 +134,7 @@ def _territory() -> Territory:
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + bp.url_prefix
+    return public_base() + bp.url_prefix
 
 
 def _row_id(text: str) -> int | None:
@@ -196,8 +197,8 @@ def place_of(site: Site) -> fhir.Place:
 
 def _booking_url(slot_id: str | None) -> str:
     if slot_id is None:
-        return url_for("public.availability_page", _external=True)
-    return url_for("booking.book", creneau=slot_id, _external=True)
+        return public_url("public.availability_page")
+    return public_url("booking.book", creneau=slot_id)
 
 
 def _walk_in_id(session_id: int, seat: int) -> str:
@@ -260,7 +261,7 @@ def _bundle_for(views: list[fhir.FreeSlotView], territory: Territory) -> dict[st
         included.append(fhir.healthcare_service_resource(cpts))
         if "HealthcareService:organization" in wanted:
             included.append(fhir.organization_resource(cpts))
-    return fhir.searchset(request.url, _base(), matches, included)
+    return fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches, included)
 
 
 def _practitioners_by_rpps(territory: Territory, rpps: list[str]) -> list[Practitioner]:
@@ -413,7 +414,9 @@ def search_schedules() -> Response:
     territory = _territory()
     rpps = _one_rpps("actor.identifier")
     matches = [r for p in _practitioners_by_rpps(territory, [rpps]) for r in _schedules_of(p)]
-    return fhir_response(fhir.searchset(request.url, _base(), matches))
+    return fhir_response(
+        fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
+    )
 
 
 def _pair(territory: Territory, ident: str) -> tuple[Practitioner, Site]:
@@ -455,7 +458,9 @@ def search_practitioners() -> Response:
     matches = [
         fhir.practitioner_resource(doctor_of(p)) for p in _practitioners_by_rpps(territory, [rpps])
     ]
-    return fhir_response(fhir.searchset(request.url, _base(), matches))
+    return fhir_response(
+        fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
+    )
 
 
 @bp.get("/Practitioner/<ident>")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import AnyOf
 
-from app.forms import select_choices
+from app.forms import AppForm, select_choices
 from publishing.feeds import ALARM_CHOICES
 
 ISSUE = "nouvelle-adresse"
@@ -24,7 +23,7 @@ def alarm_label(minutes: int) -> str:
     return f"{minutes} minutes avant"
 
 
-class FeedActionForm(FlaskForm):
+class FeedActionForm(AppForm):
     """One POST endpoint per page; the button pressed says what to do."""
 
     action = HiddenField(validators=[AnyOf((ISSUE, REVOKE, ALARM), message="Action inconnue.")])

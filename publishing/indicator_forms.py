@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms import NumberField, select_choices
+from app.forms import AppForm, NumberField, select_choices
 from app.validators import ValidationError
 
 MAX_DAYS = 3 * 366 + 1  # three contract years at most on one page
@@ -80,7 +79,7 @@ class FrenchDecimalField(DecimalField):
         super().process_formdata(valuelist)
 
 
-class TargetForm(FlaskForm):
+class TargetForm(AppForm):
     name = StringField(
         "Nom de l'indicateur du contrat",
         validators=[DataRequired("Le nom de l'indicateur est obligatoire."), Length(max=200)],
@@ -88,7 +87,7 @@ class TargetForm(FlaskForm):
     figure_key = SelectField("Valeur lue", choices=[])
 
 
-class TargetYearForm(FlaskForm):
+class TargetYearForm(AppForm):
     year = NumberField(
         "Année du contrat",
         validators=[

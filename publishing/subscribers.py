@@ -21,7 +21,14 @@ def revoke_feed(practitioner: Practitioner, *, by: User | None) -> None:
     feeds.revoke_gp_feed(practitioner, by=by)
 
 
+def revoke_account_feed(user: User, *, by: User | None) -> None:
+    """A GP's account deactivated: their feed goes too (a new one can be issued later)."""
+    if user.practitioner is not None:
+        feeds.revoke_gp_feed(user.practitioner, by=by)
+
+
 def connect() -> None:
     rota_events.assignment_leaving.connect(tombstone_departure)
     rota_events.session_cancelling.connect(tombstone_cancellation)
     app_events.practitioner_deactivated.connect(revoke_feed)
+    app_events.user_deactivated.connect(revoke_account_feed)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms import MultiCheckboxField, NumberField, select_choices
+from app.forms import AppForm, MultiCheckboxField, NumberField, select_choices
 from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
 
 REQUIRED = "Ce champ est obligatoire."
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(AppForm):
     site_id = SelectField("Lieu", coerce=int, choices=[])
     weekdays = MultiCheckboxField(
         "Jours", coerce=int, choices=select_choices(enumerate(WEEKDAY_LABELS))
@@ -45,19 +44,19 @@ class TemplateForm(FlaskForm):
     on_holidays = SelectField("Jours fériés", choices=select_choices(HolidayRule.choices()))
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(AppForm):
     name = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=120)])
     start_date = DateField("Premier jour", validators=[DataRequired(REQUIRED)])
     end_date = DateField("Dernier jour", validators=[DataRequired(REQUIRED)])
 
 
-class UnavailabilityForm(FlaskForm):
+class UnavailabilityForm(AppForm):
     start_date = DateField("Du", validators=[DataRequired(REQUIRED)])
     end_date = DateField("Au (inclus)", validators=[DataRequired(REQUIRED)])
     reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=200)])
 
 
-class WishForm(FlaskForm):
+class WishForm(AppForm):
     weight = SelectField(
         "Mon engagement sur la période",
         coerce=float,
@@ -90,7 +89,7 @@ class WishForm(FlaskForm):
     )
 
 
-class ExemptionForm(FlaskForm):
+class ExemptionForm(AppForm):
     """The coordinator decides whether an absence moves duty in time or exempts from it."""
 
     exempt = SelectField(

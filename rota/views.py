@@ -15,7 +15,7 @@ from app.forms import ConfirmForm, select_choices
 from app.models import Practitioner, Site
 from app.security import get_in_territory_or_404, roles_required
 from app.timeutil import now_utc
-from app.validators import ValidationError
+from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
 from rota import forms, services
 from rota.fairness import bar_chart
@@ -438,7 +438,7 @@ def my_sessions():
         wish = db.session.scalar(
             sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == me.id)
         )
-        wish_form = forms.WishForm(formdata=None)
+        wish_form = forms.WishForm(formdata=None, prefix=_wish_prefix(period.id))
         wish_form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
         if wish is not None:
             wish_form.weight.data = wish.weight
@@ -498,17 +498,9 @@ def my_sessions():
     )
 
 
-def _parse_dates(text: str) -> list[date]:
-    days = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            day, month, year = (int(x) for x in part.split("/"))
-            days.append(date(year, month, day))
-        except ValueError as exc:
-            raise ValidationError(f"Date illisible : « {part} » (format JJ/MM/AAAA).") from exc
-    return days
+def _wish_prefix(period_id: int) -> str:
+    """One prefix per period's form: several on one page never share a field id."""
+    return f"souhaits-{period_id}"
 
 
 @bp.post("/periodes/<int:period_id>/souhaits")
@@ -517,7 +509,7 @@ def save_wish(period_id: int):
     """My commitment and preferences for a period whose wishes window is open."""
     me = _me()
     period = get_in_territory_or_404(RotaPeriod, period_id)
-    form = forms.WishForm()
+    form = forms.WishForm(prefix=_wish_prefix(period.id))
     form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
     if not form.validate():
         flash(
@@ -533,7 +525,7 @@ def save_wish(period_id: int):
             weight=form.weight.data,
             preferred_weekdays=frozenset(form.preferred_weekdays.data or []),
             preferred_site_ids=list(form.preferred_site_ids.data or []),
-            avoid_dates=_parse_dates(form.avoid_dates.data or ""),
+            avoid_dates=parse_french_dates(form.avoid_dates.data or ""),
             max_per_day=form.max_per_day.data,
             max_per_period=form.max_per_period.data,
             target_sessions=form.target_sessions.data,
@@ -672,12 +664,8 @@ def _month_of(period: RotaPeriod, text: str | None) -> date:
     """First day of the month asked for (``AAAA-MM``), within the period; else its first month."""
     first = period.start_date.replace(day=1)
     if text:
-        try:
-            year, month = (int(x) for x in text.split("-"))
-            asked = date(year, month, 1)
-        except ValueError:
-            abort(404)
-        if first <= asked <= period.end_date:
+        asked = parse_year_month(text)
+        if asked is not None and first <= asked <= period.end_date:
             return asked
         abort(404)
     return first

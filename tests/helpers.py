@@ -88,7 +88,8 @@ def build_app(url: str, **overrides: Any) -> Flask:
         "RATELIMIT_ENABLED": False,
         "SESSION_COOKIE_SECURE": False,
         "SERVER_NAME": "tdr.test",
-        "REQUIRE_2FA": False,  # tests/test_totp.py turns it on where it is the subject
+        "REQUIRE_2FA": False,
+        "MAIL_BACKEND": "log",  # production refuses to send without a chosen backend  # tests/test_totp.py turns it on where it is the subject
     }
     config.update(overrides)
     app = create_app(config)

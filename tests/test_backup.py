@@ -3,12 +3,21 @@
 import hashlib
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
 from app.extensions import db
 from tests.helpers import build_app
 from tests.test_migrations import empty_database_url  # noqa: F401 - fixture
+
+
+@pytest.fixture
+def app(make_app):
+    """A development app: ``flask demo`` refuses to run elsewhere."""
+    app = make_app(ENV_NAME="development")
+    with app.app_context():
+        yield app
 
 
 def _fingerprint(engine: sa.Engine) -> tuple[dict[str, int], str]:

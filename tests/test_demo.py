@@ -14,6 +14,14 @@ from demo.loader import DEMO_ACCOUNTS, MAIN_SLUG
 TABLES = (Territory, Commune, CommunePostalCode, Site, Practitioner, User)
 
 
+@pytest.fixture
+def app(make_app):
+    """A development app: ``flask demo`` refuses to run elsewhere."""
+    app = make_app(ENV_NAME="development")
+    with app.app_context():
+        yield app
+
+
 def _counts() -> dict[str, int]:
     return {
         m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))

@@ -187,7 +187,12 @@ def test_forms_never_answer_5xx_whatever_is_typed(app, fuzz_world):
         }
         fuzz(
             spoiled(wish, preferred_weekdays=many, preferred_site_ids=many),
-            lambda form: _ok(gp.post(f"/periodes/{period.id}/souhaits", data=form)),
+            lambda form: _ok(
+                gp.post(
+                    f"/periodes/{period.id}/souhaits",
+                    data={f"souhaits-{period.id}-{k}": v for k, v in form.items()},
+                )
+            ),
         )
         absence = {"start_date": "2027-04-02", "end_date": "2027-04-03", "reason": "Congés"}
         fuzz(spoiled(absence), lambda form: _ok(gp.post("/mes-plages", data=form)))

@@ -135,7 +135,7 @@ def test_config_reads_the_mail_variables(monkeypatch, tmp_path):
     for name in ("MAIL_BACKEND", "MAIL_PORT", "MAIL_USERNAME", "MAIL_FROM"):
         monkeypatch.delenv(name, raising=False)
     defaults = build_config(tmp_path)
-    assert defaults["MAIL_BACKEND"] == "log"
+    assert defaults["MAIL_BACKEND"] == ""  # chosen by the operator (app/mail.py)
     assert defaults["MAIL_SECURITY"] == "starttls"
     assert defaults["MAIL_PORT"] is None
     assert defaults["MAIL_USERNAME"] is None

@@ -24,6 +24,11 @@ def setup(app, make_territory, make_site, make_practitioner, make_user):
     return territory, site, gps, coordinator, gp_user
 
 
+def wish_form(period_id: int, fields: dict) -> dict:
+    """The wish form's fields under its per-period prefix (several forms share a page)."""
+    return {f"souhaits-{period_id}-{name}": value for name, value in fields.items()}
+
+
 def _template_form(site, **kw):
     start = now_utc().date()
     data = {
@@ -258,7 +263,7 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
     assert "pas encore répondu" in gp.get("/mes-plages").get_data(as_text=True)
     bad = gp.post(
         f"/periodes/{period.id}/souhaits",
-        data={"weight": "1.0", "avoid_dates": "31/02/2027"},
+        data=wish_form(period.id, {"weight": "1.0", "avoid_dates": "31/02/2027"}),
         follow_redirects=True,
     )
     assert "Date illisible" in bad.get_data(as_text=True)
@@ -266,12 +271,15 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
     avoid = (start + timedelta(days=1)).strftime("%d/%m/%Y")
     page = gp.post(
         f"/periodes/{period.id}/souhaits",
-        data={
-            "weight": "0.5",
-            "preferred_weekdays": ["0", "2"],
-            "preferred_site_ids": [str(site.id)],
-            "avoid_dates": avoid,
-        },
+        data=wish_form(
+            period.id,
+            {
+                "weight": "0.5",
+                "preferred_weekdays": ["0", "2"],
+                "preferred_site_ids": [str(site.id)],
+                "avoid_dates": avoid,
+            },
+        ),
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "Souhaits enregistrés" in page
@@ -340,19 +348,25 @@ def test_gp_wish_form_records_personal_limits(app, setup):
     gp = logged_in(app, "gp@example.org")
     page = gp.post(
         f"/periodes/{period.id}/souhaits",
-        data={"weight": "1.0", "target_sessions": "4", "max_per_day": "2", "max_per_period": "3"},
+        data=wish_form(
+            period.id,
+            {"weight": "1.0", "target_sessions": "4", "max_per_day": "2", "max_per_period": "3"},
+        ),
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "dépasse le maximum" in page
     assert db.session.scalar(sa.select(sa.func.count(Wish.id))) == 0
     gp.post(
         f"/periodes/{period.id}/souhaits",
-        data={"weight": "1.0", "target_sessions": "2", "max_per_day": "2", "max_per_period": "3"},
+        data=wish_form(
+            period.id,
+            {"weight": "1.0", "target_sessions": "2", "max_per_day": "2", "max_per_period": "3"},
+        ),
     )
     wish = db.session.scalar(sa.select(Wish))
     assert (wish.target_sessions, wish.max_per_day, wish.max_per_period) == (2, 2, 3)
     page = gp.get("/mes-plages").get_data(as_text=True)
-    assert 'name="target_sessions" type="number" value="2"' in page
+    assert f'name="souhaits-{period.id}-target_sessions" type="number" value="2"' in page
 
 
 def test_gap_on_the_bourse_taken_by_a_gp_and_seen_by_the_coordinator(app, setup):

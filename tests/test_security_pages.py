@@ -347,7 +347,10 @@ def test_forms_echo_hostile_input_escaped(app, hostile):
         ],
         "gp": [
             ("/mes-plages", {"start_date": EVIL, "reason": EVIL}),
-            (f"/periodes/{world.period.id}/souhaits", {"avoid_dates": EVIL}),
+            (
+                f"/periodes/{world.period.id}/souhaits",
+                {f"souhaits-{world.period.id}-avoid_dates": EVIL},
+            ),
         ],
     }
     failures = []

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.auth.password_policy import password_problem
+from app.forms import AppForm
 from app.validators import MIN_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = EmailField(
         "Adresse e-mail", validators=[DataRequired("Indiquez votre adresse e-mail.")]
     )
@@ -20,7 +20,7 @@ class LoginForm(FlaskForm):
     next = StringField()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(AppForm):
     password = PasswordField(
         "Nouveau mot de passe",
         validators=[
@@ -43,7 +43,7 @@ class SetPasswordForm(FlaskForm):
             raise ValidationError(problem)
 
 
-class SecondFactorForm(FlaskForm):
+class SecondFactorForm(AppForm):
     code = StringField(
         "Code à 6 chiffres ou code de secours",
         validators=[
@@ -54,7 +54,7 @@ class SecondFactorForm(FlaskForm):
     next = StringField()
 
 
-class EnableTotpForm(FlaskForm):
+class EnableTotpForm(AppForm):
     code = StringField(
         "Code à 6 chiffres affiché par l'application",
         validators=[
@@ -64,7 +64,7 @@ class EnableTotpForm(FlaskForm):
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(AppForm):
     email = EmailField(
         "Adresse e-mail",
         validators=[DataRequired("Indiquez votre adresse e-mail."), Length(max=254)],
@@ -78,7 +78,7 @@ class ChangePasswordForm(SetPasswordForm):
     )
 
 
-class LoginRulesForm(FlaskForm):
+class LoginRulesForm(AppForm):
     require_psc_for_gps = BooleanField(
         "Les médecins généralistes se connectent uniquement avec Pro Santé Connect"
     )

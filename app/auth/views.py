@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,6 +31,7 @@ from app.auth.forms import (
 )
 from app.database import write_transactions
 from app.enums import Role
+from app.errors import error_response
 from app.extensions import db, limiter
 from app.models import User
 from app.security import roles_required
@@ -41,8 +43,9 @@ bp = Blueprint("auth", __name__)
 GENERIC_LOGIN_ERROR = "Adresse e-mail ou mot de passe incorrect."
 
 
-def _login_account_key() -> str:
-    return "login-account:" + request.form.get("email", "").strip().lower()
+def _login_failed(response) -> bool:
+    """Only failures spend the address's budget: a successful login redirects."""
+    return response.status_code != 302
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -56,11 +59,8 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"])
 @limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
-    methods=["POST"],
-    key_func=_login_account_key,
+    lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"], deduct_when=_login_failed
 )
 def login():
     """Log in; the same error whatever was wrong, so accounts can't be enumerated."""
@@ -68,7 +68,16 @@ def login():
         return redirect(url_for("auth.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data or "", form.password.data or "")
+        try:
+            user = services.authenticate(form.email.data or "", form.password.data or "")
+        except services.LoginThrottled as wait:
+            message = (
+                "Trop de tentatives pour ce compte. "
+                f"Réessayez dans {wait.seconds} seconde{'s' if wait.seconds > 1 else ''}."
+            )
+            response = make_response(error_response(429, message=message))
+            response.headers["Retry-After"] = str(wait.seconds)
+            return response
         if user is not None:
             if refused := _password_login_refused(user):
                 return refused

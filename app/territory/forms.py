@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -24,7 +23,14 @@ from wtforms.validators import (
 )
 
 from app.enums import Profession, SiteKind
-from app.forms import REQUIRED, MultiCheckboxField, NumberField, domain_check, select_choices
+from app.forms import (
+    REQUIRED,
+    AppForm,
+    MultiCheckboxField,
+    NumberField,
+    domain_check,
+    select_choices,
+)
 from app.territory.services import (
     BOOKING_HORIZONS,
     HOLIDAY_SUBDIVISIONS,
@@ -44,7 +50,7 @@ class LocalTimeField(TimeField):
             raise ValueError("Heure invalide (format HH:MM).") from None
 
 
-class TerritoryForm(FlaskForm):
+class TerritoryForm(AppForm):
     name = StringField("Nom de la CPTS", validators=[DataRequired(REQUIRED), Length(max=200)])
     finess = StringField(
         "N° FINESS de l'association",
@@ -114,16 +120,16 @@ class NewTerritoryForm(TerritoryForm):
     )
 
 
-class CommuneAddForm(FlaskForm):
+class CommuneAddForm(AppForm):
     insee_code = HiddenField(validators=[DataRequired(REQUIRED)])
     postal_codes = MultiCheckboxField("Codes postaux rattachés à la CPTS", choices=[])
 
 
-class EpciAddForm(FlaskForm):
+class EpciAddForm(AppForm):
     epci_code = HiddenField(validators=[DataRequired(REQUIRED)])
 
 
-class SiteForm(FlaskForm):
+class SiteForm(AppForm):
     name = StringField("Nom du lieu", validators=[DataRequired(REQUIRED), Length(max=200)])
     kind = SelectField("Type de lieu", choices=select_choices(SiteKind.choices()))
     address_line = StringField("Adresse", validators=[DataRequired(REQUIRED), Length(max=200)])
@@ -143,7 +149,7 @@ class SiteForm(FlaskForm):
     )
 
 
-class PractitionerForm(FlaskForm):
+class PractitionerForm(AppForm):
     rpps = StringField(
         "N° RPPS (11 chiffres)",
         validators=[DataRequired(REQUIRED), domain_check(normalise_rpps)],
@@ -156,7 +162,7 @@ class PractitionerForm(FlaskForm):
     site_ids = MultiCheckboxField("Lieux d'exercice", coerce=int, choices=[])
 
 
-class PractitionerImportForm(FlaskForm):
+class PractitionerImportForm(AppForm):
     file = FileField(
         "Fichier CSV (rpps;nom;prenom;profession;email;telephone;sites)",
         validators=[FileRequired("Choisissez un fichier CSV.")],
@@ -166,7 +172,7 @@ class PractitionerImportForm(FlaskForm):
 INVITABLE_ROLES = [(r.value, r.label) for r in TERRITORY_ROLES]
 
 
-class InviteUserForm(FlaskForm):
+class InviteUserForm(AppForm):
     email = EmailField("E-mail", validators=[DataRequired(REQUIRED), Length(max=254)])
     role = SelectField("Rôle", choices=select_choices(INVITABLE_ROLES))
     display_name = StringField("Nom affiché", validators=[Optional(), Length(max=200)])
@@ -175,14 +181,14 @@ class InviteUserForm(FlaskForm):
     )
 
 
-class CommuneCentreForm(FlaskForm):
+class CommuneCentreForm(AppForm):
     """One commune's centre; decimal comma accepted (the service reads the numbers)."""
 
     latitude = StringField("Latitude", validators=[Optional(), Length(max=20)])
     longitude = StringField("Longitude", validators=[Optional(), Length(max=20)])
 
 
-class CommuneCentresImportForm(FlaskForm):
+class CommuneCentresImportForm(AppForm):
     file = FileField(
         "Fichier CSV (code_insee;latitude;longitude)",
         validators=[FileRequired("Choisissez un fichier CSV.")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import time
@@ -145,13 +146,31 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
     }
 
 
+# In addresses: ASCII letters and digits, words joined by single hyphens ("nord-vendee").
+SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _refuse_taken_name(name: str, *, other_than: int | None = None) -> None:
+    """Two CPTS of one name can't be told apart in the public list or in e-mails."""
+    query = sa.select(Territory.id).where(sa.func.lower(Territory.name) == name.lower())
+    if other_than is not None:
+        query = query.where(Territory.id != other_than)
+    if db.session.scalar(query) is not None:
+        raise ValidationError(f"Un territoire porte déjà ce nom : « {name} ».")
+
+
 def create_territory(slug: str, settings: TerritorySettings, *, by: User | None) -> Territory:
     slug = slug.strip().lower()
-    if not slug or not all(c.isalnum() or c == "-" for c in slug) or len(slug) < 2:
-        raise ValidationError("L'identifiant court doit comporter lettres, chiffres ou tirets.")
+    if not 2 <= len(slug) <= 60 or not SLUG_RE.fullmatch(slug):
+        raise ValidationError(
+            "L'identifiant court (2 à 60 caractères) s'écrit en lettres sans accents, chiffres "
+            "et tirets simples, ex. « nord-vendee »."
+        )
     if db.session.scalar(sa.select(Territory.id).where(Territory.slug == slug)):
         raise ValidationError(f"L'identifiant « {slug} » est déjà pris.")
-    territory = Territory(slug=slug, **_clean_settings(settings))
+    values = _clean_settings(settings)
+    _refuse_taken_name(values["name"])
+    territory = Territory(slug=slug, **values)
     db.session.add(territory)
     db.session.flush()
     audit.record("territory.create", by=by, territory_id=territory.id, target=territory)
@@ -160,6 +179,7 @@ def create_territory(slug: str, settings: TerritorySettings, *, by: User | None)
 
 def update_territory(territory: Territory, settings: TerritorySettings, *, by: User | None) -> None:
     values = _clean_settings(settings)
+    _refuse_taken_name(values["name"], other_than=territory.id)
     changed = [k for k, v in values.items() if getattr(territory, k) != v]
     for key, value in values.items():
         setattr(territory, key, value)
@@ -576,7 +596,7 @@ def set_practitioner_active(practitioner: Practitioner, active: bool, *, by: Use
         for user in db.session.scalars(
             sa.select(User).where(User.practitioner_id == practitioner.id)
         ):
-            _deactivate(user)
+            _deactivate(user, by=by)
         events.practitioner_deactivated.send(practitioner, by=by)
     db.session.flush()
     audit.record(
@@ -663,10 +683,13 @@ def invite_user(
     return user, token
 
 
-def _deactivate(user: User) -> None:
+def _deactivate(user: User, *, by: User | None) -> None:
+    """Close every door of the account: sessions, invitation, and (by the layers above,
+    following ``user_deactivated``) API tokens and calendar feed."""
     user.active = False
     user.session_token = new_session_token()
     user.invitation_hash = None
+    events.user_deactivated.send(user, by=by)
 
 
 def set_user_active(user: User, active: bool, *, by: User | None) -> None:
@@ -675,7 +698,7 @@ def set_user_active(user: User, active: bool, *, by: User | None) -> None:
     if active:
         user.active = True
     else:
-        _deactivate(user)
+        _deactivate(user, by=by)
     db.session.flush()
     audit.record(
         "user.activate" if active else "user.deactivate",

@@ -17,6 +17,7 @@ from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
 from app.territory import forms, services
 from app.territory.practitioner_import import import_practitioners
+from app.urls import public_url
 from app.validators import ValidationError
 from app.web import attempt, current_territory
 
@@ -320,7 +321,11 @@ def _practitioner_form(
     return form
 
 
-def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerData:
+def _practitioner_data(
+    form: forms.PractitionerForm, practitioner: Practitioner | None = None
+) -> services.PractitionerData:
+    """The form's data; links to deactivated sites, which the form can't offer, are kept."""
+    kept = [s.id for s in practitioner.sites if not s.active] if practitioner else []
     return services.PractitionerData(
         rpps=form.rpps.data or "",
         family_name=form.family_name.data or "",
@@ -328,7 +333,7 @@ def _practitioner_data(form: forms.PractitionerForm) -> services.PractitionerDat
         profession=Profession(form.profession.data),
         email=form.email.data or None,
         phone=form.phone.data or None,
-        site_ids=form.site_ids.data or [],
+        site_ids=[*(form.site_ids.data or []), *kept],
     )
 
 
@@ -390,7 +395,7 @@ def edit_practitioner(practitioner_id: int):
     if form.validate_on_submit():
         ok, _ = attempt(
             lambda: services.update_practitioner(
-                practitioner, _practitioner_data(form), by=current_user
+                practitioner, _practitioner_data(form, practitioner), by=current_user
             )
         )
         if ok:
@@ -491,7 +496,7 @@ def invite_user():
         )
         if ok and outcome is not None:
             user, token = outcome
-            link = url_for("auth.accept_invitation", token=token, _external=True)
+            link = public_url("auth.accept_invitation", token=token)
             return render_template("territory/invitation_link.html", user=user, link=link)
     return render_template("territory/user_invite.html", form=form)
 
@@ -519,7 +524,7 @@ def reinvite_user(user_id: int):
     ok, token = attempt(lambda: services.reissue_invitation(user, by=current_user))
     if not ok or token is None:
         return redirect(url_for("territory.users"))
-    link = url_for("auth.accept_invitation", token=token, _external=True)
+    link = public_url("auth.accept_invitation", token=token)
     return render_template("territory/invitation_link.html", user=user, link=link)
 
 
@@ -560,7 +565,7 @@ def admin_new_territory():
             flash(f"Territoire « {territory.name} » créé.", "success")
             if invitation is not None:
                 user, token = invitation
-                link = url_for("auth.accept_invitation", token=token, _external=True)
+                link = public_url("auth.accept_invitation", token=token)
                 return render_template("territory/invitation_link.html", user=user, link=link)
             return redirect(url_for("territory.admin_territories"))
     return render_template("territory/admin_territory_form.html", form=form)
