@@ -70,11 +70,7 @@ def gp_overview(practitioner: Practitioner, *, now: datetime) -> GpOverview:
         mine={
             a.session_id: a for s in upcoming for a in s.assignments if a.practitioner_id == me.id
         },
-        open_sessions=[
-            s
-            for s in _volunteerable(me, my_sites, now)
-            if len(s.assignments) < s.gps_needed and not _holds(s, me)
-        ],
+        open_sessions=[s for s in _volunteerable(me, my_sites, now) if _wants_me(s, me)],
         unavailability=_unavailability(me, now),
         for_me=[o for o in offers if _offered_to(o, me, my_sites)],
         my_offers={o.assignment_id: o for o in offers if o.from_practitioner_id == me.id},
@@ -84,12 +80,24 @@ def gp_overview(practitioner: Practitioner, *, now: datetime) -> GpOverview:
         ],
         open_periods=_open_periods(me),
         fairness=_fairness(me),
-        colleagues={
-            site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
-            for site_id in {s.site_id for s in upcoming}
-        },
+        colleagues=_colleagues(me, gps, {s.site_id for s in upcoming}),
         practitioner_names={gp.id: gp.display_name for gp in gps},
     )
+
+
+def _wants_me(session: Session, me: Practitioner) -> bool:
+    """A session still missing GPs, which I don't hold already."""
+    return len(session.assignments) < session.gps_needed and not _holds(session, me)
+
+
+def _colleagues(
+    me: Practitioner, gps: list[Practitioner], site_ids: set[int]
+) -> dict[int, list[Practitioner]]:
+    """The other GPs of each site, to whom I may hand a session there."""
+    return {
+        site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
+        for site_id in site_ids
+    }
 
 
 def _holds(session: Session, me: Practitioner) -> bool:
