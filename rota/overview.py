@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Practitioner
-from rota import reads, services
+from rota import reads
 from rota.fairness import FairnessRow
 from rota.models import (
     Assignment,
@@ -198,9 +198,7 @@ def _fairness(me: Practitioner) -> FairnessSummary | None:
     )
     if latest is None:
         return None
-    reads.load_sessions(latest)
-    reads.preload_fairness(latest)
-    rows = [r for r in services.period_fairness(latest) if r.total or r.total_target]
+    rows = [r for r in reads.fairness(latest) if r.total or r.total_target]
     mine = next((r for r in rows if r.doctor_id == me.id), None)
     if mine is None:
         return None

@@ -66,18 +66,21 @@ def live_swaps(territory_id: int, now: datetime) -> list[SwapRequest]:
     return list(db.session.scalars(swaps_query(territory_id, now)))
 
 
+# The session's identity map holds objects weakly: what is loaded ahead for a service must
+# stay referenced (``held``) until the service has fetched the same rows, or it is dropped
+# and loaded again, lazily, one row at a time.
+
+
 def open_places(territory_id: int, *, site_ids: Iterable[int] | None = None) -> list[Session]:
     """``services.open_places`` with each place's site and GPs loaded (one query, not N)."""
-    preload_places(territory_id, site_ids)
-    return services.open_places(territory_id, site_ids=site_ids)
+    held = _upcoming_published(territory_id, site_ids)
+    places = services.open_places(territory_id, site_ids=site_ids)
+    del held
+    return places
 
 
-def preload_places(territory_id: int, site_ids: Iterable[int] | None) -> None:
-    """Load the upcoming published sessions with their GPs into the session's identity map.
-
-    ``services.open_places`` counts each session's assignments; loaded here in one go, the
-    objects it gets back already hold them.
-    """
+def _upcoming_published(territory_id: int, site_ids: Iterable[int] | None) -> list[Session]:
+    """The sessions ``services.open_places`` looks at, with their site and GPs."""
     query = with_people(
         sa.select(Session)
         .join(RotaPeriod, RotaPeriod.id == Session.period_id)
@@ -90,17 +93,21 @@ def preload_places(territory_id: int, site_ids: Iterable[int] | None) -> None:
     )
     if site_ids is not None:
         query = query.where(Session.site_id.in_(list(site_ids)))
-    db.session.scalars(query).all()
+    return list(db.session.scalars(query).unique())
 
 
 def gps_with_sites(territory_id: int) -> list[Practitioner]:
     """The active GPs (``services.active_gps``), each with their sites loaded in one query."""
-    db.session.scalars(
-        sa.select(Practitioner)
-        .where(Practitioner.territory_id == territory_id)
-        .options(selectinload(Practitioner.sites))
-    ).all()
-    return services.active_gps(territory_id)
+    held = list(
+        db.session.scalars(
+            sa.select(Practitioner)
+            .where(Practitioner.territory_id == territory_id)
+            .options(selectinload(Practitioner.sites))
+        )
+    )
+    gps = services.active_gps(territory_id)
+    del held
+    return gps
 
 
 # --- coordinator lists -------------------------------------------------------------------------
@@ -179,18 +186,22 @@ def load_sessions(period: RotaPeriod) -> list[Session]:
     Loading them first in one query means the relationship hands back objects that
     already hold their assignments: the page's cost stays flat however big the rota is.
     """
-    db.session.scalars(
-        with_people(sa.select(Session).where(Session.period_id == period.id))
-    ).unique().all()
-    return period.sessions
+    held = list(
+        db.session.scalars(
+            with_people(sa.select(Session).where(Session.period_id == period.id))
+        ).unique()
+    )
+    sessions = period.sessions
+    del held
+    return sessions
 
 
-def preload_fairness(period: RotaPeriod) -> None:
-    """Load what ``services.period_fairness`` walks: earlier periods' sessions and GPs' sites.
+def fairness(period: RotaPeriod) -> list[FairnessRow]:
+    """``services.period_fairness``, with what it walks loaded first, in a few queries.
 
-    The carried balance reaches back up to ``services.HISTORY_PERIODS`` earlier periods,
-    their sessions and assignments, and every GP's sites: a few queries here instead of
-    one per session and per GP there.
+    It walks the period's sessions and assignments, the earlier periods' (the carried
+    balance reaches back up to ``services.HISTORY_PERIODS`` of them) and every GP's
+    sites: one query per session and per GP otherwise.
     """
     earlier = (
         sa.select(RotaPeriod.id)
@@ -203,15 +214,23 @@ def preload_fairness(period: RotaPeriod) -> None:
         .limit(services.HISTORY_PERIODS)
         .scalar_subquery()
     )
-    db.session.scalars(
-        sa.select(RotaPeriod)
-        .where(RotaPeriod.id.in_(earlier))
-        .options(
-            selectinload(RotaPeriod.sessions).selectinload(Session.assignments),
-            selectinload(RotaPeriod.sessions).joinedload(Session.site),
-        )
-    ).all()
-    gps_with_sites(period.territory_id)
+    held = (
+        load_sessions(period),
+        list(
+            db.session.scalars(
+                sa.select(RotaPeriod)
+                .where(RotaPeriod.id.in_(earlier))
+                .options(
+                    selectinload(RotaPeriod.sessions).selectinload(Session.assignments),
+                    selectinload(RotaPeriod.sessions).joinedload(Session.site),
+                )
+            )
+        ),
+        gps_with_sites(period.territory_id),
+    )
+    rows = services.period_fairness(period)
+    del held
+    return rows
 
 
 def period_review(period: RotaPeriod, territory: Territory) -> PeriodReview:
@@ -219,10 +238,7 @@ def period_review(period: RotaPeriod, territory: Territory) -> PeriodReview:
     grid: dict[tuple[int, date], list[Session]] = defaultdict(list)
     for s in sessions:
         grid[(s.site_id, s.local_date)].append(s)
-    rows = []
-    if sessions:
-        preload_fairness(period)
-        rows = services.period_fairness(period)
+    rows = fairness(period) if sessions else []
     shown = [r for r in rows if r.total or r.total_target]
     answered = db.session.scalar(
         sa.select(sa.func.count()).select_from(Wish).where(Wish.period_id == period.id)
