@@ -18,18 +18,16 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import audit
 from app.enums import Role
 from app.extensions import db, limiter
-from app.models import Commune, Practitioner, Site, User
+from app.models import Practitioner, Site, User
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_insee
-from booking import openapi, page_cache, services, tokens
+from booking import idempotency, openapi, page_cache, reads, services, tokens
 from booking import slots as slotlib
 from booking.api_access import (
     api_rate_limit,
@@ -38,7 +36,7 @@ from booking.api_access import (
     storable,
     token_rate_key,
 )
-from booking.models import Booking, IdempotencyRecord
+from booking.models import Booking
 from rota.models import Session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -334,12 +332,7 @@ def _commune(user: User) -> tuple[str | None, str | None]:
         code = normalise_insee(raw[:10])
     except ValidationError as exc:
         raise bad_request(str(exc), "invalid_commune") from exc
-    known = db.session.scalar(
-        sa.select(Commune.id).where(
-            Commune.territory_id == user.territory_id, Commune.insee_code == code
-        )
-    )
-    if known is not None:
+    if reads.is_local_commune(user.territory_id, code):
         return code, None
     return code, (
         f"La commune {code} n'appartient pas au territoire : "
@@ -371,11 +364,7 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 def _replay(user: User, key: str, request_hash: str) -> Response | None:
     """The stored answer for this key, or ``None`` if the key is new; refuses a new body."""
-    record = db.session.scalar(
-        sa.select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key
-        )
-    )
+    record = idempotency.find_record(user, key)
     if record is None:
         return None
     if record.request_hash != request_hash:
@@ -388,25 +377,6 @@ def _replay(user: User, key: str, request_hash: str) -> Response | None:
     response.status_code = record.status_code
     response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def _claim(user: User, key: str, request_hash: str, now: datetime) -> IdempotencyRecord | None:
-    """Insert the key's record before booking, or ``None`` if a concurrent request has.
-
-    Claiming first makes the unique (user, key) constraint settle a race between two
-    retries: on PostgreSQL the second one waits for the first to commit, then finds its
-    record; SQLite serialises writers anyway. The record is completed after the booking
-    and rolls back with it if the booking is refused.
-    """
-    record = IdempotencyRecord(
-        user_id=user.id, key=key, request_hash=request_hash, status_code=0, body={}, created_at=now
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(record)
-    except IntegrityError:
-        return None
-    return record
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -445,11 +415,24 @@ def list_slots() -> Response:
         raise bad_request("Le paramètre « from » doit précéder « to ».", "invalid_datetime")
     limit = _limit()
     now = now_utc()
-    # Regulators of a territory repeat the same searches: the answer is kept for the
-    # minute, under the territory's change marker (any booking, cancellation or rota
-    # change is a new key). A release or the window moving is at most a minute late.
-    # Only answers are kept, so a parameter refused below is refused every time.
-    key = (
+    key = _search_key(user, channel, limit, now)
+    cached = page_cache.slot_searches.get(key, now)
+    if cached is not None:
+        return Response(cached, mimetype="application/json")
+    response = jsonify(_slots_body(user, channel, start, end, limit=limit, now=now))
+    page_cache.slot_searches.put(key, response.get_data(), now)
+    return response
+
+
+def _search_key(user: User, channel: str, limit: int, now: datetime) -> tuple[Any, ...]:
+    """The cache key of a slot search.
+
+    Regulators of a territory repeat the same searches: the answer is kept for the
+    minute, under the territory's change marker (any booking, cancellation or rota
+    change is a new key). A release or the window moving is at most a minute late.
+    Only answers are kept, so a parameter refused earlier is refused every time.
+    """
+    return (
         "slots",
         user.territory_id,
         channel,
@@ -460,9 +443,18 @@ def list_slots() -> Response:
         audit.change_marker(user.territory_id),
         now.replace(second=0, microsecond=0),
     )
-    cached = page_cache.slot_searches.get(key, now)
-    if cached is not None:
-        return Response(cached, mimetype="application/json")
+
+
+def _slots_body(
+    user: User,
+    channel: str,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    limit: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The search's answer: the soonest ``limit`` free slots within the booking window."""
     commune, note = _commune(user)
     territory = user.territory
     assert territory is not None
@@ -495,9 +487,7 @@ def list_slots() -> Response:
     }
     if note:
         body["note"] = note
-    response = jsonify(body)
-    page_cache.slot_searches.put(key, response.get_data(), now)
-    return response
+    return body
 
 
 @bp.post("/bookings")
@@ -519,7 +509,7 @@ def create_booking() -> tuple[Response, int, dict[str, str]] | Response:
         raise bad_request(str(exc)) from exc
     record = None
     if key is not None:
-        record = _claim(user, key, request_hash, now)
+        record = idempotency.claim(user, key, request_hash, now)
         if record is None:
             stored = _replay(user, key, request_hash)
             if stored is not None:

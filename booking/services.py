@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import heapq
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -209,60 +210,97 @@ def free_slots(
     end = now + rules.horizon if until is None else min(until, now + rules.horizon)
     start = now + MARGIN if since is None else max(since, now + MARGIN)
     sessions = published_sessions(territory_id, start, end)
-    taken = _taken([s.id for s in sessions])
+    search = _Search(channel, now, start, end, rules, _taken([s.id for s in sessions]))
+    soonest = _Soonest(limit)
     result: list[FreeSlot] = []
-    soonest: list[float] = []  # max-heap (negated timestamps) of the ``limit`` soonest starts
-
-    def beyond_limit(moment: datetime) -> bool:
-        return limit is not None and len(soonest) >= limit and moment.timestamp() > -soonest[0]
-
     for session in sessions:
-        if beyond_limit(session.starts_at):
+        if soonest.beyond(session.starts_at):
             break
-        holders = {
-            a.seat: a.practitioner
-            for a in session.assignments
-            if practitioners is None or a.practitioner_id in practitioners
-        }
+        holders = _holders(session, practitioners)
         if not holders:
             continue
         for slot in slotlib.iter_slots(
             shape(session), seats=holders, not_before=start, not_after=end
         ):
-            if beyond_limit(slot.starts_at):
+            if soonest.beyond(slot.starts_at):
                 break  # slots come in time order: the rest of this session is later still
-            if (slot.session_id, slot.seat, slot.index) in taken:
-                continue
-            if (
-                slot.starts_at > end
-                or slot.starts_at < start
-                or not slotlib.in_window(slot, now, margin=MARGIN, horizon=rules.horizon)
-            ):
-                continue
-            if not slotlib.may_take(channel, slot, now, rules.release):
-                continue
-            result.append(
-                FreeSlot(
-                    slot=slot,
-                    session=session,
-                    site=session.site,
-                    practitioner=holders[slot.seat],
-                    channel=slotlib.effective_channel(slot, now, rules.release),
-                )
-            )
-            if limit is not None:
-                heapq.heappush(soonest, -slot.starts_at.timestamp())
-                if len(soonest) > limit:
-                    heapq.heappop(soonest)
-    result.sort(
-        key=lambda f: (
-            f.slot.starts_at,
-            0 if commune_insee and f.site.commune.insee_code == commune_insee else 1,
-            f.site.name,
-            f.slot.seat,
-        )
-    )
+            if search.bookable(slot):
+                result.append(search.free_slot(slot, session, holders[slot.seat]))
+                soonest.add(slot.starts_at)
+    result.sort(key=lambda f: _rank(f, commune_insee))
     return result if limit is None else result[:limit]
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search's terms: who books, when, within which window, and what is taken."""
+
+    channel: str
+    now: datetime
+    start: datetime
+    end: datetime
+    rules: Rules
+    taken: set[tuple[int, int, int]]
+
+    def bookable(self, slot: slotlib.Slot) -> bool:
+        """Free, within the search's window and the booking window, and open to the channel."""
+        if (slot.session_id, slot.seat, slot.index) in self.taken:
+            return False
+        if not self.start <= slot.starts_at <= self.end:
+            return False
+        if not slotlib.in_window(slot, self.now, margin=MARGIN, horizon=self.rules.horizon):
+            return False
+        return slotlib.may_take(self.channel, slot, self.now, self.rules.release)
+
+    def free_slot(self, slot: slotlib.Slot, session: Session, gp: Practitioner) -> FreeSlot:
+        return FreeSlot(
+            slot=slot,
+            session=session,
+            site=session.site,
+            practitioner=gp,
+            channel=slotlib.effective_channel(slot, self.now, self.rules.release),
+        )
+
+
+class _Soonest:
+    """The ``limit`` soonest slot starts found so far (a max-heap of negated timestamps).
+
+    Once ``limit`` slots are found, anything starting after the latest of them can't
+    make the answer: the search stops there.
+    """
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.heap: list[float] = []
+
+    def beyond(self, moment: datetime) -> bool:
+        return (
+            self.limit is not None
+            and len(self.heap) >= self.limit
+            and moment.timestamp() > -self.heap[0]
+        )
+
+    def add(self, moment: datetime) -> None:
+        if self.limit is None:
+            return
+        heapq.heappush(self.heap, -moment.timestamp())
+        if len(self.heap) > self.limit:
+            heapq.heappop(self.heap)
+
+
+def _holders(session: Session, practitioners: set[int] | None) -> dict[int, Practitioner]:
+    """The session's GPs by seat (only those asked for, when ``practitioners`` is given)."""
+    return {
+        a.seat: a.practitioner
+        for a in session.assignments
+        if practitioners is None or a.practitioner_id in practitioners
+    }
+
+
+def _rank(found: FreeSlot, commune_insee: str | None) -> tuple[datetime, int, str, int]:
+    """Soonest first; at the same time, the patient's own commune first."""
+    here = bool(commune_insee) and found.site.commune.insee_code == commune_insee
+    return (found.slot.starts_at, 0 if here else 1, found.site.name, found.slot.seat)
 
 
 def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Assignment]:
@@ -451,8 +489,66 @@ def book(
     channel = booker_channel(user)
     assert user.territory_id is not None
     territory = _territory(user.territory_id)
-    rules = Rules.of(territory)
     slot, session, holder = _locate(territory.id, slot_id)
+    _check_bookable(slot, channel, territory, now)
+    clean = patient.cleaned(now.date()) if patient is not None else None
+    booking = _insert(
+        user,
+        slot,
+        lambda: Booking(
+            territory_id=territory.id,
+            reference=new_reference(),
+            session_id=session.id,
+            seat=slot.seat,
+            slot_index=slot.index,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            slot_channel=slot.channel,
+            channel=channel,
+            status=BookingStatus.BOOKED,
+            **_patient_fields(clean),
+            **_external_fields(external),
+            booked_by_id=user.id,
+            booked_by_role=user.role.value,
+            created_at=now,
+            updated_at=now,
+        ),
+        now=now,
+    )
+    audit.record(
+        "booking.create",
+        by=user,
+        territory_id=territory.id,
+        target=booking,
+        detail={"slot": slot.id, "channel": channel}
+        | ({"sas_operator": external.operator} if external else {}),
+    )
+    _tell_gp_of(booking, holder.practitioner, session, territory, now)
+    return booking
+
+
+def rebook(
+    replacing: Booking,
+    user: User,
+    slot_id: str,
+    patient: PatientData,
+    *,
+    now: datetime | None = None,
+) -> Booking:
+    """Give the patient of a booking "à replacer" a new slot, and cancel the old booking.
+
+    Both happen or neither: nothing is committed here, and a refused cancellation
+    raises after the new booking was only flushed, so the caller's rollback undoes both.
+    """
+    now = now or now_utc()
+    booking = book(user, slot_id, patient, now=now)
+    cancel(replacing, user, reason=f"Replacé : nouveau rendez-vous {booking.reference}.", now=now)
+    return booking
+
+
+def _check_bookable(slot: slotlib.Slot, channel: str, territory: Territory, now: datetime) -> None:
+    """Refuse (422) a slot outside the booking window, or reserved to another channel."""
+    rules = Rules.of(territory)
     if not slotlib.in_window(slot, now, margin=MARGIN, horizon=rules.horizon):
         hours = territory.booking_horizon_hours
         raise BookingError(
@@ -470,69 +566,77 @@ def book(
             code="wrong_channel",
             status=422,
         )
-    clean = patient.cleaned(now.date()) if patient is not None else None
-    taken_message = "Ce créneau vient d'être pris."
-    position = (Booking.session_id == session.id, Booking.seat == slot.seat)
+
+
+TAKEN_MESSAGE = "Ce créneau vient d'être pris."
+
+
+def _insert(
+    user: User, slot: slotlib.Slot, new_booking: Callable[[], Booking], *, now: datetime
+) -> Booking:
+    """Add the booking unless the slot is taken (``SlotTaken``, with alternatives).
+
+    The database's one-live-booking-per-slot constraint settles a race; a reference
+    collision (1 in 10^12) is simply retried with a new reference.
+    """
     live_here = sa.select(Booking.id).where(
-        *position, Booking.slot_index == slot.index, Booking.status.in_(LIVE_STATUSES)
+        Booking.session_id == slot.session_id,
+        Booking.seat == slot.seat,
+        Booking.slot_index == slot.index,
+        Booking.status.in_(LIVE_STATUSES),
     )
-    for _ in range(5):  # a reference collision (1 in 10^12) is simply retried
+    for _ in range(5):
         if db.session.scalar(live_here) is not None:
-            raise SlotTaken(taken_message, alternatives(user, now=now, exclude=slot.id))
-        booking = Booking(
-            territory_id=territory.id,
-            reference=new_reference(),
-            session_id=session.id,
-            seat=slot.seat,
-            slot_index=slot.index,
-            starts_at=slot.starts_at,
-            ends_at=slot.ends_at,
-            slot_channel=slot.channel,
-            channel=channel,
-            status=BookingStatus.BOOKED,
-            family_name=clean.family_name if clean else None,
-            given_name=clean.given_name if clean else None,
-            birth_date=clean.birth_date if clean else None,
-            phone=clean.phone if clean else None,
-            reason=(clean.reason or None) if clean else None,
-            reason_code=clean.reason_code if clean else "autre",
-            without_gp=clean.without_gp if clean else False,
-            patient_insee=clean.commune_insee if clean else None,
-            external_system=external.system if external else None,
-            external_id=external.value if external else None,
-            operator=external.operator if external else None,
-            booked_by_id=user.id,
-            booked_by_role=user.role.value,
-            created_at=now,
-            updated_at=now,
-        )
+            break
+        booking = new_booking()
         try:
             with db.session.begin_nested():
                 db.session.add(booking)
                 db.session.flush()
         except IntegrityError:
             continue  # either the slot was taken meanwhile or the reference exists: re-check
-        break
-    else:  # pragma: no cover - five reference collisions in a row
-        raise SlotTaken(taken_message, alternatives(user, now=now, exclude=slot.id))
-    audit.record(
-        "booking.create",
-        by=user,
-        territory_id=territory.id,
-        target=booking,
-        detail={"slot": slot.id, "channel": channel}
-        | ({"sas_operator": external.operator} if external else {}),
-    )
-    gp = holder.practitioner
-    if gp.email and slot.starts_at - now <= timedelta(hours=24):
+        return booking
+    raise SlotTaken(TAKEN_MESSAGE, alternatives(user, now=now, exclude=slot.id))
+
+
+def _patient_fields(clean: PatientData | None) -> dict[str, Any]:
+    """The booking's patient columns; all empty for the SAS platform, which sends none."""
+    if clean is None:
+        return {"reason_code": "autre", "without_gp": False}
+    return {
+        "family_name": clean.family_name,
+        "given_name": clean.given_name,
+        "birth_date": clean.birth_date,
+        "phone": clean.phone,
+        "reason": clean.reason or None,
+        "reason_code": clean.reason_code,
+        "without_gp": clean.without_gp,
+        "patient_insee": clean.commune_insee,
+    }
+
+
+def _external_fields(external: ExternalRef | None) -> dict[str, Any]:
+    if external is None:
+        return {}
+    return {
+        "external_system": external.system,
+        "external_id": external.value,
+        "operator": external.operator,
+    }
+
+
+def _tell_gp_of(
+    booking: Booking, gp: Practitioner, session: Session, territory: Territory, now: datetime
+) -> None:
+    """Tell the GP of a booking within the next 24 hours (later ones show in their day)."""
+    if gp.email and booking.starts_at - now <= timedelta(hours=24):
         notify(
             territory.id,
             gp.email,
             "Tour de rôle : nouveau rendez-vous de soins non programmés",
-            f"Un patient a rendez-vous avec vous le {_local(slot.starts_at, territory)} à "
+            f"Un patient a rendez-vous avec vous le {_local(booking.starts_at, territory)} à "
             f"{session.site.name} (réf. {booking.reference}). Détails dans Tour de rôle.",
         )
-    return booking
 
 
 def _local(moment: datetime, territory: Territory) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from wtforms import SelectField, StringField
@@ -11,10 +10,9 @@ from wtforms.validators import Length, Optional
 from app.enums import Role
 from app.extensions import db
 from app.forms import AppForm, select_choices
-from app.models import User
 from app.security import roles_required
 from app.validators import ValidationError
-from booking import tokens
+from booking import reads, tokens
 
 bp = Blueprint("api_tokens", __name__)
 
@@ -32,15 +30,7 @@ class TokenForm(AppForm):
 def _token_form() -> TokenForm:
     """The form, offering the territory's active accounts that may hold a token."""
     form = TokenForm()
-    holders = db.session.scalars(
-        sa.select(User)
-        .where(
-            User.territory_id == current_user.territory_id,
-            User.active,
-            User.role.in_(tokens.TOKEN_ROLES),
-        )
-        .order_by(User.role, User.email)
-    )
+    holders = reads.token_holders(current_user.territory_id)
     form.user_id.choices = select_choices((u.id, f"{u.email} ({u.role.label})") for u in holders)
     return form
 
@@ -51,11 +41,7 @@ def tokens_page():
     """The territory's tokens, and a form to issue one; the new token is shown once."""
     form = _token_form()
     if form.validate_on_submit():
-        user = db.session.scalar(
-            sa.select(User).where(
-                User.id == form.user_id.data, User.territory_id == current_user.territory_id
-            )
-        )
+        user = reads.account_in_territory(form.user_id.data, current_user.territory_id)
         if user is None:  # the choices hold only the territory's accounts; belt and braces
             abort(404)
         try:

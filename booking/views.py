@@ -7,10 +7,8 @@ reads the request, calls one use case, commits once and says the outcome in Fren
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -24,7 +22,6 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from app import communes_ref
 from app.enums import Role
@@ -32,10 +29,9 @@ from app.extensions import db, limiter
 from app.security import roles_required
 from app.timeutil import local, now_utc
 from app.web import attempt, current_territory
-from booking import forms, services
+from booking import forms, reads, services
 from booking import slots as slotlib
-from booking.models import LIVE_STATUSES, Booking, BookingStatus
-from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
+from booking.models import Booking, BookingStatus
 
 bp = Blueprint("booking", __name__)
 
@@ -48,7 +44,7 @@ gp_only = roles_required(Role.GP)
 OUTSIDE_NOTE = (
     "Commune hors du territoire de la CPTS : les créneaux proposés restent accessibles au patient."
 )
-LIST_LIMIT = 200
+LIST_LIMIT = reads.LIST_LIMIT
 # Per account, as the API's per token: a booker takes a few patients a minute at most; a
 # script replaying the form is stopped long before it fills a territory's day.
 DEFAULT_BOOKING_RATE_LIMIT = "30 per minute"
@@ -63,13 +59,6 @@ def _visible_or_404(reference: str) -> Booking:
         return services.get_visible(current_user, reference)
     except services.NotFound:
         abort(404)
-
-
-def _day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
-    """``[local midnight, next local midnight)`` of ``day``, as aware datetimes."""
-    tz = ZoneInfo(zone)
-    start = datetime.combine(day, time(), tz)
-    return start, datetime.combine(day + timedelta(days=1), time(), tz)
 
 
 def _today(zone: str) -> date:
@@ -150,9 +139,7 @@ def _booker_key() -> str:
 @bookers
 def book():
     """The patient form for one slot; on success, the confirmation (the booking's page)."""
-    territory = current_territory()
     slot_id = (request.values.get("creneau") or "").strip()[:40]
-    insee = (request.values.get("insee") or "").strip()[:5]
     replacing = _replacing((request.values.get("remplace") or "").strip()[:8])
     now = now_utc()
     form = forms.BookingForm()
@@ -160,37 +147,50 @@ def book():
         form.fill_from(_patient_of(replacing))
     error, alternatives = None, []
     if form.validate_on_submit():
-        try:
-            patient = replace(
-                form.patient(), commune_insee=insee if communes_ref.get(insee) else None
-            )
-            booking = services.book(current_user, slot_id, patient, now=now)
-            if replacing is not None:
-                services.cancel(
-                    replacing,
-                    current_user,
-                    reason=f"Replacé : nouveau rendez-vous {booking.reference}.",
-                    now=now,
-                )
-            db.session.commit()
-        except services.SlotTaken as exc:
-            db.session.rollback()
-            error, alternatives = str(exc), exc.alternatives
-        except services.BookingError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
+        insee = (request.values.get("insee") or "").strip()[:5]
+        patient = replace(form.patient(), commune_insee=insee if communes_ref.get(insee) else None)
+        booking, error, alternatives = _place(slot_id, patient, replacing, now)
+        if booking is not None:
             flash(f"Rendez-vous réservé : référence {booking.reference}.", "success")
             return redirect(url_for("booking.detail", reference=booking.reference))
+    return _book_page(form, slot_id, replacing, error, alternatives, now)
+
+
+def _place(
+    slot_id: str, patient: services.PatientData, replacing: Booking | None, now: datetime
+) -> tuple[Booking | None, str | None, list[services.FreeSlot]]:
+    """Book (or re-place the patient of ``replacing``) and commit once.
+
+    Returns ``(booking, None, [])``, or ``(None, why, alternatives)`` with nothing kept.
+    """
+    try:
+        if replacing is None:
+            booking = services.book(current_user, slot_id, patient, now=now)
+        else:
+            booking = services.rebook(replacing, current_user, slot_id, patient, now=now)
+        db.session.commit()
+    except services.SlotTaken as exc:
+        db.session.rollback()
+        return None, str(exc), exc.alternatives
+    except services.BookingError as exc:
+        db.session.rollback()
+        return None, str(exc), []
+    return booking, None, []
+
+
+def _book_page(
+    form: forms.BookingForm,
+    slot_id: str,
+    replacing: Booking | None,
+    error: str | None,
+    alternatives: list[services.FreeSlot],
+    now: datetime,
+) -> str:
+    """The booking form: the slot offered, or why it no longer is, and the alternatives."""
+    territory = current_territory()
+    channel = services.booker_channel(current_user)
     offer = next(
-        (
-            f
-            for f in services.free_slots(
-                territory.id, services.booker_channel(current_user), now=now
-            )
-            if f.id == slot_id
-        ),
-        None,
+        (f for f in services.free_slots(territory.id, channel, now=now) if f.id == slot_id), None
     )
     notice = None
     if offer is None and not alternatives and error is None:
@@ -200,6 +200,7 @@ def book():
             if slot_id
             else "Choisissez d'abord un créneau dans la liste des créneaux libres."
         )
+    insee = (request.values.get("insee") or "").strip()[:5]
     official = communes_ref.get(insee) if insee else None
     local_codes = {c.insee_code for c in territory.communes}
     return render_template(
@@ -329,10 +330,6 @@ def _by_reference(text: str) -> Response | None:
     return redirect(url_for("booking.detail", reference=booking.reference))
 
 
-def _with_places(query: sa.Select) -> sa.Select:
-    return query.options(joinedload(Booking.session).joinedload(Session.site))
-
-
 @bp.get("/rendez-vous")
 @readers
 def my_bookings():
@@ -340,33 +337,15 @@ def my_bookings():
     jump = _by_reference(request.args.get("ref", ""))
     if jump is not None:
         return jump
-    now = now_utc()
-    visible = _with_places(services.visible_bookings(current_user))
-    to_replace = db.session.scalars(
-        visible.where(Booking.status == BookingStatus.TO_REPLACE).order_by(Booking.starts_at)
-    ).all()
-    coming = db.session.scalars(
-        visible.where(Booking.ends_at >= now, Booking.status != BookingStatus.TO_REPLACE)
-        .order_by(Booking.starts_at)
-        .limit(LIST_LIMIT)
-    ).all()
-    past = db.session.scalars(
-        visible.where(
-            Booking.ends_at < now,
-            Booking.starts_at >= now - timedelta(days=7),
-            Booking.status != BookingStatus.TO_REPLACE,
-        )
-        .order_by(Booking.starts_at.desc())
-        .limit(LIST_LIMIT)
-    ).all()
+    found = reads.followed_bookings(current_user, now=now_utc())
     page = render_template(
         "booking/my_bookings.html",
-        to_replace=to_replace,
-        coming=coming,
-        past=past,
+        to_replace=found.to_replace,
+        coming=found.coming,
+        past=found.past,
         ref=request.args.get("ref", ""),
     )
-    services.audit_read(current_user, [*to_replace, *coming, *past], "my_bookings")
+    services.audit_read(current_user, found.all, "my_bookings")
     return page
 
 
@@ -379,29 +358,20 @@ def territory_bookings():
         return jump
     territory = current_territory()
     day = forms.parse_day(request.args.get("jour"), _today(territory.timezone))
-    status = request.args.get("statut", "")
-    visible = _with_places(services.visible_bookings(current_user))
-    to_replace = db.session.scalars(
-        visible.where(Booking.status == BookingStatus.TO_REPLACE).order_by(Booking.starts_at)
-    ).all()
-    start, end = _day_bounds(day, territory.timezone)
-    query = visible.where(Booking.starts_at >= start, Booking.starts_at < end)
-    if status in {s.value for s in BookingStatus}:
-        query = query.where(Booking.status == BookingStatus(status))
-    else:
-        status = ""
-    rows = db.session.scalars(query.order_by(Booking.starts_at).limit(LIST_LIMIT)).all()
+    found = reads.territory_day(
+        current_user, day, territory.timezone, request.args.get("statut", "")
+    )
     page = render_template(
         "booking/territory_bookings.html",
-        to_replace=to_replace,
-        rows=rows,
+        to_replace=found.to_replace,
+        rows=found.rows,
         day=day,
-        status=status,
+        status=found.status,
         statuses=list(BookingStatus),
         previous=day - timedelta(days=1),
         following=day + timedelta(days=1),
     )
-    services.audit_read(current_user, [*to_replace, *rows], "territory_bookings")
+    services.audit_read(current_user, found.all, "territory_bookings")
     return page
 
 
@@ -417,45 +387,13 @@ def gp_day():
         abort(403)
     territory = current_territory()
     day = forms.parse_day(request.args.get("date"), _today(territory.timezone))
-    held = db.session.execute(
-        sa.select(Session, Assignment.seat)
-        .join(Assignment, Assignment.session_id == Session.id)
-        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
-        .where(
-            Assignment.practitioner_id == me.id,
-            Session.local_date == day,
-            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
-        )
-        .options(joinedload(Session.site))
-        .order_by(Session.starts_at)
-    ).all()
-    bookings: dict[tuple[int, int, int], Booking] = {}
-    if held:
-        for b in db.session.scalars(
-            sa.select(Booking).where(
-                Booking.session_id.in_([s.id for s, _ in held]),
-                Booking.status.in_(LIVE_STATUSES),
-            )
-        ):
-            bookings[(b.session_id, b.seat, b.slot_index)] = b
-    now = now_utc()
-    sheets = [
-        {
-            "session": s,
-            "walk_in": s.mode == ConsultationMode.WALK_IN,
-            "rows": [
-                (slot, bookings.get((s.id, seat, slot.index)))
-                for slot in slotlib.cut(services.shape(s), seats=[seat])
-            ],
-        }
-        for s, seat in held
-    ]
+    sheet = reads.gp_day(me, day)
     page = render_template(
         "booking/gp_day.html",
         me=me,
         day=day,
-        sheets=sheets,
-        now=now,
+        sheets=sheet.sheets,
+        now=now_utc(),
         age_label=age_label,
         reasons=services.REASONS,
         labels=slotlib.CHANNEL_LABELS,
@@ -464,5 +402,5 @@ def gp_day():
         following=day + timedelta(days=1),
         BookingStatus=BookingStatus,
     )
-    services.audit_read(current_user, list(bookings.values()), "gp_day")
+    services.audit_read(current_user, sheet.bookings, "gp_day")
     return page

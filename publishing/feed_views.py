@@ -30,15 +30,14 @@ from flask import (
 from flask_login import current_user
 
 from app.enums import Role
-from app.extensions import db, limiter
-from app.models import Practitioner, Territory
+from app.extensions import limiter
+from app.models import Practitioner
 from app.security import roles_required
 from app.timeutil import now_utc
 from app.urls import public_host, public_url
-from app.web import attempt
+from app.web import attempt, current_territory
 from publishing import feeds, ical
 from publishing.forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
-from publishing.models import CalendarFeed
 
 bp = Blueprint("feeds", __name__)
 
@@ -212,14 +211,9 @@ def token_feed(token: str):
         abort(404)
     links = _links(gp=found.for_gp)
 
-    def load() -> feeds.FeedSource:
-        feed = db.session.get(CalendarFeed, found.id)
-        assert feed is not None
-        return feeds.load_feed(feed)
-
     return _calendar(
         ("feed", found.id, found.marker, links),
-        load,
+        lambda: feeds.load_feed_by_id(found.id),
         links,
         "plages-snp.ics" if found.for_gp else "tableau-snp.ics",
     )
@@ -312,8 +306,7 @@ def gp_subscribe():
 @coordinator_only
 def territory_subscribe():
     """The territory feed (coordination, Centre 15) and the sites' public feeds."""
-    territory = db.session.get(Territory, current_user.territory_id)
-    assert territory is not None
+    territory = current_territory()
     feed = feeds.territory_feed(territory)
     form = FeedActionForm()
     fresh = None

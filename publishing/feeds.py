@@ -536,6 +536,13 @@ def load_feed(feed: CalendarFeed) -> FeedSource:
     return load_gp_feed(feed) if feed.practitioner_id is not None else load_territory_feed(feed)
 
 
+def load_feed_by_id(feed_id: int) -> FeedSource:
+    """``load_feed`` of a feed ``lookup_live_feed`` found (it hands back only the id)."""
+    feed = db.session.get(CalendarFeed, feed_id)
+    assert feed is not None
+    return load_feed(feed)
+
+
 def public_site(site_id: int) -> Site | None:
     """A site whose public feed may be served: it exists and is open."""
     site = db.session.get(Site, site_id)

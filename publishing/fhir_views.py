@@ -11,23 +11,18 @@ same rules and the same database constraint settle a race. Every answer is
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, g, request
-from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.enums import Role
 from app.extensions import db, limiter
-from app.models import Practitioner, Site, Territory, User
-from app.security import MAX_ID
+from app.models import Practitioner, Territory, User
 from app.timeutil import now_utc
 from app.urls import public_base, public_path, public_url
 from booking import services, tokens
-from booking import slots as slotlib
 from booking.api_access import (
     api_rate_limit,
     booking_rate_limit,
@@ -37,8 +32,8 @@ from booking.api_access import (
 )
 from booking.models import Booking
 from publishing import fhir
+from publishing import fhir_reads as reads
 from publishing.fhir import FhirError
-from rota.models import ConsultationMode, Session
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -137,14 +132,6 @@ def _base() -> str:
     return public_base() + bp.url_prefix
 
 
-def _row_id(text: str) -> int | None:
-    """A database id written in a resource id, or ``None`` (not digits, or beyond any id)."""
-    if not text.isascii() or not text.isdigit():
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
-
-
 def _json_body() -> Any:
     kind = (request.mimetype or "").lower()
     if kind not in fhir.ACCEPTED_MIMES:
@@ -165,69 +152,10 @@ def _json_body() -> Any:
 # --- our objects as FHIR views ---------------------------------------------------------------------
 
 
-def cpts_of(territory: Territory) -> fhir.Cpts:
-    return fhir.Cpts(
-        id=territory.id,
-        name=territory.name,
-        finess=territory.fhir_finess,
-        phone=territory.phone,
-        email=territory.email,
-    )
-
-
-def doctor_of(practitioner: Practitioner) -> fhir.Doctor:
-    return fhir.Doctor(
-        id=practitioner.id,
-        rpps=practitioner.rpps,
-        family_name=practitioner.family_name,
-        given_name=practitioner.given_name,
-    )
-
-
-def place_of(site: Site) -> fhir.Place:
-    return fhir.Place(
-        id=site.id,
-        name=site.name,
-        address_line=site.address_line,
-        postal_code=site.postal_code,
-        city=site.commune.name,
-        phone=site.phone,
-    )
-
-
 def _booking_url(slot_id: str | None) -> str:
     if slot_id is None:
         return public_url("public.availability_page")
     return public_url("booking.book", creneau=slot_id)
-
-
-def _walk_in_id(session_id: int, seat: int) -> str:
-    return f"walkin-{session_id}-{seat}"
-
-
-def _walk_in_views(
-    territory: Territory, low: datetime, high: datetime, practitioner_ids: set[int], now: datetime
-) -> list[fhir.FreeSlotView]:
-    """Walk-in hours held by these GPs: one Slot per GP and session, appointment type WALKIN."""
-    views = []
-    for session in services.published_sessions(territory.id, max(low, now), high):
-        if session.mode != ConsultationMode.WALK_IN:
-            continue
-        for assignment in sorted(session.assignments, key=lambda a: a.seat):
-            if assignment.practitioner_id not in practitioner_ids:
-                continue
-            views.append(
-                fhir.FreeSlotView(
-                    id=_walk_in_id(session.id, assignment.seat),
-                    start=session.starts_at,
-                    end=session.ends_at,
-                    doctor=doctor_of(assignment.practitioner),
-                    place=place_of(session.site),
-                    mode=session.mode.value,
-                    channel=None,
-                )
-            )
-    return views
 
 
 def _includes() -> set[str]:
@@ -241,7 +169,7 @@ def _includes() -> set[str]:
 
 def _bundle_for(views: list[fhir.FreeSlotView], territory: Territory) -> dict[str, Any]:
     """The searchset: the Slots, then what the ``_include`` parameters ask for."""
-    zone, cpts = territory.timezone, cpts_of(territory)
+    zone, cpts = territory.timezone, reads.cpts_of(territory)
     wanted = _includes()
     matches = [
         fhir.slot_resource(
@@ -262,21 +190,6 @@ def _bundle_for(views: list[fhir.FreeSlotView], territory: Territory) -> dict[st
         if "HealthcareService:organization" in wanted:
             included.append(fhir.organization_resource(cpts))
     return fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches, included)
-
-
-def _practitioners_by_rpps(territory: Territory, rpps: list[str]) -> list[Practitioner]:
-    return list(
-        db.session.scalars(
-            sa.select(Practitioner)
-            .where(
-                Practitioner.territory_id == territory.id,
-                Practitioner.rpps.in_(rpps),
-                Practitioner.active,
-            )
-            .order_by(Practitioner.id)
-            .options(selectinload(Practitioner.sites).selectinload(Site.commune))
-        )
-    )
 
 
 # --- routes ------------------------------------------------------------------------------------------
@@ -301,93 +214,20 @@ def search_slots() -> Response:
     fhir.parse_status(request.args.getlist("status"))
     window = fhir.parse_start(request.args.getlist("start"), zone)
     wanted = fhir.parse_practitioners(request.args.getlist(PRACTITIONER_PARAM))
-    doctors = _practitioners_by_rpps(territory, wanted)
-    ids = {p.id for p in doctors}
-    views: list[fhir.FreeSlotView] = []
-    if ids:
-        now = now_utc()
-        found = services.free_slots(
-            territory.id,
-            services.booker_channel(user),
-            now=now,
-            since=window.low,
-            until=window.high,
-            practitioners=ids,
-        )
-        views = [
-            fhir.FreeSlotView(
-                id=f.id,
-                start=f.slot.starts_at,
-                end=f.slot.ends_at,
-                doctor=doctor_of(f.practitioner),
-                place=place_of(f.site),
-                mode=f.session.mode.value,
-                channel=f.channel,
-            )
-            for f in found
-        ]
-        views += _walk_in_views(territory, window.low, window.high, ids, now)
-        views.sort(key=lambda v: (v.start, v.place.name, v.doctor.id, v.id))
+    ids = {p.id for p in reads.practitioners_by_rpps(territory, wanted)}
+    channel = services.booker_channel(user)
+    views = reads.free_slot_views(territory, channel, window, ids, now=now_utc())
     return fhir_response(_bundle_for(views, territory))
-
-
-def _slot_view(territory: Territory, slot_id: str) -> fhir.FreeSlotView:
-    """One slot, free or busy, by our id (or a walk-in Slot's)."""
-    fhir.resource_id(slot_id)
-    missing = FhirError("Créneau introuvable.", status=404, code="not_found")
-    if slot_id.startswith("walkin-"):
-        parts = slot_id.split("-")
-        session_id = _row_id(parts[1]) if len(parts) == 3 else None
-        seat = _row_id(parts[2]) if len(parts) == 3 else None
-        if session_id is None or seat is None:
-            raise missing
-        session = db.session.get(Session, session_id)
-        if (
-            session is None
-            or session.territory_id != territory.id
-            or session.mode != ConsultationMode.WALK_IN
-            or session.cancelled
-        ):
-            raise missing
-        holder = next((a for a in session.assignments if a.seat == seat), None)
-        if holder is None:
-            raise missing
-        return fhir.FreeSlotView(
-            id=slot_id,
-            start=session.starts_at,
-            end=session.ends_at,
-            doctor=doctor_of(holder.practitioner),
-            place=place_of(session.site),
-            mode=session.mode.value,
-            channel=None,
-            busy=session.ends_at <= now_utc(),
-        )
-    try:
-        slot, session, holder = services.locate_slot(territory.id, slot_id)
-    except services.BookingError as exc:
-        raise missing from exc
-    now = now_utc()
-    rules = services.Rules.of(territory)
-    return fhir.FreeSlotView(
-        id=slot.id,
-        start=slot.starts_at,
-        end=slot.ends_at,
-        doctor=doctor_of(holder.practitioner),
-        place=place_of(session.site),
-        mode=session.mode.value,
-        channel=slotlib.effective_channel(slot, now, rules.release),
-        busy=slot.starts_at < now + services.MARGIN or services.is_taken(slot),
-    )
 
 
 @bp.get("/Slot/<slot_id>")
 @api_rate_limit
 def read_slot(slot_id: str) -> Response:
     territory = _territory()
-    view = _slot_view(territory, slot_id)
+    view = reads.slot_view(territory, slot_id)
     resource = fhir.slot_resource(
         view,
-        cpts_of(territory),
+        reads.cpts_of(territory),
         territory.timezone,
         _booking_url(None if view.channel is None else view.id),
     )
@@ -395,8 +235,8 @@ def read_slot(slot_id: str) -> Response:
 
 
 def _schedules_of(practitioner: Practitioner) -> list[dict[str, Any]]:
-    doctor = doctor_of(practitioner)
-    return [fhir.schedule_resource(doctor, place_of(site)) for site in practitioner.sites]
+    doctor = reads.doctor_of(practitioner)
+    return [fhir.schedule_resource(doctor, reads.place_of(site)) for site in practitioner.sites]
 
 
 def _one_rpps(param: str) -> str:
@@ -413,41 +253,28 @@ def _one_rpps(param: str) -> str:
 def search_schedules() -> Response:
     territory = _territory()
     rpps = _one_rpps("actor.identifier")
-    matches = [r for p in _practitioners_by_rpps(territory, [rpps]) for r in _schedules_of(p)]
+    matches = [r for p in reads.practitioners_by_rpps(territory, [rpps]) for r in _schedules_of(p)]
     return fhir_response(
         fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
     )
 
 
-def _pair(territory: Territory, ident: str) -> tuple[Practitioner, Site]:
-    """The GP and site a Schedule or PractitionerRole id names (``practitioner-site``)."""
-    fhir.resource_id(ident)
-    doctor_text, _, site_text = ident.partition("-")
-    doctor_id, site_id = _row_id(doctor_text), _row_id(site_text)
-    missing = FhirError("Ressource introuvable.", status=404, code="not_found")
-    if doctor_id is None or site_id is None:
-        raise missing
-    practitioner = db.session.get(Practitioner, doctor_id)
-    if practitioner is None or practitioner.territory_id != territory.id:
-        raise missing
-    site = next((s for s in practitioner.sites if s.id == site_id), None)
-    if site is None:
-        raise missing
-    return practitioner, site
-
-
 @bp.get("/Schedule/<ident>")
 @api_rate_limit
 def read_schedule(ident: str) -> Response:
-    practitioner, site = _pair(_territory(), ident)
-    return fhir_response(fhir.schedule_resource(doctor_of(practitioner), place_of(site)))
+    practitioner, site = reads.schedule_pair(_territory(), ident)
+    return fhir_response(
+        fhir.schedule_resource(reads.doctor_of(practitioner), reads.place_of(site))
+    )
 
 
 @bp.get("/PractitionerRole/<ident>")
 @api_rate_limit
 def read_practitioner_role(ident: str) -> Response:
-    practitioner, site = _pair(_territory(), ident)
-    return fhir_response(fhir.practitioner_role_resource(doctor_of(practitioner), place_of(site)))
+    practitioner, site = reads.schedule_pair(_territory(), ident)
+    return fhir_response(
+        fhir.practitioner_role_resource(reads.doctor_of(practitioner), reads.place_of(site))
+    )
 
 
 @bp.get("/Practitioner")
@@ -456,7 +283,8 @@ def search_practitioners() -> Response:
     territory = _territory()
     rpps = _one_rpps("identifier")
     matches = [
-        fhir.practitioner_resource(doctor_of(p)) for p in _practitioners_by_rpps(territory, [rpps])
+        fhir.practitioner_resource(reads.doctor_of(p))
+        for p in reads.practitioners_by_rpps(territory, [rpps])
     ]
     return fhir_response(
         fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
@@ -468,15 +296,14 @@ def search_practitioners() -> Response:
 def read_practitioner(ident: str) -> Response:
     territory = _territory()
     fhir.resource_id(ident)
-    row_id = _row_id(ident)
-    practitioner = db.session.get(Practitioner, row_id) if row_id is not None else None
-    if practitioner is None or practitioner.territory_id != territory.id:
+    practitioner = reads.practitioner(territory, ident)
+    if practitioner is None:
         raise FhirError("Praticien introuvable.", status=404, code="not_found")
-    return fhir_response(fhir.practitioner_resource(doctor_of(practitioner)))
+    return fhir_response(fhir.practitioner_resource(reads.doctor_of(practitioner)))
 
 
 def _cpts_or_404(ident: str) -> fhir.Cpts:
-    cpts = cpts_of(_territory())
+    cpts = reads.cpts_of(_territory())
     if ident != cpts.key:
         raise FhirError("Ressource introuvable.", status=404, code="not_found")
     return cpts
@@ -506,7 +333,7 @@ def appointment_of(booking: Booking) -> dict[str, Any]:
         status=booking.status.value,
         start=booking.starts_at,
         end=booking.ends_at,
-        doctor=doctor_of(holder) if holder is not None else None,
+        doctor=reads.doctor_of(holder) if holder is not None else None,
         operator=booking.operator,
         slot_id=booking.slot_id,
         created=booking.created_at,
@@ -545,11 +372,7 @@ def _replay(user: User, wanted: fhir.AppointmentRequest) -> Response | None:
 
 def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
     """Our slot for this GP and time (and the Slot reference, when the platform gives one)."""
-    practitioner = db.session.scalar(
-        sa.select(Practitioner).where(
-            Practitioner.territory_id == territory.id, Practitioner.rpps == wanted.rpps
-        )
-    )
+    practitioner = reads.practitioner_by_rpps(territory, wanted.rpps)
     if practitioner is None:
         raise FhirError("Ce médecin n'exerce pas dans la CPTS.", status=422, code="unknown_gp")
     found = services.slot_at(territory.id, practitioner.id, wanted.start, wanted.end)

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.enums import Role
-from app.extensions import db
 from app.forms import ConfirmForm, select_choices
-from app.models import Practitioner, Site
+from app.models import Practitioner
 from app.security import get_in_territory_or_404, roles_required
-from app.timeutil import now_utc
+from app.timeutil import local, now_utc
 from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
-from rota import forms, services
-from rota.fairness import bar_chart
+from rota import forms, reads, services
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -30,10 +28,10 @@ from rota.models import (
     SessionTemplate,
     SwapRequest,
     SwapStatus,
-    Unavailability,
     Wish,
     mask_to_weekdays,
 )
+from rota.overview import gp_overview
 
 bp = Blueprint("rota", __name__)
 coordinator_only = roles_required(Role.COORDINATOR)
@@ -56,12 +54,7 @@ def templates():
         if ok:
             flash("Plage type enregistrée.", "success")
             return redirect(url_for("rota.templates"))
-    items = db.session.scalars(
-        sa.select(SessionTemplate)
-        .join(Site, Site.id == SessionTemplate.site_id)
-        .where(SessionTemplate.territory_id == territory.id)
-        .order_by(Site.name, SessionTemplate.start_time)
-    ).all()
+    items = reads.session_templates(territory.id)
     return render_template("rota/templates.html", templates=items, form=form)
 
 
@@ -144,12 +137,7 @@ def periods():
         if ok and period is not None:
             flash(f"Période « {period.name} » créée.", "success")
             return redirect(url_for("rota.period", period_id=period.id))
-    items = db.session.scalars(
-        sa.select(RotaPeriod)
-        .where(RotaPeriod.territory_id == territory.id)
-        .order_by(RotaPeriod.start_date.desc())
-    ).all()
-    return render_template("rota/periods.html", periods=items, form=form)
+    return render_template("rota/periods.html", periods=reads.periods_of(territory.id), form=form)
 
 
 @bp.get("/coordination/periodes/<int:period_id>")
@@ -157,29 +145,11 @@ def periods():
 def period(period_id: int):
     """Review: the grid (sites × days), unfilled sessions, fairness table and chart."""
     period = get_in_territory_or_404(RotaPeriod, period_id)
-    territory = current_territory()
-    sessions = period.sessions
-    days = sorted({s.local_date for s in sessions})
-    grid: dict[tuple[int, object], list[Session]] = defaultdict(list)
-    for s in sessions:
-        grid[(s.site_id, s.local_date)].append(s)
-    sites = [s for s in territory.sites if any(x.site_id == s.id for x in sessions)]
-    unfilled = [s for s in sessions if not s.cancelled and len(s.assignments) < s.gps_needed]
-    rows = services.period_fairness(period) if sessions else []
-    answered = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Wish).where(Wish.period_id == period.id)
-    )
+    review = reads.period_review(period, current_territory())
     return render_template(
         "rota/period.html",
         period=period,
-        days=days,
-        sites=sites,
-        grid=grid,
-        unfilled=unfilled,
-        rows=[r for r in rows if r.total or r.total_target],
-        chart=bar_chart([r for r in rows if r.total or r.total_target]),
-        answered=answered,
-        gp_count=len(services.active_gps(territory.id)),
+        **vars(review),
         form=ConfirmForm(),
         PeriodStatus=PeriodStatus,
     )
@@ -190,38 +160,56 @@ def period(period_id: int):
 )
 @coordinator_only
 def period_action(period_id: int, action: str):
+    """One step of the period's life: open wishes, generate, publish, remind, archive."""
     period = get_in_territory_or_404(RotaPeriod, period_id)
-    if action == "ouvrir":
-        ok, created = attempt(
-            lambda: services.open_wishes(
-                period, deadline=now_utc() + timedelta(days=14), by=current_user
-            )
-        )
-        if ok:
-            flash(
-                f"Recueil des souhaits ouvert : {created} plage(s) créée(s), médecins prévenus.",
-                "success",
-            )
-    elif action == "generer":
-        ok, solution = attempt(lambda: services.generate_rota(period, by=current_user))
-        if ok and solution is not None:
-            f = solution.figures
-            flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
-            for item in solution.unfilled[:10]:
-                flash(f"Non pourvue : {item.reason}.", "warning")
-    elif action == "archiver":
-        ok, _ = attempt(lambda: services.archive_period(period, by=current_user))
-        if ok:
-            flash("Période archivée.", "success")
-    elif action == "relancer":
-        ok, count = attempt(lambda: services.remind_gps(period, by=current_user))
-        if ok:
-            flash(f"{count} médecin(s) relancé(s) par e-mail.", "success")
-    else:
-        ok, version = attempt(lambda: services.publish_rota(period, by=current_user))
-        if ok:
-            flash(f"Tableau publié (version {version}) ; les médecins sont prévenus.", "success")
+    PERIOD_ACTIONS[action](period)
     return redirect(url_for("rota.period", period_id=period.id))
+
+
+def _open_wishes(period: RotaPeriod) -> None:
+    deadline = now_utc() + timedelta(days=14)
+    ok, created = attempt(lambda: services.open_wishes(period, deadline=deadline, by=current_user))
+    if ok:
+        flash(
+            f"Recueil des souhaits ouvert : {created} plage(s) créée(s), médecins prévenus.",
+            "success",
+        )
+
+
+def _generate(period: RotaPeriod) -> None:
+    ok, solution = attempt(lambda: services.generate_rota(period, by=current_user))
+    if ok and solution is not None:
+        f = solution.figures
+        flash(f"Tableau généré : {f['filled']}/{f['places']} places pourvues.", "success")
+        for item in solution.unfilled[:10]:
+            flash(f"Non pourvue : {item.reason}.", "warning")
+
+
+def _archive(period: RotaPeriod) -> None:
+    ok, _ = attempt(lambda: services.archive_period(period, by=current_user))
+    if ok:
+        flash("Période archivée.", "success")
+
+
+def _remind(period: RotaPeriod) -> None:
+    ok, count = attempt(lambda: services.remind_gps(period, by=current_user))
+    if ok:
+        flash(f"{count} médecin(s) relancé(s) par e-mail.", "success")
+
+
+def _publish(period: RotaPeriod) -> None:
+    ok, version = attempt(lambda: services.publish_rota(period, by=current_user))
+    if ok:
+        flash(f"Tableau publié (version {version}) ; les médecins sont prévenus.", "success")
+
+
+PERIOD_ACTIONS: dict[str, Callable[[RotaPeriod], None]] = {
+    "ouvrir": _open_wishes,
+    "generer": _generate,
+    "archiver": _archive,
+    "relancer": _remind,
+    "publier": _publish,
+}
 
 
 # --- manual edits ------------------------------------------------------------------------------------
@@ -276,8 +264,8 @@ def assign(session_id: int):
 
 
 def _assignment_or_404(assignment_id: int) -> Assignment:
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None or assignment.session.territory_id != current_user.territory_id:
+    assignment = reads.assignment_in_territory(assignment_id, current_user.territory_id)
+    if assignment is None:
         abort(404)
     return assignment
 
@@ -362,138 +350,15 @@ def my_sessions():
         if ok:
             flash("Indisponibilité enregistrée.", "success")
             return redirect(url_for("rota.my_sessions"))
-    now = now_utc()
-    upcoming = db.session.scalars(
-        sa.select(Session)
-        .join(Assignment, Assignment.session_id == Session.id)
-        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
-        .where(
-            Assignment.practitioner_id == me.id,
-            Session.ends_at >= now,
-            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.WISHES_OPEN]),
-        )
-        .order_by(Session.starts_at)
-    ).all()
-    my_sites = [s.id for s in me.sites]
-    open_sessions = [
-        s
-        for s in db.session.scalars(
-            sa.select(Session)
-            .join(RotaPeriod, RotaPeriod.id == Session.period_id)
-            .where(
-                RotaPeriod.territory_id == me.territory_id,
-                RotaPeriod.status == PeriodStatus.WISHES_OPEN,
-                Session.site_id.in_(my_sites),
-                Session.starts_at >= now,
-                ~Session.cancelled,
-            )
-            .order_by(Session.starts_at)
-            .limit(200)
-        )
-        if len(s.assignments) < s.gps_needed
-        and all(a.practitioner_id != me.id for a in s.assignments)
-    ]
-    unavailability = db.session.scalars(
-        sa.select(Unavailability)
-        .where(Unavailability.practitioner_id == me.id, Unavailability.end_date >= now.date())
-        .order_by(Unavailability.start_date)
-    ).all()
-    mine = {a.session_id: a for s in upcoming for a in s.assignments if a.practitioner_id == me.id}
-    offers = db.session.scalars(
-        sa.select(SwapRequest)
-        .join(Session, Session.id == SwapRequest.session_id)
-        .where(
-            SwapRequest.territory_id == me.territory_id,
-            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
-            Session.starts_at >= now,
-        )
-        .order_by(Session.starts_at)
-    ).all()
-    for_me = [
-        o
-        for o in offers
-        if o.status == SwapStatus.OPEN
-        and o.from_practitioner_id != me.id
-        and (
-            o.to_practitioner_id == me.id
-            or (o.to_practitioner_id is None and o.session.site_id in my_sites)
-        )
-    ]
-    my_offers = {o.assignment_id: o for o in offers if o.from_practitioner_id == me.id}
-    my_takes = [o for o in offers if o.status == SwapStatus.PENDING and o.taken_by_id == me.id]
-    bourse_places = [
-        s
-        for s in services.open_places(me.territory_id, site_ids=my_sites)
-        if all(a.practitioner_id != me.id for a in s.assignments)
-    ]
-    open_periods = []
-    for period in db.session.scalars(
-        sa.select(RotaPeriod)
-        .where(
-            RotaPeriod.territory_id == me.territory_id,
-            RotaPeriod.status == PeriodStatus.WISHES_OPEN,
-        )
-        .order_by(RotaPeriod.start_date)
-    ):
-        wish = db.session.scalar(
-            sa.select(Wish).where(Wish.period_id == period.id, Wish.practitioner_id == me.id)
-        )
-        wish_form = forms.WishForm(formdata=None, prefix=_wish_prefix(period.id))
-        wish_form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
-        if wish is not None:
-            wish_form.weight.data = wish.weight
-            wish_form.preferred_weekdays.data = sorted(
-                mask_to_weekdays(wish.preferred_weekday_mask)
-            )
-            wish_form.preferred_site_ids.data = wish.preferred_site_ids
-            wish_form.avoid_dates.data = ", ".join(
-                date.fromisoformat(d).strftime("%d/%m/%Y") for d in wish.avoid_dates
-            )
-            wish_form.max_per_day.data = wish.max_per_day
-            wish_form.max_per_period.data = wish.max_per_period
-            wish_form.target_sessions.data = wish.target_sessions
-        open_periods.append((period, wish, wish_form))
-    latest = db.session.scalar(
-        sa.select(RotaPeriod)
-        .where(
-            RotaPeriod.territory_id == me.territory_id, RotaPeriod.status == PeriodStatus.PUBLISHED
-        )
-        .order_by(RotaPeriod.start_date.desc())
-        .limit(1)
-    )
-    fairness = None
-    if latest is not None:
-        rows = [r for r in services.period_fairness(latest) if r.total or r.total_target]
-        mine_row = next((r for r in rows if r.doctor_id == me.id), None)
-        if mine_row is not None and rows:
-            fairness = {
-                "period": latest,
-                "me": mine_row,
-                "mean_load": sum(r.total for r in rows) / len(rows),
-                "max_gap": max(abs(r.total - r.total_target) for r in rows),
-            }
-    gps = services.active_gps(me.territory_id)
-    colleagues = {
-        site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
-        for site_id in {s.site_id for s in upcoming}
-    }
+    overview = gp_overview(me, now=now_utc())
+    wishes = [(p, wish, _wish_form(me, p.id, wish)) for p, wish in overview.open_periods]
     return render_template(
         "rota/my_sessions.html",
+        **(vars(overview) | {"open_periods": wishes}),
         me=me,
-        upcoming=upcoming,
-        open_sessions=open_sessions,
-        unavailability=unavailability,
+        my_fairness=services.my_fairness(me, today=local(now_utc(), me.territory.timezone).date()),
         form=form,
         confirm=ConfirmForm(),
-        mine=mine,
-        for_me=for_me,
-        my_offers=my_offers,
-        my_takes=my_takes,
-        practitioner_names={gp.id: gp.display_name for gp in gps},
-        bourse_places=bourse_places,
-        colleagues=colleagues,
-        open_periods=open_periods,
-        fairness=fairness,
         PeriodStatus=PeriodStatus,
     )
 
@@ -501,6 +366,23 @@ def my_sessions():
 def _wish_prefix(period_id: int) -> str:
     """One prefix per period's form: several on one page never share a field id."""
     return f"souhaits-{period_id}"
+
+
+def _wish_form(me: Practitioner, period_id: int, wish: Wish | None) -> forms.WishForm:
+    """The wishes form of one open period, filled with my earlier answer if any."""
+    form = forms.WishForm(formdata=None, prefix=_wish_prefix(period_id))
+    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
+    if wish is not None:
+        form.weight.data = wish.weight
+        form.preferred_weekdays.data = sorted(mask_to_weekdays(wish.preferred_weekday_mask))
+        form.preferred_site_ids.data = wish.preferred_site_ids
+        form.avoid_dates.data = ", ".join(
+            date.fromisoformat(d).strftime("%d/%m/%Y") for d in wish.avoid_dates
+        )
+        form.max_per_day.data = wish.max_per_day
+        form.max_per_period.data = wish.max_per_period
+        form.target_sessions.data = wish.target_sessions
+    return form
 
 
 @bp.post("/periodes/<int:period_id>/souhaits")
@@ -543,8 +425,8 @@ def save_wish(period_id: int):
 def offer_swap(assignment_id: int):
     """Hand one of my sessions to a named colleague, or post it on the bourse."""
     me = _me()
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None or assignment.practitioner_id != me.id:
+    assignment = reads.assignment_of(assignment_id, me.id)
+    if assignment is None:
         abort(404)
     to_id = request.form.get("to", type=int)
     to = get_in_territory_or_404(Practitioner, to_id) if to_id else None
@@ -607,21 +489,11 @@ def take_place(session_id: int):
 def gaps():
     """Unfilled places of published rotas, sessions offered on the bourse, swaps to approve."""
     territory = current_territory()
-    now = now_utc()
-    swaps = db.session.scalars(
-        sa.select(SwapRequest)
-        .join(Session, Session.id == SwapRequest.session_id)
-        .where(
-            SwapRequest.territory_id == territory.id,
-            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
-            Session.starts_at >= now,
-        )
-        .order_by(Session.starts_at)
-    ).all()
+    swaps = reads.live_swaps(territory.id, now_utc())
     return render_template(
         "rota/gaps.html",
         territory=territory,
-        places=services.open_places(territory.id),
+        places=reads.open_places(territory.id),
         pending=[w for w in swaps if w.status == SwapStatus.PENDING],
         offered=[w for w in swaps if w.status == SwapStatus.OPEN],
         practitioners={p.id: p for p in services.active_gps(territory.id)},
@@ -671,10 +543,6 @@ def _month_of(period: RotaPeriod, text: str | None) -> date:
     return first
 
 
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 @bp.get("/tableaux")
 @roles_required(Role.COORDINATOR, Role.REGULATOR, Role.GP)
 def rota_list():
@@ -682,21 +550,8 @@ def rota_list():
     statuses = [PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]
     if current_user.role == Role.COORDINATOR:
         statuses += [PeriodStatus.WISHES_OPEN, PeriodStatus.GENERATED]
-    periods = db.session.scalars(
-        sa.select(RotaPeriod)
-        .where(
-            RotaPeriod.territory_id == current_user.territory_id,
-            RotaPeriod.status.in_(statuses),
-        )
-        .order_by(RotaPeriod.start_date.desc())
-    ).all()
-    months = {}
-    for p in periods:
-        month, listed = p.start_date.replace(day=1), []
-        while month <= p.end_date:
-            listed.append(month)
-            month = _next_month(month)
-        months[p.id] = listed
+    periods = reads.periods_of(current_user.territory_id, statuses)
+    months = {p.id: reads.months_of(p) for p in periods}
     return render_template("rota/rota_list.html", periods=periods, months=months)
 
 
@@ -711,27 +566,13 @@ def print_rota(period_id: int):
     published = period.status in (PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED)
     if not published and current_user.role != Role.COORDINATOR:
         abort(404)
-    month = _month_of(period, request.args.get("mois"))
-    after = _next_month(month)
-    sessions = [s for s in period.sessions if month <= s.local_date < after and not s.cancelled]
     territory = current_territory()
-    site_ids = {s.site_id for s in sessions}
-    sites = [s for s in territory.sites if s.id in site_ids]
-    cells: dict[tuple[int, date], list[Session]] = defaultdict(list)
-    for s in sorted(sessions, key=lambda x: x.starts_at):
-        cells[(s.site_id, s.local_date)].append(s)
-    days = sorted({s.local_date for s in sessions})
-    previous = (month - timedelta(days=1)).replace(day=1)
+    sheet = reads.print_sheet(period, territory, _month_of(period, request.args.get("mois")))
     return render_template(
         "rota/print.html",
         period=period,
         territory=territory,
-        month=month,
-        days=days,
-        sites=sites,
-        cells=cells,
+        **vars(sheet),
         published=published,
-        previous=previous if previous >= period.start_date.replace(day=1) else None,
-        following=after if after <= period.end_date else None,
         printed_at=now_utc(),
     )

@@ -312,3 +312,35 @@ def test_a_limit_gives_the_same_soonest_slots_as_a_full_search(booking_world):
     assert [f.id for f in free(booking_world, since=later)] == [
         f.id for f in full if f.slot.starts_at >= later
     ]
+
+
+def test_rebook_takes_the_new_slot_and_cancels_the_old_booking(booking_world):
+    world = booking_world
+    regulator = world.users["regulator"]
+    first, second = free(world)[:2]
+    old = services.book(regulator, first.id, PATIENT, now=world.now)
+    db.session.commit()
+
+    new = services.rebook(old, regulator, second.id, PATIENT, now=world.now)
+    db.session.commit()
+
+    assert (new.slot_id, new.status) == (second.id, BookingStatus.BOOKED)
+    assert old.status == BookingStatus.CANCELLED
+    assert old.cancel_reason == f"Replacé : nouveau rendez-vous {new.reference}."
+    assert first.id in {f.id for f in free(world)}
+
+
+def test_a_refused_rebook_keeps_neither_half(booking_world):
+    world = booking_world
+    regulator = world.users["regulator"]
+    first, second = free(world)[:2]
+    old = services.book(regulator, first.id, PATIENT, now=world.now)
+    services.cancel(old, regulator, reason="Le patient a appelé", now=world.now)
+    db.session.commit()
+
+    with pytest.raises(services.BookingError, match="déjà annulé"):
+        services.rebook(old, regulator, second.id, PATIENT, now=world.now)
+    db.session.rollback()
+
+    assert count() == 1  # the new booking went with the refused cancellation
+    assert second.id in {f.id for f in free(world)}

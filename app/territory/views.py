@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import time
 from typing import TypeVar
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -15,7 +14,7 @@ from app.extensions import db
 from app.forms import ConfirmForm, select_choices
 from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
-from app.territory import forms, services
+from app.territory import forms, reads, services
 from app.territory.practitioner_import import import_practitioners
 from app.urls import public_url
 from app.validators import ValidationError
@@ -62,16 +61,7 @@ def _or(value: int | None, default: int) -> int:
 def overview():
     """The territory at a glance."""
     territory = current_territory()
-    count = lambda model, *where: db.session.scalar(  # noqa: E731
-        sa.select(sa.func.count(model.id)).where(model.territory_id == territory.id, *where)
-    )
-    stats = {
-        "communes": len(territory.communes),
-        "sites": count(Site, Site.active),
-        "gps": count(Practitioner, Practitioner.active, Practitioner.profession == Profession.GP),
-        "practitioners": count(Practitioner, Practitioner.active),
-        "users": count(User, User.active),
-    }
+    stats = reads.territory_stats(territory)
     return render_template(
         "territory/overview.html", territory=territory, stats=stats, todo=todo.collect(territory)
     )
@@ -106,15 +96,7 @@ def communes():
     query = request.args.get("q", "").strip()[:100]
     results = communes_ref.search(query) if query else []
     epcis = communes_ref.search_epci(query) if len(query) >= 3 else []
-    owners: dict[str, list[str]] = {}
-    if results:
-        rows = db.session.execute(
-            sa.select(Commune.insee_code, Territory.name)
-            .join(Territory)
-            .where(Commune.insee_code.in_([c.insee_code for c in results]))
-        )
-        for insee, name in rows:
-            owners.setdefault(insee, []).append(name)
+    owners = reads.commune_owners(c.insee_code for c in results)
     return render_template(
         "territory/communes.html",
         territory=territory,
@@ -344,26 +326,9 @@ def practitioners():
     territory = current_territory()
     query = request.args.get("q", "").strip()[:100]
     profession = request.args.get("profession", "")
-    stmt = (
-        sa.select(Practitioner)
-        .where(Practitioner.territory_id == territory.id)
-        .options(sa.orm.selectinload(Practitioner.sites))
-        .order_by(Practitioner.family_name, Practitioner.given_name)
-    )
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(
-            sa.or_(
-                sa.func.lower(Practitioner.family_name).like(like),
-                sa.func.lower(Practitioner.given_name).like(like),
-                Practitioner.rpps.like(like),
-            )
-        )
-    if profession in {p.value for p in Profession}:
-        stmt = stmt.where(Practitioner.profession == Profession(profession))
     return render_template(
         "territory/practitioners.html",
-        practitioners=db.session.scalars(stmt).all(),
+        practitioners=reads.practitioners(territory, query=query, profession=profession),
         query=query,
         profession=profession,
         form=ConfirmForm(),
@@ -446,25 +411,14 @@ def import_practitioners_page():
 @coordinator_only
 def users():
     territory = current_territory()
-    accounts = db.session.scalars(
-        sa.select(User).where(User.territory_id == territory.id).order_by(User.role, User.email)
-    ).all()
-    return render_template("territory/users.html", users=accounts, form=ConfirmForm())
+    return render_template(
+        "territory/users.html", users=reads.accounts(territory), form=ConfirmForm()
+    )
 
 
 def _invite_form(territory: Territory) -> forms.InviteUserForm:
     form = forms.InviteUserForm()
-    linked = sa.select(User.practitioner_id).where(User.practitioner_id.is_not(None))
-    candidates = db.session.scalars(
-        sa.select(Practitioner)
-        .where(
-            Practitioner.territory_id == territory.id,
-            Practitioner.active,
-            Practitioner.profession.in_([Profession.GP, Profession.PHARMACIST]),
-            Practitioner.id.not_in(linked),
-        )
-        .order_by(Practitioner.family_name)
-    )
+    candidates = reads.unlinked_practitioners(territory)
     form.practitioner_id.choices = select_choices(
         [(0, "— aucun —")]
         + [(p.id, f"{p.display_name} ({p.profession.label}, RPPS {p.rpps})") for p in candidates]
@@ -534,8 +488,7 @@ def reinvite_user(user_id: int):
 @bp.get("/admin/territoires")
 @admin_only
 def admin_territories():
-    territories = db.session.scalars(sa.select(Territory).order_by(Territory.name)).all()
-    return render_template("territory/admin_territories.html", territories=territories)
+    return render_template("territory/admin_territories.html", territories=reads.territories())
 
 
 @bp.route("/admin/territoires/nouveau", methods=["GET", "POST"])
