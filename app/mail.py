@@ -471,38 +471,14 @@ def send_pending(
             db.session.commit()  # end the claim transaction (SQLite's write lock) at once
             break
         message_id, recipient = message.id, message.recipient
-        error: BaseException | None = None
-        give_up = False
-        email: EmailMessage | None = None
-        text: Sms | None = None
-        if message.meta["attempts"] > max_attempts:
-            # Every earlier attempt died mid-send (lease ran out): do not start one more.
-            error, give_up = ValueError("Envoi interrompu à chaque tentative."), True
-        else:
-            try:
-                if message.channel == Channel.SMS:
-                    text = build_sms(message)
-                else:
-                    email = build_message(message, from_address)
-            except ValueError as exc:
-                error, give_up = exc, True
+        email, text, error, give_up = _prepare(message, from_address, max_attempts)
         db.session.commit()  # the claim is durable before the server hears about the message
 
         if email is not None or text is not None:
-            try:
-                if text is not None:
-                    if sms_sender is None:
-                        sms_sender = _configured_sms_sender()
-                    sms_sender.send(text)
-                else:
-                    assert email is not None
-                    sender.send(email)
-            except PermanentFailure as exc:
-                error, give_up = exc, True
-            except SenderUnavailable as exc:
-                error, report.stopped = exc, _short(exc)
-            except Exception as exc:  # noqa: BLE001 - any transport error is a failed attempt
-                error = exc
+            if text is not None and sms_sender is None:
+                sms_sender = _configured_sms_sender()
+            error, give_up, stopped = _deliver(email, text, sender, sms_sender)
+            report.stopped = report.stopped or stopped
 
         outcome = _record(
             message_id,
@@ -523,6 +499,42 @@ def send_pending(
         if report.stopped:
             break
     return report
+
+
+def _prepare(
+    message: OutboxMessage, from_address: Address, max_attempts: int
+) -> tuple[EmailMessage | None, Sms | None, BaseException | None, bool]:
+    """Build what to send: ``(email, sms, error, give_up)``; a message that can't be built
+    (or whose earlier attempts all died mid-send) is given up at once."""
+    if message.meta["attempts"] > max_attempts:
+        # Every earlier attempt died mid-send (lease ran out): do not start one more.
+        return None, None, ValueError("Envoi interrompu à chaque tentative."), True
+    try:
+        if message.channel == Channel.SMS:
+            return None, build_sms(message), None, False
+        return build_message(message, from_address), None, None, False
+    except ValueError as exc:
+        return None, None, exc, True
+
+
+def _deliver(
+    email: EmailMessage | None, text: Sms | None, sender: Sender, sms_sender: SmsSender | None
+) -> tuple[BaseException | None, bool, str | None]:
+    """Hand one message to its transport: ``(error, give_up, stopped_reason)``."""
+    try:
+        if text is not None:
+            assert sms_sender is not None
+            sms_sender.send(text)
+        else:
+            assert email is not None
+            sender.send(email)
+    except PermanentFailure as exc:
+        return exc, True, None
+    except SenderUnavailable as exc:
+        return exc, False, _short(exc)
+    except Exception as exc:  # noqa: BLE001 - any transport error is a failed attempt
+        return exc, False, None
+    return None, False, None
 
 
 def build_sms(outbox: OutboxMessage) -> Sms:

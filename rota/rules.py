@@ -173,6 +173,16 @@ def addition_breaches(
                     rest_hours=min_rest / timedelta(hours=1),
                 )
             )
+    found.extend(_count_breaches(doctor, session, others, period_count))
+    return found
+
+
+def _count_breaches(
+    doctor: Doctor, session: Session, others: Sequence[Session], period_count: int | None
+) -> list[Breach]:
+    """The "at most k a day / a week / a period" rules for one more ``session``."""
+    found: list[Breach] = []
+    d, s = doctor.id, session.id
     same_day = sum(1 for x in others if x.local_date == session.local_date)
     if same_day >= doctor.max_per_day:
         found.append(Breach(MAX_PER_DAY, d, s, count=same_day, limit=doctor.max_per_day))
@@ -226,44 +236,7 @@ def breaches(
             )
     for doctor_id, mine in held.items():
         doctor = doctor_of[doctor_id]
-        per_day: dict[date, list[Session]] = defaultdict(list)
-        per_week: dict[tuple[int, int], list[Session]] = defaultdict(list)
-        for s in mine:
-            per_day[s.local_date].append(s)
-            per_week[iso_week(s.local_date)].append(s)
-        for day_sessions in per_day.values():
-            if len(day_sessions) > doctor.max_per_day:
-                found.append(
-                    Breach(
-                        MAX_PER_DAY,
-                        doctor_id,
-                        day_sessions[-1].id,
-                        count=len(day_sessions),
-                        limit=doctor.max_per_day,
-                    )
-                )
-        if doctor.max_per_week is not None:
-            for week_sessions in per_week.values():
-                if len(week_sessions) > doctor.max_per_week:
-                    found.append(
-                        Breach(
-                            MAX_PER_WEEK,
-                            doctor_id,
-                            week_sessions[-1].id,
-                            count=len(week_sessions),
-                            limit=doctor.max_per_week,
-                        )
-                    )
-        if doctor.max_per_period is not None and len(mine) > doctor.max_per_period:
-            found.append(
-                Breach(
-                    MAX_PER_PERIOD,
-                    doctor_id,
-                    mine[-1].id,
-                    count=len(mine),
-                    limit=doctor.max_per_period,
-                )
-            )
+        found.extend(_load_breaches(doctor, mine))
         for first, second in conflicts(doctor, mine, min_rest):
             found.append(
                 Breach(
@@ -274,4 +247,48 @@ def breaches(
                     rest_hours=min_rest / timedelta(hours=1),
                 )
             )
+    return found
+
+
+def _load_breaches(doctor: Doctor, mine: Sequence[Session]) -> list[Breach]:
+    """The "at most k a day / a week / a period" rules over a GP's whole rota."""
+    found: list[Breach] = []
+    per_day: dict[date, list[Session]] = defaultdict(list)
+    per_week: dict[tuple[int, int], list[Session]] = defaultdict(list)
+    for s in mine:
+        per_day[s.local_date].append(s)
+        per_week[iso_week(s.local_date)].append(s)
+    for day_sessions in per_day.values():
+        if len(day_sessions) > doctor.max_per_day:
+            found.append(
+                Breach(
+                    MAX_PER_DAY,
+                    doctor.id,
+                    day_sessions[-1].id,
+                    count=len(day_sessions),
+                    limit=doctor.max_per_day,
+                )
+            )
+    if doctor.max_per_week is not None:
+        for week_sessions in per_week.values():
+            if len(week_sessions) > doctor.max_per_week:
+                found.append(
+                    Breach(
+                        MAX_PER_WEEK,
+                        doctor.id,
+                        week_sessions[-1].id,
+                        count=len(week_sessions),
+                        limit=doctor.max_per_week,
+                    )
+                )
+    if doctor.max_per_period is not None and len(mine) > doctor.max_per_period:
+        found.append(
+            Breach(
+                MAX_PER_PERIOD,
+                doctor.id,
+                mine[-1].id,
+                count=len(mine),
+                limit=doctor.max_per_period,
+            )
+        )
     return found

@@ -44,6 +44,28 @@ def services_page():
 def service_page(service_id: int):
     """One service: its name, its territories, its regulators."""
     service = _service_or_404(service_id)
+    rename, attach, assign = _service_forms(service)
+    if request.method == "POST":
+        done = {
+            "rename": lambda: rename.validate() and _rename(service, rename),
+            "attach": lambda: attach.validate() and _attach(service, attach),
+            "assign": lambda: assign.validate() and _assign(service, assign),
+        }.get(request.form.get("action") or "", lambda: False)()
+        if done is False:
+            flash("Formulaire incomplet : rien n'a été modifié.", "error")
+        return redirect(url_for("regulation.service_page", service_id=service.id))
+    return render_template(
+        "regulation/service.html",
+        service=service,
+        rename=rename,
+        attach=attach,
+        assign=assign,
+        confirm=ConfirmForm(),
+    )
+
+
+def _service_forms(service: RegulationService):
+    """The page's three forms, with the territories and regulators that may still join."""
     rename = forms.ServiceForm(obj=service, prefix="rename")
     attach = forms.AttachTerritoryForm(prefix="attach")
     assign = forms.AssignRegulatorForm(prefix="assign")
@@ -56,39 +78,34 @@ def service_page(service_id: int):
         for u in services.list_regulators()
         if u.regulation_service_id != service.id
     )
-    if request.method == "POST":
-        action = request.form.get("action")
-        if action == "rename" and rename.validate():
-            ok, _ = attempt(
-                lambda: services.rename_service(service, rename.name.data or "", by=current_user)
-            )
-            if ok:
-                flash("Service renommé.", "success")
-        elif action == "attach" and attach.validate():
-            territory = db.session.get(Territory, attach.territory_id.data)
-            if territory is None:
-                abort(404)
-            ok, _ = attempt(lambda: services.attach_territory(service, territory, by=current_user))
-            if ok:
-                flash(f"{territory.name} rattaché à {service.name}.", "success")
-        elif action == "assign" and assign.validate():
-            user = db.session.get(User, assign.user_id.data)
-            if user is None:
-                abort(404)
-            ok, _ = attempt(lambda: services.assign_regulator(user, service, by=current_user))
-            if ok:
-                flash(f"{user.email} rejoint {service.name}.", "success")
-        else:
-            flash("Formulaire incomplet : rien n'a été modifié.", "error")
-        return redirect(url_for("regulation.service_page", service_id=service.id))
-    return render_template(
-        "regulation/service.html",
-        service=service,
-        rename=rename,
-        attach=attach,
-        assign=assign,
-        confirm=ConfirmForm(),
-    )
+    return rename, attach, assign
+
+
+def _rename(service: RegulationService, form: forms.ServiceForm) -> bool:
+    ok, _ = attempt(lambda: services.rename_service(service, form.name.data or "", by=current_user))
+    if ok:
+        flash("Service renommé.", "success")
+    return True
+
+
+def _attach(service: RegulationService, form: forms.AttachTerritoryForm) -> bool:
+    territory = db.session.get(Territory, form.territory_id.data)
+    if territory is None:
+        abort(404)
+    ok, _ = attempt(lambda: services.attach_territory(service, territory, by=current_user))
+    if ok:
+        flash(f"{territory.name} rattaché à {service.name}.", "success")
+    return True
+
+
+def _assign(service: RegulationService, form: forms.AssignRegulatorForm) -> bool:
+    user = db.session.get(User, form.user_id.data)
+    if user is None:
+        abort(404)
+    ok, _ = attempt(lambda: services.assign_regulator(user, service, by=current_user))
+    if ok:
+        flash(f"{user.email} rejoint {service.name}.", "success")
+    return True
 
 
 @bp.post("/admin/regulation/<int:service_id>/territoires/<int:territory_id>/retirer")
