@@ -226,6 +226,8 @@ def server_env(url: str) -> dict[str, str]:
         "SECRET_KEY": "booking-bench-not-a-secret",
         "TOURDEROLE_ENV": "production",
         "RATELIMIT_ENABLED": "0",
+        # The bench's accounts log in with a password alone (a real coordinator enrols TOTP).
+        "REQUIRE_2FA": "0",
     }
 
 

@@ -199,35 +199,10 @@ def load_sessions(period: RotaPeriod) -> list[Session]:
 def fairness(period: RotaPeriod) -> list[FairnessRow]:
     """``services.period_fairness``, with what it walks loaded first, in a few queries.
 
-    It walks the period's sessions and assignments, the earlier periods' (the carried
-    balance reaches back up to ``services.HISTORY_PERIODS`` of them) and every GP's
-    sites: one query per session and per GP otherwise.
+    It walks the period's sessions and assignments and every GP's sites (earlier periods
+    come from the fairness ledger): one query per session and per GP otherwise.
     """
-    earlier = (
-        sa.select(RotaPeriod.id)
-        .where(
-            RotaPeriod.territory_id == period.territory_id,
-            RotaPeriod.end_date < period.start_date,
-            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
-        )
-        .order_by(RotaPeriod.end_date.desc())
-        .limit(services.HISTORY_PERIODS)
-        .scalar_subquery()
-    )
-    held = (
-        load_sessions(period),
-        list(
-            db.session.scalars(
-                sa.select(RotaPeriod)
-                .where(RotaPeriod.id.in_(earlier))
-                .options(
-                    selectinload(RotaPeriod.sessions).selectinload(Session.assignments),
-                    selectinload(RotaPeriod.sessions).joinedload(Session.site),
-                )
-            )
-        ),
-        gps_with_sites(period.territory_id),
-    )
+    held = (load_sessions(period), gps_with_sites(period.territory_id))
     rows = services.period_fairness(period)
     del held
     return rows

@@ -390,7 +390,15 @@ def test_gp_day_view_lists_the_booking(app, frozen_booking_world):
     assert "sans médecin traitant" in page
     assert "Réservé" in page
     assert page.count("libre ·") == 11  # the GP's other slots of the session
-    other_day = gp.get("/ma-journee", query_string={"date": "2027-03-03"}).get_data(as_text=True)
+    holder = frozen_booking_world.users["gp"].practitioner_id
+    held_day = next(  # another day of the week this GP holds (the engine chose which)
+        s.local_date
+        for s in frozen_booking_world.period.sessions
+        if s.local_date != BOOKING_DAY and any(a.practitioner_id == holder for a in s.assignments)
+    )
+    other_day = gp.get("/ma-journee", query_string={"date": held_day.isoformat()}).get_data(
+        as_text=True
+    )
     assert reference not in other_day
     assert "MSP des Marais" in other_day
     assert gp.get(f"/rendez-vous/{reference}").status_code == 200

@@ -16,7 +16,7 @@ from app.extensions import db
 from booking import evidence, services
 from booking.models import Booking, BookingStatus
 from tests import indicator_world
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 PARIS = ZoneInfo("Europe/Paris")
 PDSA = evidence.PdsaHours()

@@ -13,7 +13,7 @@ import time_machine
 from app.extensions import db
 from booking import tokens
 from rota.models import PeriodStatus
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 ISO_DAYS = ["9999-12-31", "0001-01-01", "100000000000000000000-01-01"]
 FRENCH_DAYS = ["31/12/9999", "01/01/0001", "01/01/100000000000000000000"]

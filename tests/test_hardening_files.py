@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app import backup
 from app.extensions import db
-from tests.conftest import _make_app
+from tests.helpers import build_app
 
 SECRET = "s3cret-Pa55word"
 
@@ -26,7 +26,7 @@ def test_sqlite_database_wal_and_backup_are_private(tmp_path):
     old = os.umask(0o022)  # the usual umask: files would be world-readable
     try:
         path = tmp_path / "tdr.sqlite3"
-        app = _make_app(f"sqlite:///{path}")
+        app = build_app(f"sqlite:///{path}")
         with app.app_context():
             db.create_all()
             with db.engine.begin() as conn:

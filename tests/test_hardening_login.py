@@ -14,7 +14,7 @@ import time_machine
 from app.enums import Role
 from app.extensions import db
 from app.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 EMAIL = "coord@example.org"
 START = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -102,7 +102,7 @@ def test_the_per_address_limit_counts_failures_only(make_app):
 
         client = app.test_client()
         from app.territory import services
-        from tests.conftest import password_hash
+        from tests.helpers import password_hash
 
         user = services.create_user(
             email="admin@example.org", role=Role.ADMIN, territory=None, by=None

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from tests.conftest import _make_app
+from tests.helpers import build_app
 
 TOKEN = "s3cr3t-feed-token-AbCdEf0123456789"
 
 
 @pytest.mark.parametrize("path", [f"/ical/{TOKEN}.ics", f"/invitation/{TOKEN}"])
 def test_a_503_on_a_secret_path_logs_the_path_masked(tmp_path, caplog, path):
-    app = _make_app(f"sqlite:///{tmp_path}/missing-dir/none.sqlite3")
+    app = build_app(f"sqlite:///{tmp_path}/missing-dir/none.sqlite3")
     caplog.set_level(logging.INFO)
     response = app.test_client().get(path)
     assert response.status_code == 503

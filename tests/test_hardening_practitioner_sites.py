@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.enums import Role
 from app.extensions import db
 from app.territory import services
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_editing_keeps_links_to_deactivated_sites(

@@ -14,7 +14,7 @@ from app.enums import Role
 from app.extensions import db
 from publishing import feeds
 from publishing.forms import ISSUE, NO_ALARM
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.test_fhir import Fhir, appointment, bundle_of, first_free
 
 PUBLIC = "https://snp.cpts-exemple.fr"

@@ -19,7 +19,7 @@ from app.enums import Role
 from app.extensions import db
 from app.forms import AppForm, day_in_range, single_line
 from rota.models import RotaPeriod
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def _all_form_classes() -> list[type[FlaskForm]]:

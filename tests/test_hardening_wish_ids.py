@@ -13,7 +13,7 @@ import time_machine
 from app.extensions import db
 from rota import services as rota_services
 from rota.models import Wish
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 def test_two_open_periods_give_two_forms_with_distinct_ids(booking_world, client):

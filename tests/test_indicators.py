@@ -16,7 +16,7 @@ from app.extensions import db
 from booking import tokens
 from publishing import indicator_exports, indicators
 from tests import indicator_world as world_module
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.indicator_world import (
     EXPECTED_FIGURES,
     EXPECTED_HEATMAP,

@@ -9,7 +9,7 @@ from app.extensions import db
 from publishing import indicator_targets
 from publishing.models import IndicatorTarget, IndicatorTargetYear
 from tests import indicator_world
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture

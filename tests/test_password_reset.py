@@ -18,7 +18,7 @@ from app.extensions import db
 from app.outbox import OutboxMessage
 from app.passwords import verify_password
 from app.timeutil import now_utc
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 NEW_PASSWORD = "tilleul fanfare quinoa 77 brume"
 

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import pytest
 
 from app.extensions import db
-from tests.conftest import _make_app
+from tests.helpers import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -98,7 +98,7 @@ def behind_nginx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int
             pytest.fail(f"REQUIRE_NGINX=1 but nginx is not at {NGINX}")
         pytest.skip("nginx not installed")
     database = f"sqlite:///{tmp_path / 'proxy.sqlite3'}"
-    app = _make_app(database)
+    app = build_app(database)
     with app.app_context():
         db.create_all()
         db.engine.dispose()

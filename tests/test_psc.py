@@ -20,7 +20,7 @@ from flask import Flask
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import AuditEvent, User
-from tests.conftest import PASSWORD, next_rpps
+from tests.helpers import PASSWORD, next_rpps
 from tests.oidc.server import OidcProvider, start_provider
 
 APP_ORIGIN = "https://tdr.test"  # the test app's SERVER_NAME and PREFERRED_URL_SCHEME

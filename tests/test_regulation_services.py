@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import AuditEvent, RegulationService, User
 from app.regulation import services
 from app.validators import ValidationError
-from tests.conftest import POSTGRES_URL, _make_app
+from tests.helpers import POSTGRES_URL, build_app
 
 
 def test_admin_creates_a_service_and_attaches_territories(app, make_territory, make_user):
@@ -163,7 +163,7 @@ def scratch_database_url(backend, tmp_path):
 
 
 def test_migration_moves_regulators_to_a_service_of_their_territory(scratch_database_url):
-    app = _make_app(scratch_database_url)
+    app = build_app(scratch_database_url)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     with app.app_context():
         upgrade(revision=BEFORE)

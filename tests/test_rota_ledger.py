@@ -221,7 +221,7 @@ def test_coordinator_pages_show_pressed_sites_and_absences(
     client, make_user, territory_with_gps, make_site, make_practitioner
 ):
     from app.enums import Role
-    from tests.conftest import PASSWORD
+    from tests.helpers import PASSWORD
 
     territory, _, gps = territory_with_gps
     lonely = make_site(territory, name="Cabinet du Bocage")

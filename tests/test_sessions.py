@@ -16,7 +16,7 @@ from app.auth.sessions import describe_device
 from app.enums import Role
 from app.extensions import db
 from app.timeutil import now_utc
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI_IPHONE = (

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.outbox import OutboxMessage
 from rota.models import PeriodStatus, RotaPeriod, SwapRequest, SwapStatus, Unavailability, Wish
 from tests import indicator_world
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)  # Tuesday 10 March, 13:00 in Paris
 

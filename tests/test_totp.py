@@ -14,7 +14,7 @@ import time_machine
 from app.auth.models import RecoveryCode
 from app.enums import Role
 from app.extensions import db
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 T0 = datetime(2027, 3, 1, 9, 0, 10, tzinfo=UTC)
 
