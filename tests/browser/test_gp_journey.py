@@ -35,7 +35,7 @@ def test_gp_wishes_swaps_and_subscribes(journey: Journey, swap_plan_of_demo: Swa
     gp.get_by_role("button", name="Déclarer").click()
     expect(gp.get_by_role("status")).to_contain_text("Indisponibilité enregistrée.")
     expect(
-        gp.get_by_text("du 17/04/2027 au 18/04/2027 (Congrès de médecine générale)")
+        gp.get_by_text("du 17/04/2027 au 18/04/2027 (Congrès de médecine générale)", exact=True)
     ).to_be_visible()
 
     # A weekday before the days off (12–15 April).
