@@ -356,7 +356,9 @@ def my_sessions():
         "rota/my_sessions.html",
         **(vars(overview) | {"open_periods": wishes}),
         me=me,
-        my_fairness=services.my_fairness(me, today=local(now_utc(), current_territory().timezone).date()),
+        my_fairness=services.my_fairness(
+            me, today=local(now_utc(), current_territory().timezone).date()
+        ),
         form=form,
         confirm=ConfirmForm(),
         PeriodStatus=PeriodStatus,
