@@ -257,6 +257,14 @@ PAGES = {
     ),
     "public page": (None, lambda w: f"/disponibilites?cpts={w.territory.slug}", 10, False),
     "gp ical feed": (None, lambda w: f"/ical/{w.feed_token}.ics", 12, True),
+    "indicators": (
+        "coordinator",
+        lambda w: (
+            f"/coordination/indicateurs?du={DAY - timedelta(days=7)}&au={DAY + timedelta(days=7)}"
+        ),
+        12,
+        False,
+    ),
 }
 
 
