@@ -262,7 +262,7 @@ PAGES = {
         lambda w: (
             f"/coordination/indicateurs?du={DAY - timedelta(days=7)}&au={DAY + timedelta(days=7)}"
         ),
-        12,
+        20,
         False,
     ),
 }
