@@ -1261,6 +1261,48 @@ def absence_effects(
     return effects
 
 
+def _share_text(
+    doctor: Doctor,
+    load_total: int,
+    goal: dict[str, float],
+    share: dict[str, float],
+    context: _Context,
+) -> str:
+    """Share, carry-over, absences and why the load differs from the target, in French."""
+    text = ""
+    share_total = sum(share.values())
+    target_total = sum(goal.values())
+    text += f" Part équitable de la période : {_decimal(share_total)} plage(s)."
+    carried = target_total - share_total
+    if abs(carried) >= 0.05:
+        text += (
+            f" Report des périodes précédentes : {'+' if carried > 0 else ''}"
+            f"{_decimal(carried)} plage(s)."
+        )
+    for first, last, exempt, amount in absence_effects(
+        doctor, context.days, share_total, context.per_weight
+    ):
+        when = f"du {first:%d/%m} au {last:%d/%m}" if first != last else f"le {first:%d/%m}"
+        if exempt:
+            text += f" Absence exemptée {when} : part réduite de {_decimal(amount)} plage(s)."
+        else:
+            text += f" Absence {when} : {_decimal(amount)} plage(s) reportée(s)."
+    if load_total > target_total + 0.5:
+        pressed = [context.pressed[s] for s in sorted(doctor.site_ids) if s in context.pressed]
+        if pressed:
+            p = pressed[0]
+            text += (
+                f" Le site {p.site_name} n'a que {p.gps} médecin(s) pour {p.places} places : "
+                f"{_decimal(load_total - target_total)} plage(s) de plus que votre part."
+            )
+    elif load_total < target_total - 0.5:
+        text += (
+            f" {_decimal(target_total - load_total)} plage(s) de moins que votre cible : "
+            "reportée(s) aux périodes suivantes."
+        )
+    return text
+
+
 def _explain(
     doctor: Doctor,
     held: Sequence[Assignment],
@@ -1284,38 +1326,8 @@ def _explain(
         for c in CATEGORIES
     ]
     text = "; ".join(parts) + "."
-    share_total = sum(share.values())
-    target_total = sum(goal.values())
-    load_total = len(mine)
     if doctor.target_sessions is None:
-        text += f" Part équitable de la période : {_decimal(share_total)} plage(s)."
-        carried = target_total - share_total
-        if abs(carried) >= 0.05:
-            text += (
-                f" Report des périodes précédentes : {'+' if carried > 0 else ''}"
-                f"{_decimal(carried)} plage(s)."
-            )
-        for first, last, exempt, amount in absence_effects(
-            doctor, context.days, share_total, context.per_weight
-        ):
-            when = f"du {first:%d/%m} au {last:%d/%m}" if first != last else f"le {first:%d/%m}"
-            if exempt:
-                text += f" Absence exemptée {when} : part réduite de {_decimal(amount)} plage(s)."
-            else:
-                text += f" Absence {when} : {_decimal(amount)} plage(s) reportée(s)."
-        if load_total > target_total + 0.5:
-            pressed = [context.pressed[s] for s in sorted(doctor.site_ids) if s in context.pressed]
-            if pressed:
-                p = pressed[0]
-                text += (
-                    f" Le site {p.site_name} n'a que {p.gps} médecin(s) pour {p.places} places : "
-                    f"{_decimal(load_total - target_total)} plage(s) de plus que votre part."
-                )
-        elif load_total < target_total - 0.5:
-            text += (
-                f" {_decimal(target_total - load_total)} plage(s) de moins que votre cible : "
-                "reportée(s) aux périodes suivantes."
-            )
+        text += _share_text(doctor, len(mine), goal, share, context)
     if doctor.target_sessions is not None:
         text += f" Engagement : {doctor.target_sessions} plage(s) sur la période."
     locked_count = sum(1 for a in held if a.locked)
