@@ -8,10 +8,9 @@ from flask import render_template
 
 from app.extensions import db
 from app.validators import ValidationError
-from rota import services
+from rota import scenarios, services
 from rota.models import (
     AssignmentSource,
-    ConsultationMode,
     FairnessLedger,
     HolidayRule,
     PeriodStatus,
@@ -32,18 +31,12 @@ def territory_with_gps(make_territory, make_site, make_practitioner):
     ]
     services.create_template(
         territory,
-        services.TemplateData(
-            site_id=site.id,
-            weekdays=frozenset(range(5)),
-            start_time=time(17),
-            end_time=time(20),
-            gps_needed=1,
-            slot_minutes=15,
-            mode=ConsultationMode.SURGERY,
-            sas_slots=0,
-            pharmacy_slots=0,
+        scenarios.template(
+            site,
+            weekdays=range(5),
+            start=time(17),
+            end=time(20),
             valid_from=MONDAY,
-            valid_to=None,
             on_holidays=HolidayRule.SKIP,
         ),
         by=None,
@@ -228,18 +221,12 @@ def test_coordinator_pages_show_pressed_sites_and_absences(
     make_practitioner(territory, family_name="Seul", email="seul@example.org", site_ids=[lonely.id])
     services.create_template(
         territory,
-        services.TemplateData(
-            site_id=lonely.id,
-            weekdays=frozenset(range(5)),
-            start_time=time(12),
-            end_time=time(14),
-            gps_needed=1,
-            slot_minutes=15,
-            mode=ConsultationMode.SURGERY,
-            sas_slots=0,
-            pharmacy_slots=0,
+        scenarios.template(
+            lonely,
+            weekdays=range(5),
+            start=time(12),
+            end=time(14),
             valid_from=MONDAY,
-            valid_to=None,
             on_holidays=HolidayRule.SKIP,
         ),
         by=None,
