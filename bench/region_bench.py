@@ -31,8 +31,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +40,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from booking_bench import postgres_database  # noqa: E402
+
 from app import communes_ref, create_app  # noqa: E402
 from app.enums import Profession, Role, SiteKind  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -50,7 +50,7 @@ from app.regulation import services as regulation_services  # noqa: E402
 from app.territory import services as territory_services  # noqa: E402
 from app.territory.services import SiteData, TerritorySettings  # noqa: E402
 from app.timeutil import local, now_utc  # noqa: E402
-from app.validators import luhn_valid  # noqa: E402
+from app.validators import luhn_complete  # noqa: E402
 from booking import tokens  # noqa: E402
 from rota import services as rota_services  # noqa: E402
 from rota.models import ConsultationMode, HolidayRule  # noqa: E402
@@ -66,23 +66,7 @@ DAYS = 30
 
 
 def rpps(n: int) -> str:
-    body = f"1997{n:06d}"
-    return next(body + str(d) for d in range(10) if luhn_valid(body + str(d)))
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"tdr_region_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return luhn_complete(f"1997{n:06d}")
 
 
 def migrate(url: str) -> None:
