@@ -66,19 +66,17 @@ def create_user_command(
 @click.option("--territory", "territory_slug", required=True, help="Slug du territoire.")
 def import_practitioners_command(path: str, territory_slug: str) -> None:
     """Import practitioners from a CSV file; all or nothing."""
-    from app.territory.practitioner_import import import_practitioners
+    from app.territory.practitioner_import import import_and_commit
 
     territory = _territory(territory_slug)
     assert territory is not None
     with open(path, "rb") as fh:
         data = fh.read()
-    report = import_practitioners(territory, data, by=None)
+    report = import_and_commit(territory, data, by=None)
     if report.errors:
-        db.session.rollback()
         for error in report.errors:
             click.echo(str(error), err=True)
         raise click.ClickException(f"{len(report.errors)} erreur(s) : rien n'a été importé.")
-    db.session.commit()
     click.echo(f"{report.created} professionnel(s) créé(s), {report.updated} mis à jour.")
 
 

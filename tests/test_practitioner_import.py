@@ -6,6 +6,7 @@ Every test here runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,12 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import AuditEvent, Practitioner, Site, Territory, User
-from app.territory.practitioner_import import ImportReport, import_practitioners
+from app.territory import practitioner_import
+from app.territory.practitioner_import import (
+    ImportReport,
+    import_and_commit,
+    import_practitioners,
+)
 from app.validators import luhn_complete
 from tests.helpers import PASSWORD, AuthActions, count, next_rpps
 
@@ -449,3 +455,90 @@ def test_import_page_shows_errors_and_writes_nothing(
 
     assert response.status_code == 302
     assert count(Practitioner) == 1
+
+
+# --- concurrent imports -----------------------------------------------------------------------
+
+
+def test_two_concurrent_imports_of_the_same_new_practitioners_both_succeed(app, territory):
+    """Two threads, two connections, the same new RPPS: one practitioner each, no 500."""
+    rpps = [next_rpps() for _ in range(5)]
+    data = csv_bytes(*(gp_line(r, i, sites="MSP des Marais") for i, r in enumerate(rpps)))
+    territory_id = territory.id
+    db.session.commit()
+    barrier = threading.Barrier(2, timeout=60)
+    results: list[object] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                report = import_and_commit(db.session.get(Territory, territory_id), data, by=None)
+                results.append((report.created, report.updated, report.errors))
+            except Exception as exc:  # noqa: BLE001 - any exception fails the test below
+                db.session.rollback()
+                results.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results, key=repr) == sorted([(5, 0, []), (0, 5, [])], key=repr)
+    assert count(Practitioner) == 5
+    assert all(len(by_rpps(r).sites) == 1 for r in rpps)
+    assert len(import_events()) == 2
+
+
+def test_an_import_that_collides_with_a_concurrent_one_starts_again_and_updates(
+    app, territory, monkeypatch
+):
+    """The interleaving the threads above may or may not hit, forced: we read the
+    territory's practitioners before the other import committed the same RPPS."""
+    rpps = next_rpps()
+    run_import(territory, csv_bytes(gp_line(rpps, 1)))
+    real = practitioner_import.existing_practitioners
+    looks: list[int] = []
+
+    def stale_first(territory_id: int):
+        looks.append(territory_id)
+        return {} if len(looks) == 1 else real(territory_id)
+
+    monkeypatch.setattr(practitioner_import, "existing_practitioners", stale_first)
+
+    report = import_and_commit(territory, csv_bytes(gp_line(rpps, 2)), by=None)
+
+    assert (report.created, report.updated, report.errors) == (0, 1, [])
+    assert len(looks) == 2
+    db.session.expire_all()
+    assert count(Practitioner) == 1
+    assert by_rpps(rpps).family_name == "Nom2"
+    assert len(import_events()) == 2  # the first import's and this one's, not the lost try's
+
+
+def test_an_import_that_keeps_colliding_gives_a_french_message_and_writes_nothing(
+    client: FlaskClient, auth: AuthActions, territory, make_user, monkeypatch
+):
+    user = make_user(Role.COORDINATOR, territory)
+    taken = next_rpps()
+    run_import(territory, csv_bytes(gp_line(taken, 1)))
+    monkeypatch.setattr(practitioner_import, "existing_practitioners", lambda territory_id: {})
+    auth.login(user.email, PASSWORD)
+    before = (count(Practitioner), len(import_events()))
+
+    response = client.post(
+        "/coordination/professionnels/import",
+        data={"file": (io.BytesIO(csv_bytes(gp_line(next_rpps(), 2), gp_line(taken, 3))), "m.csv")},
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Un autre import modifie les mêmes professionnels en ce moment" in page
+    assert "aucun professionnel n&#39;a été importé" in page
+    db.session.expire_all()
+    assert (count(Practitioner), len(import_events())) == before
+    assert by_rpps(taken).family_name == "Nom1"

@@ -2,8 +2,9 @@
 
 The whole file is validated before the first object is added to the session, so a file
 with a single bad line leaves the database exactly as it was. Like the other territory
-services this one flushes and audits but never commits: the caller commits on success and
-rolls back when the report has errors.
+services, ``import_practitioners`` flushes and audits but never commits; ``import_and_commit``
+is the transaction every caller (page, CLI) runs: commit on success, roll back on errors,
+and survive a concurrent import of the same new practitioners.
 """
 
 from __future__ import annotations
@@ -11,12 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app import audit
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
 from app.territory.practitioner_csv import KnownSite, LineError, parse
+
+#: What the coordinator reads when every attempt collided with a concurrent import.
+CONCURRENT_IMPORT = LineError(
+    None,
+    None,
+    "Un autre import modifie les mêmes professionnels en ce moment : rien n'a été importé. "
+    "Relancez l'import dans un instant ; les professionnels déjà créés seront mis à jour.",
+)
+#: Attempts before giving up: the retry sees the other import's rows and updates them.
+ATTEMPTS = 2
 
 
 @dataclass
@@ -26,6 +38,18 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     errors: list[LineError] = field(default_factory=list)
+
+
+def existing_practitioners(territory_id: int) -> dict[str, Practitioner]:
+    """The territory's practitioners by RPPS, with their sites: what an import updates."""
+    return {
+        p.rpps: p
+        for p in db.session.scalars(
+            sa.select(Practitioner)
+            .where(Practitioner.territory_id == territory_id)
+            .options(selectinload(Practitioner.sites))
+        )
+    }
 
 
 def import_practitioners(territory: Territory, data: bytes, *, by: User | None) -> ImportReport:
@@ -43,14 +67,7 @@ def import_practitioners(territory: Territory, data: bytes, *, by: User | None) 
         return ImportReport(errors=parsed.errors)
 
     sites_by_name = {site.name: site for site in sites}
-    existing = {
-        p.rpps: p
-        for p in db.session.scalars(
-            sa.select(Practitioner)
-            .where(Practitioner.territory_id == territory.id)
-            .options(selectinload(Practitioner.sites))
-        )
-    }
+    existing = existing_practitioners(territory.id)
     report = ImportReport()
     for row in parsed.rows:
         practitioner = existing.get(row.rpps)
@@ -77,3 +94,28 @@ def import_practitioners(territory: Territory, data: bytes, *, by: User | None) 
         detail={"created": report.created, "updated": report.updated},
     )
     return report
+
+
+def import_and_commit(territory: Territory, data: bytes, *, by: User | None) -> ImportReport:
+    """Run the import as one transaction: all of it is committed, or none of it.
+
+    Two coordinators (or a coordinator and a cron job) importing the same file at once
+    both try to insert the same new RPPS: the database's unique (territory, RPPS)
+    constraint refuses the second insert. Rather than a 500, the losing import starts
+    again from scratch; it now finds those practitioners and updates them. Should it
+    collide again, it gives up with a French message and leaves nothing behind.
+    """
+    territory_id, by_id = territory.id, by.id if by is not None else None
+    for _ in range(ATTEMPTS):
+        try:
+            report = import_practitioners(territory, data, by=by)
+            if report.errors:
+                db.session.rollback()
+                return report
+            db.session.commit()
+            return report
+        except IntegrityError:
+            db.session.rollback()
+            territory = db.session.get(Territory, territory_id) or territory
+            by = db.session.get(User, by_id) if by_id is not None else None
+    return ImportReport(errors=[CONCURRENT_IMPORT])

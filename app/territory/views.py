@@ -15,7 +15,7 @@ from app.forms import ConfirmForm, select_choices
 from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
 from app.territory import forms, reads, services
-from app.territory.practitioner_import import import_practitioners
+from app.territory.practitioner_import import import_and_commit
 from app.urls import public_url
 from app.validators import ValidationError
 from app.web import attempt, current_territory
@@ -390,13 +390,11 @@ def import_practitioners_page():
     errors = []
     if form.validate_on_submit():
         data = form.file.data.read()
-        report = import_practitioners(current_territory(), data, by=current_user)
+        report = import_and_commit(current_territory(), data, by=current_user)
         if report.errors:
-            db.session.rollback()
             errors = report.errors
             flash(f"{len(errors)} erreur(s) : aucun professionnel n'a été importé.", "error")
         else:
-            db.session.commit()
             flash(
                 f"Import réussi : {report.created} créé(s), {report.updated} mis à jour.", "success"
             )
