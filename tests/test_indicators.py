@@ -356,3 +356,10 @@ def test_the_patient_commune_given_at_booking_counts_inside_or_outside(
         result = indicators.compute(booking_world.territory, day, day)
     assert result.get(f"activity.communes.{where}") == 1
     assert result.get("activity.communes.unknown") == 0
+
+
+def test_live_means_every_status_but_cancelled():
+    """The one-pass counts filter live bookings as ``status != 'cancelled'``."""
+    from booking.models import BookingStatus
+
+    assert set(indicators.LIVE) == {s.value for s in BookingStatus} - {"cancelled"}
