@@ -1036,12 +1036,15 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
         for d in problem.doctors
     }
     figures = quality_figures(problem, result, goal, share)
-    figures["lower_bound_load_per_weight"] = (
-        round(levels.overall, 3) if levels.overall is not None else 0.0
-    )
-    figures["lower_bound_load_per_weight_weekend_holiday"] = (
-        round(levels.weekend, 3) if levels.weekend is not None else 0.0
-    )
+    # Every rota holds the locks and gives no GP fewer than 0 sessions: the levels of the locks
+    # alone (net of what is carried) bound both maxima too, where the caps were clipped at 0.
+    floor = load_per_weight_figures(problem, locked, goal, share)
+    for key, level in (
+        ("lower_bound_load_per_weight", levels.overall),
+        ("lower_bound_load_per_weight_weekend_holiday", levels.weekend),
+    ):
+        known = floor[key.replace("lower_bound_", "max_")]
+        figures[key] = round(max(level, known), 3) if level is not None else known
     return Solution(
         assignments=tuple(result),
         unfilled=tuple(unfilled),

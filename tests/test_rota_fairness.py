@@ -17,6 +17,7 @@ from rota.engine import (
     WEEKEND_HOLIDAY,
     Assignment,
     Doctor,
+    Lock,
     Problem,
     Session,
     Unavailability,
@@ -187,8 +188,8 @@ def _oracle_levels(problem: Problem) -> tuple[int, float, float]:
         (s.id, d.id): model.new_bool_var(f"x{s.id}_{d.id}")
         for s in problem.sessions
         for d in problem.doctors
-        if s.site_id in d.site_ids and is_available(d, s)
-    }
+        if (s.site_id in d.site_ids and is_available(d, s)) or Lock(s.id, d.id) in problem.locks
+    }  # a lock is exempt from site and availability (rota.rules), not from the maxima
     sessions = {s.id: s for s in problem.sessions}
     groups: dict[tuple, list] = {}
     for (s_id, d_id), var in x.items():
@@ -196,6 +197,8 @@ def _oracle_levels(problem: Problem) -> tuple[int, float, float]:
         for key in (("s", s_id), ("d", d_id, s.local_date), ("w", d_id, iso_week(s.local_date))):
             groups.setdefault(key, []).append(var)
     doctors = {d.id: d for d in problem.doctors}
+    for lock in problem.locks:
+        model.add(x[(lock.session_id, lock.doctor_id)] == 1)
     for key, members in groups.items():
         if key[0] == "s":
             model.add(sum(members) <= sessions[key[1]].gps_needed)
@@ -231,9 +234,10 @@ def _oracle_levels(problem: Problem) -> tuple[int, float, float]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(problems(max_sessions=12, max_doctors=4))
-def test_both_levels_equal_an_exact_oracle_with_weekly_maxima(problem):
-    """Larger worlds than brute force can cover, weekly maxima of 1 or 2 for most GPs."""
+@given(problems(max_sessions=12, max_doctors=4), st.data())
+def test_both_levels_equal_an_exact_oracle_with_weekly_maxima(problem, data):
+    """Larger worlds than brute force can cover, a weekly maximum of 1 or 2 for every GP,
+    sometimes a locked assignment (it counts in every maximum and in the levels)."""
     problem = Problem(
         problem.sessions,
         tuple(
@@ -247,6 +251,13 @@ def test_both_levels_equal_an_exact_oracle_with_weekly_maxima(problem):
             for d in problem.doctors
         ),
     )
+    if data.draw(st.booleans()):
+        s = data.draw(st.sampled_from(problem.sessions))
+        holders = [d for d in problem.doctors if s.site_id in d.site_ids]
+        if holders:
+            lock = Lock(s.id, data.draw(st.sampled_from(holders)).id)
+            if not violations(problem, [Assignment(lock.session_id, lock.doctor_id, True)]):
+                problem = Problem(problem.sessions, problem.doctors, locks=(lock,))
     _assert_levels(solve(problem), *_oracle_levels(problem))
 
 
