@@ -1,4 +1,4 @@
-"""``flask --app wsgi rota generate|publish PERIOD_ID``."""
+"""``flask --app wsgi rota generate|publish PERIOD_ID`` and ``rota ledger-backfill``."""
 
 from __future__ import annotations
 
@@ -53,3 +53,30 @@ def publish_command(period_id: int) -> None:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"« {period.name} » publié (version {version}).")
+
+
+@rota_cli.command("ledger-backfill")
+@click.option("--territory", "territory_id", type=int, default=None, help="Un seul territoire.")
+@click.option("--dry-run", is_flag=True, help="Affiche ce qui serait écrit, sans rien écrire.")
+def ledger_backfill_command(territory_id: int | None, dry_run: bool) -> None:
+    """Write the fairness ledger of periods published before it existed (idempotent).
+
+    One transaction: every period is written, or none (an error rolls everything back).
+    """
+    try:
+        written = services.backfill_ledger(territory_id)
+        lines = [
+            f"  « {period.name} » (territoire {period.territory_id}) : {count} médecin(s)"
+            for period, count in written
+        ]
+    except Exception:
+        db.session.rollback()
+        raise
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in lines:
+        click.echo(line)
+    verb = "seraient inscrites" if dry_run else "inscrite(s)"
+    click.echo(f"{len(written)} période(s) publiée(s) sans registre d'équité {verb} au registre.")

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from rota import rules
@@ -87,7 +87,12 @@ WISH_AVOID = 400
 WISH_PREFERRED = 150
 USUAL_SITE = 100
 MAX_REPAIR_ROUNDS = 200
-MAX_WEEKEND_PROBES = 6  # binary-search probes on the weekend cap before the fill pass
+MAX_WEEKEND_PROBES = 6  # binary-search probes on the weekend cap before the exact search
+# The exact weekend search (CP-SAT) runs when the flows leave a gap, on models of at most this
+# many GP-session arcs, for at most this much *deterministic* time (CP-SAT's own work units,
+# about seconds on one core: reproducible, unlike a wall-clock limit).
+EXACT_MAX_ARCS = 60_000
+EXACT_DETERMINISTIC_SECONDS = 10.0
 # Spreading: two sessions of a GP whose local dates are less than SPREAD_DAYS apart (Monday and
 # Wednesday, not Monday and Thursday) are a "close pair". One close pair costs more than a
 # bent weekday or site preference; spreading never puts a GP on a date they asked to avoid.
@@ -638,7 +643,8 @@ class _Planner:
         for a in locked:
             self.held.add(a.doctor_id, self.sessions[a.session_id])
 
-    def _cap(self, doctor: Doctor, lam: float, carry: float) -> int:
+    def cap_of(self, doctor: Doctor, lam: float, carry: float) -> int:
+        """The GP's cap at level λ: ``floor(λ · p_g + carried_g)``."""
         if lam == math.inf:
             return BIG
         return math.floor(lam * self.weight[doctor.id] + carry + 1e-9)
@@ -675,7 +681,7 @@ class _Planner:
                 if d.target_sessions is not None:
                     cap = room if relax else committed_cap[d.id] - held.total[d.id]
                 else:
-                    cap = self._cap(d, lam, sum(self.carry[d.id].values())) - held.total[d.id]
+                    cap = self.cap_of(d, lam, sum(self.carry[d.id].values())) - held.total[d.id]
                 caps.append(max(0, min(room, cap)))
             return caps
 
@@ -700,7 +706,7 @@ class _Planner:
             for d in net.active:
                 cap = total_cap[d.id] - held.total[d.id]
                 if d.target_sessions is None:
-                    we = self._cap(d, mu, self.carry[d.id][WEEKEND_HOLIDAY])
+                    we = self.cap_of(d, mu, self.carry[d.id][WEEKEND_HOLIDAY])
                     cap = min(cap, we - held.per_category[(d.id, WEEKEND_HOLIDAY)])
                 caps.append(max(0, cap))
             return caps
@@ -747,32 +753,49 @@ class _Planner:
     def plan(self) -> tuple[list[Assignment], _Levels]:
         """Weekend/holiday within both caps, then weekdays within the overall cap.
 
-        The two passes in sequence can lose a place the overall flow fills (a weekly maximum
-        used up by a Saturday): then the weekend cap is raised, by binary search over its
-        next values (a few probes), to the smallest that fills everything; failing that, one
-        flow over every category within the overall caps takes the places back, changing as
-        little as it can (the weekend level is then not guaranteed: the figures say so).
+        When the two passes in sequence fill ``F*`` at the weekend bound ``μ*`` of the flow
+        relaxation, the weekend level is proven optimal (it can't be below ``μ*``). They may
+        not: a weekly maximum (or the overall cap) couples a GP's weekend and weekday places,
+        which the network can't express. Then the weekend cap is raised by a few probes
+        (binary search, flows only) to find *a* level that fills everything, and an exact
+        search (``_exact_weekend``: CP-SAT over the same network plus the weekend caps) finds
+        the smallest one, or proves the probe's. Failing that (a model too large, or no answer
+        within its deterministic limit), one flow over every category within the overall caps
+        takes the places back, changing as little as it can (the figures show the gap).
         """
         levels, total_cap, we_cap = self.levels_and_caps()
         chosen = self._sequential(total_cap, we_cap)
         if len(chosen) >= levels.fill:
             return chosen, levels
         candidates = self.we_candidates
-        lo, hi, best = 0, len(candidates) - 1, None
+        lo, hi = 0, len(candidates) - 1
+        best, best_index = None, None
         for _ in range(MAX_WEEKEND_PROBES):
             if lo > hi:
                 break
             mid = (lo + hi) // 2
             trial = self._sequential(total_cap, self.we_cap_at(candidates[mid]))
             if len(trial) >= levels.fill:
-                best, hi = trial, mid - 1
+                best, best_index, hi = trial, mid, mid - 1
             else:
                 lo = mid + 1
-        if best is not None:
-            return best, levels
-        return self._fill(chosen, total_cap), levels
+        if best_index == 0:
+            return best, levels  # the relaxation's bound is reached: optimal
+        fallback = best if best is not None else self._fill(chosen, total_cap)
+        exact = self._exact_weekend(total_cap, levels, fallback)
+        if exact is not None:
+            return exact
+        return fallback, levels
 
-    def _sequential(self, total_cap: dict[int, int], we_cap: dict[int, int]) -> list[Assignment]:
+    def _sequential(
+        self,
+        total_cap: dict[int, int],
+        we_cap: dict[int, int],
+        week_we: dict[tuple[int, tuple[int, int]], int] | None = None,
+    ) -> list[Assignment]:
+        """The weekend/holiday pass within both caps, then the weekday pass within the overall
+        cap. ``week_we``: at most that many new weekend/holiday sessions per (GP, ISO week),
+        the split an exact search found (absent pairs: none)."""
         net = self.net
         held = _Held()
         for a in self.locked:
@@ -784,9 +807,12 @@ class _Planner:
             )
             for d in net.active
         }
-        chosen = net.min_cost(
-            net.body_capacities((WEEKEND_HOLIDAY,), held), self._units(WEEKEND_HOLIDAY, caps, held)
-        )
+        body = net.body_capacities((WEEKEND_HOLIDAY,), held)
+        if week_we is not None:
+            first = net.n_s + net.n_sd + net.n_dw
+            for i, key in enumerate(net.week_keys):
+                body[first + i] = min(body[first + i], week_we.get(key, 0))
+        chosen = net.min_cost(body, self._units(WEEKEND_HOLIDAY, caps, held))
         for a in chosen:
             held.add(a.doctor_id, self.sessions[a.session_id])
         caps = {d.id: total_cap[d.id] - held.total[d.id] for d in net.active}
@@ -794,6 +820,54 @@ class _Planner:
             net.body_capacities((WEEKDAY,), held), self._units(WEEKDAY, caps, held)
         )
         return chosen
+
+    def _weekend_level_index(self, chosen: Sequence[Assignment]) -> int:
+        """The index in ``we_candidates`` of the weekend level ``chosen`` reaches."""
+        loads: dict[int, int] = defaultdict(int)
+        for a in [*self.locked, *chosen]:
+            if self.sessions[a.session_id].category == WEEKEND_HOLIDAY:
+                loads[a.doctor_id] += 1
+        worst = -math.inf
+        for d in self.net.active:
+            if d.target_sessions is None:
+                carry = self.carry[d.id][WEEKEND_HOLIDAY]
+                worst = max(worst, round((loads[d.id] - carry) / self.weight[d.id], 9))
+        candidates = self.we_candidates
+        index = next((i for i, c in enumerate(candidates) if c >= worst - 1e-9), None)
+        return len(candidates) - 1 if index is None else index
+
+    def _exact_weekend(
+        self, total_cap: dict[int, int], levels: _Levels, hint: Sequence[Assignment]
+    ) -> tuple[list[Assignment], _Levels] | None:
+        """The smallest weekend/holiday level that still fills ``F*`` within the overall caps,
+        by CP-SAT on the round's network (every hard rule the flows hold, weekly maxima
+        included) plus the weekend caps; ``hint`` (a rota filling ``F*``) starts it.
+
+        Returns the rota and the levels with the proven weekend bound, or ``None`` when the
+        model is too large (``EXACT_MAX_ARCS``) or nothing better is known. Deterministic:
+        one worker, a fixed seed and a *deterministic* time limit.
+        """
+        net = self.net
+        candidates = self.we_candidates
+        if not candidates or net.n_sd > EXACT_MAX_ARCS:
+            return None
+        upper = self._weekend_level_index(hint)
+        if upper == 0:
+            return list(hint), levels  # the relaxation's bound is reached: optimal
+        found = _weekend_search(self, total_cap, levels.fill, upper, hint)
+        if found is None:
+            return None
+        index, proven, week_we = found
+        levels = replace(levels, weekend=candidates[proven])
+        if index == upper:
+            return list(hint), levels
+        we_cap = self.we_cap_at(candidates[index])
+        trial = self._sequential(total_cap, we_cap)
+        if len(trial) < levels.fill:
+            trial = self._sequential(total_cap, we_cap, week_we)
+        if len(trial) < levels.fill:  # pragma: no cover - the split's own rota fills F*
+            return list(hint), levels
+        return trial, levels
 
     def _fill(self, chosen: list[Assignment], total_cap: dict[int, int]) -> list[Assignment]:
         net, np = self.net, self.net.np
@@ -811,6 +885,107 @@ class _Planner:
         }
         refilled = net.min_cost(net.body_capacities(CATEGORIES, self.held), units, kept)
         return refilled if len(refilled) > len(chosen) else chosen
+
+
+def _weekend_search(
+    planner: _Planner,
+    total_cap: dict[int, int],
+    fill: int,
+    upper: int,
+    hint: Sequence[Assignment],
+) -> tuple[int, int, dict[tuple[int, tuple[int, int]], int]] | None:
+    """CP-SAT: the smallest index ``t ≤ upper`` into the weekend candidates such that some
+    rota of the round's network fills ``fill`` places within the overall caps with every
+    GP's weekend/holiday load at most ``floor(candidate[t] · p_g + carried_g)``.
+
+    One boolean per arc session → (GP, day) of the network (site, availability, rest repairs
+    and locks already applied), and the network's capacities as constraints: open places per
+    session, maxima per day, per ISO week and per period (in the overall cap). Returns
+    (the index found, the index proven as a lower bound, new weekend/holiday sessions per
+    (GP, ISO week) in the rota found), or ``None`` if CP-SAT found nothing in its limit.
+    """
+    from ortools.sat.python import cp_model
+
+    net, held, sessions = planner.net, planner.held, planner.sessions
+    candidates = planner.we_candidates
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{i}") for i in range(net.n_sd)]
+    groups: dict[tuple, list] = defaultdict(list)
+    weekend_arcs: list[int] = []
+    for i, var in enumerate(x):
+        s, g = sessions[int(net.sd_session[i])], int(net.sd_doctor[i])
+        week = iso_week(s.local_date)
+        for key in (("s", s.id), ("d", g, s.local_date), ("w", g, week), ("g", g)):
+            groups[key].append(var)
+        if s.category == WEEKEND_HOLIDAY:
+            groups[("e", g)].append(var)
+            weekend_arcs.append(i)
+    doctors = net.doctor_of
+    for key, members in groups.items():
+        limit = _weekend_search_limit(key, planner, total_cap, sessions, doctors)
+        if limit is not None and limit < len(members):
+            model.add(sum(members) <= max(0, limit))
+    model.add(sum(x) >= fill)
+    level = model.new_int_var(0, upper, "level")
+    chosen = {(a.session_id, a.doctor_id) for a in hint}
+    for d in net.active:
+        members = groups.get(("e", d.id))
+        if d.target_sessions is not None or not members:
+            continue
+        have = held.per_category[(d.id, WEEKEND_HOLIDAY)]
+        carry = planner.carry[d.id][WEEKEND_HOLIDAY]
+        values = [max(0, planner.cap_of(d, c, carry) - have) for c in candidates[: upper + 1]]
+        if values[0] >= len(members):
+            continue
+        cap = model.new_int_var(values[0], values[-1], f"cap{d.id}")
+        model.add_element(level, values, cap)
+        model.add(sum(members) <= cap)
+        model.add_hint(cap, values[-1])
+    for i, var in enumerate(x):
+        model.add_hint(var, (int(net.sd_session[i]), int(net.sd_doctor[i])) in chosen)
+    model.add_hint(level, upper)
+    model.minimize(level)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = EXACT_DETERMINISTIC_SECONDS
+    # The model is already the flow network's, with a complete hint: presolve and the LP
+    # relaxation cost ten times more than they save (35,000 arcs: 6 s of CPU instead of 59).
+    solver.parameters.cp_model_presolve = False
+    solver.parameters.linearization_level = 0
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    index = int(solver.value(level))
+    proven = index if status == cp_model.OPTIMAL else math.ceil(solver.best_objective_bound - 1e-9)
+    week_we: dict[tuple[int, tuple[int, int]], int] = defaultdict(int)
+    for i in weekend_arcs:
+        if solver.value(x[i]):
+            s = sessions[int(net.sd_session[i])]
+            week_we[(int(net.sd_doctor[i]), iso_week(s.local_date))] += 1
+    return index, max(0, min(proven, index)), dict(week_we)
+
+
+def _weekend_search_limit(
+    key: tuple,
+    planner: _Planner,
+    total_cap: dict[int, int],
+    sessions: dict[int, Session],
+    doctors: dict[int, Doctor],
+) -> int | None:
+    """The network's capacity for one group of arcs of the exact search (``None``: none)."""
+    held = planner.held
+    kind = key[0]
+    if kind == "s":
+        return sessions[key[1]].gps_needed - held.per_session[key[1]]
+    if kind == "d":
+        return doctors[key[1]].max_per_day - held.per_day[(key[1], key[2])]
+    if kind == "w":
+        limit = doctors[key[1]].max_per_week
+        return None if limit is None else limit - held.per_week[(key[1], key[2])]
+    if kind == "g":
+        return total_cap[key[1]] - held.total[key[1]]
+    return None  # "e": the weekend caps, set by the level
 
 
 def solve(problem: Problem, *, spreading: bool = True) -> Solution:
@@ -861,12 +1036,15 @@ def solve(problem: Problem, *, spreading: bool = True) -> Solution:
         for d in problem.doctors
     }
     figures = quality_figures(problem, result, goal, share)
-    figures["lower_bound_load_per_weight"] = (
-        round(levels.overall, 3) if levels.overall is not None else 0.0
-    )
-    figures["lower_bound_load_per_weight_weekend_holiday"] = (
-        round(levels.weekend, 3) if levels.weekend is not None else 0.0
-    )
+    # Every rota holds the locks and gives no GP fewer than 0 sessions: the levels of the locks
+    # alone (net of what is carried) bound both maxima too, where the caps were clipped at 0.
+    floor = load_per_weight_figures(problem, locked, goal, share)
+    for key, level in (
+        ("lower_bound_load_per_weight", levels.overall),
+        ("lower_bound_load_per_weight_weekend_holiday", levels.weekend),
+    ):
+        known = floor[key.replace("lower_bound_", "max_")]
+        figures[key] = round(max(level, known), 3) if level is not None else known
     return Solution(
         assignments=tuple(result),
         unfilled=tuple(unfilled),

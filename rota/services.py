@@ -613,6 +613,42 @@ def write_ledger(period: RotaPeriod) -> int:
     return len(gp_ids)
 
 
+def backfill_ledger(territory_id: int | None = None) -> list[tuple[RotaPeriod, int]]:
+    """Write the ledger of the published or archived periods that have none: those published
+    before the ledger existed. Returns each period written and its number of GPs.
+
+    Oldest first in each territory, so that each period's carried balance (what its GPs owed
+    coming in) reads the periods just written before it, as if the ledger had always been
+    there. Loads are the assignments as they stand; shares come from ``write_ledger``, hence
+    from today's roster (the database keeps no older one). Idempotent: a period that already
+    has rows is left alone, so a second run writes nothing. The caller owns the transaction
+    (one for the whole backfill: all periods or none).
+    """
+    has_rows = sa.exists().where(FairnessLedger.period_id == RotaPeriod.id)
+    query = (
+        sa.select(RotaPeriod)
+        .where(
+            RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
+            ~has_rows,
+        )
+        .order_by(RotaPeriod.territory_id, RotaPeriod.start_date, RotaPeriod.id)
+    )
+    if territory_id is not None:
+        query = query.where(RotaPeriod.territory_id == territory_id)
+    written = []
+    for period in db.session.scalars(query).all():
+        count = write_ledger(period)
+        audit.record(
+            "rota.ledger_backfill",
+            by=None,
+            territory_id=period.territory_id,
+            target=period,
+            detail={"gps": count},
+        )
+        written.append((period, count))
+    return written
+
+
 def move_ledger(session: Session, *, from_id: int | None, to_id: int | None) -> None:
     """A session of a published period changed hands: move one unit of load in the ledger.
 

@@ -257,3 +257,73 @@ def test_coordinator_pages_show_pressed_sites_and_absences(
         follow_redirects=True,
     )
     assert "Indiquez le motif" in refused.get_data(as_text=True)
+
+
+def _forget_ledger(*periods):
+    """What a period published before the ledger migration looks like: no rows."""
+    db.session.execute(
+        sa.delete(FairnessLedger).where(FairnessLedger.period_id.in_([p.id for p in periods]))
+    )
+    db.session.commit()
+
+
+def test_ledger_backfill_writes_old_periods_oldest_first_and_only_once(runner, territory_with_gps):
+    territory, _, gps = territory_with_gps
+    services.declare_unavailability(
+        gps[0], start_date=MONDAY, end_date=MONDAY + timedelta(days=13), reason="", by=None
+    )
+    march = _period(territory, "Mars", MONDAY)
+    april = _period(territory, "Avril", MONDAY + timedelta(days=14))
+    may = _period(territory, "Mai", MONDAY + timedelta(days=28), publish=False)
+    expected = {march.id: _ledger(march), april.id: _ledger(april)}
+    _forget_ledger(march, april)
+    assert services.carried_balance(may) == {}  # before: the old periods carry nothing
+
+    dry = runner.invoke(args=["rota", "ledger-backfill", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 période(s) publiée(s) sans registre d'équité seraient inscrites" in dry.output
+    assert _ledger(march) == _ledger(april) == []
+
+    result = runner.invoke(args=["rota", "ledger-backfill"])
+    assert result.exit_code == 0, result.output
+    assert result.output.index("« Mars »") < result.output.index("« Avril »")
+    assert "2 période(s) publiée(s) sans registre d'équité inscrite(s)" in result.output
+    db.session.expire_all()
+    # The same rows as at publication: April's carried balance reads March's, just written.
+    assert _ledger(march) == expected[march.id]
+    assert _ledger(april) == expected[april.id]
+    assert services.carried_balance(may)[gps[0].id]["weekday"] == pytest.approx(
+        sum(
+            r[5] for r in expected[march.id] + expected[april.id] if r[:2] == (gps[0].id, "weekday")
+        )
+    )
+    assert sum(r[4] for r in _ledger(march)) == sum(len(s.assignments) for s in march.sessions)
+
+    again = runner.invoke(args=["rota", "ledger-backfill"])
+    assert "0 période(s)" in again.output
+    db.session.expire_all()
+    assert _ledger(march) == expected[march.id]
+    assert _ledger(may) == []  # not published: nothing to freeze
+
+
+def test_ledger_backfill_is_one_transaction(runner, territory_with_gps, monkeypatch):
+    territory, _, _ = territory_with_gps
+    march = _period(territory, "Mars", MONDAY)
+    april = _period(territory, "Avril", MONDAY + timedelta(days=14))
+    _forget_ledger(march, april)
+    real = services.write_ledger
+
+    def fail_on_april(period):
+        if period.id == april.id:
+            raise RuntimeError("disk full")
+        return real(period)
+
+    monkeypatch.setattr(services, "write_ledger", fail_on_april)
+    result = runner.invoke(args=["rota", "ledger-backfill"])
+    assert result.exit_code != 0
+    db.session.rollback()
+    assert _ledger(march) == _ledger(april) == []  # March's rows went with the rollback
+    monkeypatch.setattr(services, "write_ledger", real)
+    other = runner.invoke(args=["rota", "ledger-backfill", "--territory", str(territory.id + 1)])
+    assert "0 période(s)" in other.output
+    assert "2 période(s)" in runner.invoke(args=["rota", "ledger-backfill"]).output
