@@ -407,6 +407,41 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.role.value}>"
 
 
+class AddressInvitation(db.Model):
+    """An invitation to an address that already has an account outside the territory.
+
+    An account belongs to one CPTS, so such an invitation can't create one. Answering
+    "this address already has an account" would tell a coordinator who uses the platform
+    in other CPTS. Instead the coordinator gets what any invitation gives (a link, a
+    pending row in the accounts list, the same actions) and the platform administrator
+    is told by e-mail; the link, once opened, explains the situation to its owner.
+    """
+
+    __tablename__ = "address_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "address_invitation_role"))
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    territory: Mapped[Territory] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("territory_id", "email"),
+        sa.CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<AddressInvitation {self.id} territory={self.territory_id}>"
+
+
 class AuditEvent(db.Model):
     """Who did what to which object, and when. Never patient data in clear."""
 

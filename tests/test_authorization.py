@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("territory.invite_user", "POST"): COORD,
     ("territory.toggle_user", "POST"): COORD,
     ("territory.reinvite_user", "POST"): COORD,
+    ("territory.invitation_action", "POST"): COORD,
     ("rota.templates", "GET"): COORD,
     ("rota.templates", "POST"): COORD,
     ("rota.toggle_template", "POST"): COORD,

@@ -35,6 +35,7 @@ from app.errors import error_response
 from app.extensions import db, limiter
 from app.models import User
 from app.security import roles_required
+from app.territory import invitations
 from app.timeutil import now_utc
 from app.web import attempt, current_territory
 
@@ -102,7 +103,10 @@ def accept_invitation(token: str):
     """An invited user chooses their password."""
     user = services.find_invited_user(token)
     if user is None:
-        abort(404)
+        held = invitations.find_address_invitation(token)
+        if held is None:
+            abort(404)
+        return render_template("auth/invitation_held.html", invitation=held)
     form = SetPasswordForm()
     if form.validate_on_submit():
         services.accept_invitation(user, form.password.data or "")

@@ -16,6 +16,7 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     Length,
     NumberRange,
@@ -179,6 +180,13 @@ class InviteUserForm(AppForm):
     practitioner_id = SelectField(
         "Professionnel de santé lié (médecins et pharmaciens)", coerce=int, choices=[]
     )
+
+
+class InvitationActionForm(AppForm):
+    """A button of the accounts page acting on an invitation, named by its address."""
+
+    email = HiddenField(validators=[DataRequired(), Length(max=254)])
+    action = HiddenField(validators=[AnyOf(("lien", "annuler", "relancer"))])
 
 
 class CommuneCentreForm(AppForm):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.enums import Profession
+from app.enums import Profession, Role
 from app.extensions import db
-from app.models import Commune, Practitioner, Site, Territory, User
+from app.models import AddressInvitation, Commune, Practitioner, Site, Territory, User
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,50 @@ def practitioners(territory: Territory, *, query: str, profession: str) -> list[
     return list(db.session.scalars(stmt))
 
 
-def accounts(territory: Territory) -> list[User]:
-    return list(
-        db.session.scalars(
-            sa.select(User).where(User.territory_id == territory.id).order_by(User.role, User.email)
+@dataclass(frozen=True)
+class AccountRow:
+    """A line of the accounts page: an account, or an invitation to an address held
+    elsewhere (``app.territory.invitations``), drawn the same way."""
+
+    email: str
+    display_name: str
+    role: Role
+    last_login_at: datetime | None
+    state: str  # "active", "inactive", "pending" (invited) or "cancelled" (invitation)
+    user_id: int | None
+
+    @property
+    def by_address(self) -> bool:
+        """Whether its actions go by address (an invitation), not by account id."""
+        return self.state in ("pending", "cancelled")
+
+
+def _user_state(user: User) -> str:
+    if user.password_hash is None:
+        return "pending" if user.active else "cancelled"
+    return "active" if user.active else "inactive"
+
+
+def accounts(territory: Territory) -> list[AccountRow]:
+    rows = [
+        AccountRow(u.email, u.display_name, u.role, u.last_login_at, _user_state(u), u.id)
+        for u in db.session.scalars(sa.select(User).where(User.territory_id == territory.id))
+    ]
+    rows += [
+        AccountRow(
+            i.email, i.display_name, i.role, None, "pending" if i.active else "cancelled", None
         )
-    )
+        for i in db.session.scalars(
+            sa.select(AddressInvitation).where(AddressInvitation.territory_id == territory.id)
+        )
+    ]
+    return sorted(rows, key=lambda row: (row.role.value, row.email))
+
+
+def account_row(territory: Territory, email: str) -> AccountRow | None:
+    """The accounts page's line for ``email``, if the territory has one."""
+    address = email.strip().lower()
+    return next((row for row in accounts(territory) if row.email == address), None)
 
 
 def unlinked_practitioners(territory: Territory) -> list[Practitioner]:

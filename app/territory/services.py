@@ -633,10 +633,7 @@ def create_user(
     if role == Role.ADMIN:
         territory = None
     if practitioner is not None:
-        if territory is None or practitioner.territory_id != territory.id:
-            raise ValidationError("Le professionnel choisi n'appartient pas au territoire.")
-        if db.session.scalar(sa.select(User.id).where(User.practitioner_id == practitioner.id)):
-            raise ValidationError(f"{practitioner.display_name} a déjà un compte.")
+        check_linkable(territory, practitioner)
     user = User(
         email=email,
         role=role,
@@ -656,6 +653,14 @@ def create_user(
         detail={"role": role.value},
     )
     return user
+
+
+def check_linkable(territory: Territory | None, practitioner: Practitioner) -> None:
+    """An account may name ``practitioner``: one of the territory's, without an account."""
+    if territory is None or practitioner.territory_id != territory.id:
+        raise ValidationError("Le professionnel choisi n'appartient pas au territoire.")
+    if db.session.scalar(sa.select(User.id).where(User.practitioner_id == practitioner.id)):
+        raise ValidationError(f"{practitioner.display_name} a déjà un compte.")
 
 
 def invite_user(

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.forms import ConfirmForm, select_choices
 from app.models import Commune, Practitioner, Site, Territory, User
 from app.security import get_in_territory_or_404, roles_required
-from app.territory import forms, reads, services
+from app.territory import forms, invitations, reads, services
 from app.territory.practitioner_import import import_and_commit
 from app.urls import public_url
 from app.validators import ValidationError
@@ -437,7 +437,7 @@ def invite_user():
             else None
         )
         ok, outcome = attempt(
-            lambda: services.invite_user(
+            lambda: invitations.invite(
                 territory,
                 email=form.email.data or "",
                 role=Role(form.role.data),
@@ -451,6 +451,31 @@ def invite_user():
             link = public_url("auth.accept_invitation", token=token)
             return render_template("territory/invitation_link.html", user=user, link=link)
     return render_template("territory/user_invite.html", form=form)
+
+
+@bp.post("/coordination/comptes/invitation")
+@coordinator_only
+def invitation_action():
+    """A new link, cancel or restart an invitation: by address, whatever its kind."""
+    form = forms.InvitationActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    action = form.action.data or ""
+    try:
+        ok, token = attempt(
+            lambda: invitations.act(
+                current_territory(), form.email.data or "", action, by=current_user
+            )
+        )
+    except invitations.NoSuchInvitation:
+        abort(404)
+    if ok and token is not None:
+        row = reads.account_row(current_territory(), form.email.data or "")
+        link = public_url("auth.accept_invitation", token=token)
+        return render_template("territory/invitation_link.html", user=row, link=link)
+    if ok:
+        flash(f"Invitation de {form.email.data} annulée.", "success")
+    return redirect(url_for("territory.users"))
 
 
 @bp.post("/coordination/comptes/<int:user_id>/<any(activer, desactiver):action>")
