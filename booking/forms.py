@@ -68,18 +68,17 @@ class BookingForm(AppForm):
     )
     without_gp = BooleanField("Patient sans médecin traitant")
     mobile = StringField(
-        "Portable du patient, pour la confirmation par SMS (facultatif)",
+        "Portable du patient (SMS)",
         validators=[Optional(), domain_check(normalise_mobile)],
         render_kw={"inputmode": "tel", "autocomplete": "off"},
     )
     email = StringField(
-        "E-mail du patient, pour la confirmation (facultatif)",
+        "E-mail du patient",
         validators=[Optional(), domain_check(normalise_email)],
         render_kw={"inputmode": "email", "autocomplete": "off"},
     )
     contact_consent = BooleanField(
-        "Le patient accepte de recevoir la confirmation et le lien d'annulation "
-        "(obligatoire si un portable ou un e-mail est saisi)"
+        "Le patient accepte de recevoir la confirmation et le lien d'annulation"
     )
 
     def validate_contact_consent(self, field: BooleanField) -> None:

@@ -234,7 +234,7 @@ def test_patient_cancels_with_the_link_once_and_the_slot_is_free_again(app, worl
     assert slot in _free(world, "pharmacist")
     event = db.session.scalar(
         sa.select(AuditEvent).where(
-            AuditEvent.action == "booking.cancel", AuditEvent.target_id == booking.id
+            AuditEvent.action == "booking.cancel", AuditEvent.target_id == str(booking.id)
         )
     )
     assert event is not None
