@@ -7,9 +7,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-# Paths whose next segment is a bearer secret: calendar feeds and invitation links.
-# Another secret link (a password reset, say) adds its prefix here.
-SECRET_PATH_PREFIXES = ("/ical/", "/invitation/", "/mot-de-passe/")
+# Paths whose next segment is a bearer secret: calendar feeds, invitation links, password
+# resets and patients' cancellation links.
+SECRET_PATH_PREFIXES = ("/ical/", "/invitation/", "/mot-de-passe/", "/annulation/")
 _PREFIXES = "|".join(re.escape(prefix) for prefix in SECRET_PATH_PREFIXES)
 _SECRET_SEGMENT = re.compile(rf"^({_PREFIXES})(?!site/)[^/]+")
 # The same anywhere in a text (a log message, a traceback): up to a separator.

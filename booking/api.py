@@ -83,6 +83,8 @@ def authenticate() -> Response | None:
 def refused(error: services.BookingError) -> tuple[Response, int]:
     """A refused operation: its code and French message; nothing it began is kept."""
     body: dict[str, Any] = {"code": error.code, "message": str(error)}
+    if error.opens_at is not None:
+        body["opens_at"] = _iso(error.opens_at, _zone())
     if isinstance(error, services.SlotTaken):
         body["alternatives"] = [free_slot_json(f, _zone()) for f in error.alternatives]
     db.session.rollback()
@@ -193,6 +195,8 @@ def booking_json(booking: Booking, zone: str) -> dict[str, Any]:
             "given_name": booking.given_name,
             "birth_date": booking.birth_date.isoformat() if booking.birth_date else None,
             "phone": booking.phone,
+            "email": booking.patient_email,
+            "mobile": booking.patient_mobile,
         },
         "reason": booking.reason,
         "reason_code": booking.reason_code,
@@ -200,6 +204,7 @@ def booking_json(booking: Booking, zone: str) -> dict[str, Any]:
         "channel": booking.channel,
         "booked_at": _iso(booking.created_at, zone),
         "cancel_reason": booking.cancel_reason,
+        "cancelled_by_patient": booking.cancelled_by_patient,
     }
 
 
@@ -272,6 +277,9 @@ def _patient_request(payload: dict[str, Any]) -> tuple[str, services.PatientData
         reason = ""
     if not isinstance(reason, str):
         raise bad_request("Champ « reason » : texte attendu.")
+    consent = patient.get("contact_consent", False)
+    if not isinstance(consent, bool):
+        raise bad_request("Champ « patient.contact_consent » : true ou false attendu.")
     return slot_id, services.PatientData(
         family_name=_text(patient, "family_name", "patient.family_name"),
         given_name=_text(patient, "given_name", "patient.given_name"),
@@ -280,7 +288,20 @@ def _patient_request(payload: dict[str, Any]) -> tuple[str, services.PatientData
         reason=reason,
         reason_code=reason_code,
         without_gp=without_gp,
+        email=_optional_text(patient, "email", "patient.email"),
+        mobile=_optional_text(patient, "mobile", "patient.mobile"),
+        contact_consent=consent,
     )
+
+
+def _optional_text(data: dict[str, Any], name: str, label: str) -> str:
+    """An optional text field: absent or ``null`` is empty; anything but text is a 400."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad_request(f"Champ « {label} » : texte attendu.")
+    return value
 
 
 def _instant(name: str) -> datetime | None:
@@ -484,10 +505,21 @@ def _slots_body(
         "from": _iso(start, zone),
         "to": _iso(end, zone),
         "channel": channel,
+        "next_opening": _next_opening(territory.id, channel, now, zone),
     }
     if note:
         body["note"] = note
     return body
+
+
+def _next_opening(territory_id: int, channel: str, now: datetime, zone: str) -> Any:
+    """The first free slot beyond the horizon and when it opens: what the public page shows
+    for tomorrow and cannot be booked yet (``null`` when there is none within two days)."""
+    found = services.next_opening(territory_id, channel, now=now)
+    if found is None:
+        return None
+    slot, opens = found
+    return {"opens_at": _iso(opens, zone), "slot": free_slot_json(slot, zone)}
 
 
 @bp.post("/bookings")

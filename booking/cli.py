@@ -1,4 +1,5 @@
-"""Booking commands: ``flask --app wsgi api-token create|revoke|list`` and ``purge``.
+"""Booking commands: ``flask --app wsgi api-token create|revoke|list``, ``purge`` and
+``booking remind``.
 
 Tokens made here are for operators setting up an integration without the web UI; the
 plain token is printed once and never stored. ``purge`` erases patient data past each
@@ -134,7 +135,21 @@ def purge_command() -> None:
         click.echo(f"{stale} enregistrement(s) d'idempotence expiré(s) supprimé(s).")
 
 
+booking_cli = AppGroup("booking", help="Rendez-vous : rappels aux patients.")
+
+
+@booking_cli.command("remind")
+def remind_command() -> None:
+    """Queue the reminder of bookings starting within 2 h (each once): run it from cron."""
+    from booking import patient_notice
+
+    count = patient_notice.remind(now_utc())
+    db.session.commit()
+    click.echo(f"{count} rappel(s) mis en file d'envoi." if count else "Aucun rappel à envoyer.")
+
+
 def init_booking_cli(app: Flask) -> None:
     """Register the booking commands."""
     app.cli.add_command(api_token_cli)
+    app.cli.add_command(booking_cli)
     app.cli.add_command(purge_command)

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
 from app import communes_ref
 from app.communes_ref import OfficialCommune
 from app.forms import REQUIRED, AppForm, domain_check, select_choices
-from app.validators import normalise_phone
+from app.sms import normalise_mobile
+from app.validators import normalise_email, normalise_phone
 from booking.services import REASONS, PatientData
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]  # typed by hand, or sent by a date picker
@@ -66,6 +67,26 @@ class BookingForm(AppForm):
         render_kw={"autocomplete": "off", "maxlength": 200},
     )
     without_gp = BooleanField("Patient sans médecin traitant")
+    mobile = StringField(
+        "Portable du patient (SMS)",
+        validators=[Optional(), domain_check(normalise_mobile)],
+        render_kw={"inputmode": "tel", "autocomplete": "off"},
+    )
+    email = StringField(
+        "E-mail du patient",
+        validators=[Optional(), domain_check(normalise_email)],
+        render_kw={"inputmode": "email", "autocomplete": "off"},
+    )
+    contact_consent = BooleanField(
+        "Le patient accepte de recevoir la confirmation et le lien d'annulation"
+    )
+
+    def validate_contact_consent(self, field: BooleanField) -> None:
+        """A contact only with the patient's consent: the box is ticked, or both are empty."""
+        if ((self.mobile.data or "").strip() or (self.email.data or "").strip()) and not field.data:
+            raise ValidationError(
+                "cochez-la si le patient accepte, ou laissez son portable et son e-mail vides."
+            )
 
     def patient(self) -> PatientData:
         return PatientData(
@@ -76,6 +97,9 @@ class BookingForm(AppForm):
             reason=self.reason.data or "",
             reason_code=self.reason_code.data or "autre",
             without_gp=bool(self.without_gp.data),
+            email=self.email.data or "",
+            mobile=self.mobile.data or "",
+            contact_consent=bool(self.contact_consent.data),
         )
 
     def fill_from(self, patient: PatientData) -> None:
@@ -95,6 +119,10 @@ class CancelForm(AppForm):
         validators=[DataRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")],
         render_kw={"maxlength": 200, "rows": 2},
     )
+
+
+class PatientCancelForm(AppForm):
+    """The patient's confirm button (only the CSRF token: the link names the booking)."""
 
 
 class MarkForm(AppForm):

@@ -85,6 +85,18 @@ class Booking(db.Model):
     # Said by the GP when marking the patient honoured: "snp" (not their médecin traitant,
     # majoration SNP) or "mrt" (their own patient). Evidence for the CPAM, never a name.
     billing: Mapped[str | None] = mapped_column(sa.String(3))
+    # How the patient is told of the booking (optional, with their consent): an e-mail
+    # address and/or a mobile number (E.164). Patient data: erased by the purge.
+    patient_email: Mapped[str | None] = mapped_column(sa.String(254))
+    patient_mobile: Mapped[str | None] = mapped_column(sa.String(20))
+    contact_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The SHA-256 of the cancellation link's token sent to the patient (the link itself is
+    # only in the message); valid until the slot starts.
+    patient_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # The patient cancelled through that link (no account: ``cancelled_by_id`` stays empty).
+    cancelled_by_patient: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The reminder (``flask booking remind``) was queued: never twice.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     session: Mapped[Session] = relationship(viewonly=True)
     booked_by: Mapped[User | None] = relationship(foreign_keys=[booked_by_id], viewonly=True)
@@ -116,6 +128,11 @@ class Booking(db.Model):
         ),
         sa.UniqueConstraint("territory_id", "external_system", "external_id"),
         sa.CheckConstraint("billing IS NULL OR billing IN ('snp', 'mrt')", name="billing_known"),
+        # No contact without the patient's consent to be written to.
+        sa.CheckConstraint(
+            "(patient_email IS NULL AND patient_mobile IS NULL) OR contact_consent_at IS NOT NULL",
+            name="contact_needs_consent",
+        ),
         # The indicators read a territory's bookings over a period: every column they
         # aggregate is in the index, so a year is read from it alone (no table lookups).
         sa.Index(
@@ -136,6 +153,13 @@ class Booking(db.Model):
     @property
     def slot_id(self) -> str:
         return f"{self.session_id}-{self.seat}-{self.slot_index}"
+
+    @property
+    def status_label(self) -> str:
+        """ "Annulé par le patient" when the patient used the link; else the status's label."""
+        if self.status == BookingStatus.CANCELLED and self.cancelled_by_patient:
+            return "Annulé par le patient"
+        return self.status.label
 
     @property
     def patient_name(self) -> str:

@@ -56,6 +56,11 @@ SCHEMAS: dict[str, Any] = {
                 "outside_window, wrong_channel, slot_unavailable, idempotency_conflict.",
             },
             "message": {"type": "string", "description": "Human message, in French."},
+            "opens_at": {
+                **DATETIME_WITH_OFFSET,
+                "description": "outside_window for a slot beyond the horizon: when it "
+                "becomes bookable.",
+            },
         },
     },
     "SlotTaken": {
@@ -127,6 +132,13 @@ SCHEMAS: dict[str, Any] = {
             "from": {**DATETIME_WITH_OFFSET, "description": "Effective start of the search."},
             "to": {**DATETIME_WITH_OFFSET, "description": "Effective end of the search."},
             "channel": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
+            "next_opening": {
+                "type": ["object", "null"],
+                "description": "The first free slot beyond the booking horizon (not bookable "
+                "yet) and when it opens (horizon hours before its start); null if none within "
+                "two days. The public page says the same.",
+                "properties": {"opens_at": DATETIME_WITH_OFFSET, "slot": _ref("Slot")},
+            },
             "note": {
                 "type": "string",
                 "description": "Present when the commune asked for is not in the territory.",
@@ -148,6 +160,25 @@ SCHEMAS: dict[str, Any] = {
                 "pattern": r"\S",
                 "description": "French (incl. overseas) or international number.",
                 "examples": ["06 12 34 56 78", "+33612345678"],
+            },
+            "mobile": {
+                "type": ["string", "null"],
+                "maxLength": 30,
+                "description": "Optional: the patient's mobile, for the SMS confirmation with "
+                "a cancellation link (needs contact_consent). Answered in E.164.",
+                "examples": ["06 12 34 56 78"],
+            },
+            "email": {
+                "type": ["string", "null"],
+                "maxLength": 254,
+                "description": "Optional: the patient's e-mail, for the confirmation with a "
+                "cancellation link (needs contact_consent).",
+            },
+            "contact_consent": {
+                "type": "boolean",
+                "default": False,
+                "description": "The patient agrees to receive the confirmation; required "
+                "(true) when mobile or email is given. Never answered back.",
             },
         },
     },
@@ -195,6 +226,10 @@ SCHEMAS: dict[str, Any] = {
             "channel": {"type": "string", "enum": ["sas", "pharmacy", "open", "any"]},
             "booked_at": DATETIME_WITH_OFFSET,
             "cancel_reason": {"type": ["string", "null"]},
+            "cancelled_by_patient": {
+                "type": "boolean",
+                "description": "The patient cancelled with the link of their confirmation.",
+            },
         },
     },
     "CancelRequest": {

@@ -130,3 +130,44 @@ def confirmation_email(c: Confirmation) -> tuple[str, str]:
         "Message automatique : merci de ne pas y répondre.",
     ]
     return subject, "\n".join(lines)
+
+
+def reminder_sms(c: Confirmation) -> str:
+    """The reminder, two hours before: where and when again; cancelling uses the first link."""
+    parts = [
+        f"{c.territory_name} : rappel, rendez-vous le {french_date(c.starts_at)}, "
+        f"{c.site_name}, {_address(c)}.",
+    ]
+    if c.what_to_bring:
+        parts.append(f"Apportez : {', '.join(c.what_to_bring)}.")
+    parts.append("Urgence vitale : appelez le 15.")
+    parts.append("Vous ne pouvez pas venir ? Annulez avec le lien du message de confirmation.")
+    return " ".join(parts)
+
+
+def reminder_email(c: Confirmation) -> tuple[str, str]:
+    """(subject, plain-text body) of the reminder e-mail."""
+    subject = f"Rappel : rendez-vous le {french_date(c.starts_at)}"
+    lines = [
+        "Bonjour,",
+        "",
+        f"Rappel : votre rendez-vous de soins non programmés a lieu le {french_date(c.starts_at)}.",
+        "",
+        f"Lieu : {c.site_name}",
+        f"Adresse : {_address(c)}",
+    ]
+    if c.site_phone:
+        lines.append(f"Téléphone du lieu : {c.site_phone}")
+    if c.what_to_bring:
+        lines += ["", "À apporter : " + ", ".join(c.what_to_bring) + "."]
+    lines += [
+        "",
+        "En cas d'urgence vitale, appelez le 15.",
+        "",
+        "Si vous ne pouvez pas venir, annulez avec le lien du message de confirmation : "
+        "le créneau ira à un autre patient.",
+        "",
+        f"— {c.territory_name}",
+        "Message automatique : merci de ne pas y répondre.",
+    ]
+    return subject, "\n".join(lines)

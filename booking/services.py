@@ -8,6 +8,7 @@ are ``BookingError`` with a machine ``code`` (for the API) and a French message.
 
 from __future__ import annotations
 
+import enum
 import heapq
 import secrets
 from collections.abc import Callable, Sequence
@@ -24,9 +25,11 @@ from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
-from app.outbox import notify
+from app.outbox import notify, purge_patient_messages
+from app.sms import normalise_mobile
 from app.timeutil import local, now_utc
-from app.validators import ValidationError, normalise_phone
+from app.validators import ValidationError, normalise_email, normalise_phone
+from booking import patient_messages, patient_notice
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
@@ -56,6 +59,7 @@ class BookingError(ValidationError):
 
     code = "invalid"
     status = 400
+    opens_at: datetime | None = None  # a slot not bookable yet: when it will be
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -303,6 +307,51 @@ def _rank(found: FreeSlot, commune_insee: str | None) -> tuple[datetime, int, st
     return (found.slot.starts_at, 0 if here else 1, found.site.name, found.slot.seat)
 
 
+def opening_words(opens: datetime, now: datetime, zone: str) -> str:
+    """ "17:00 aujourd'hui", "08:30 demain" or "08:30 le 12/03": when a slot opens, in words."""
+    moment, today = local(opens, zone), local(now, zone).date()
+    if moment.date() == today:
+        day = "aujourd'hui"
+    elif moment.date() == today + timedelta(days=1):
+        day = "demain"
+    else:
+        day = f"le {moment:%d/%m}"
+    return f"{moment:%H:%M} {day}"
+
+
+def next_opening(
+    territory_id: int, channel: str, *, now: datetime | None = None
+) -> tuple[FreeSlot, datetime] | None:
+    """The first free slot beyond the horizon this channel will be able to take, and when.
+
+    The booking pages and the API say it, so that what the public page shows for tomorrow
+    and what a booker can take now tell the same story (``docs/booking.md``).
+    """
+    now = now or now_utc()
+    rules = Rules.of(_territory(territory_id))
+    start = now + rules.horizon
+    end = start + timedelta(days=2)
+    sessions = published_sessions(territory_id, start, end)
+    taken = _taken([s.id for s in sessions])
+    best: tuple[FreeSlot, datetime] | None = None
+    for session in sessions:
+        if best is not None and session.starts_at > best[0].slot.starts_at:
+            break
+        holders = _holders(session, None)
+        for slot in slotlib.iter_slots(shape(session), seats=holders, not_before=start):
+            if (slot.session_id, slot.seat, slot.index) in taken or slot.starts_at <= start:
+                continue
+            opens = slotlib.opens_at(slot, rules.horizon)
+            if not slotlib.may_take(channel, slot, opens, rules.release):
+                continue
+            if best is None or slot.starts_at < best[0].slot.starts_at:
+                channel_then = slotlib.effective_channel(slot, opens, rules.release)
+                found = FreeSlot(slot, session, session.site, holders[slot.seat], channel_then)
+                best = (found, opens)
+            break  # later slots of this session start later still
+    return best
+
+
 def _locate(territory_id: int, slot_id: str) -> tuple[slotlib.Slot, Session, Assignment]:
     """The slot named ``slot_id`` in this territory, with its session and current GP."""
     parsed = slotlib.parse_slot_id(slot_id)
@@ -409,6 +458,10 @@ class PatientData:
     without_gp: bool = False
     # The patient's commune (INSEE), when the booker searched for one: for the indicators.
     commune_insee: str | None = None
+    # Where the patient wants the confirmation (both optional; consent needed for either).
+    email: str = ""
+    mobile: str = ""
+    contact_consent: bool = False
 
     def cleaned(self, today: date) -> PatientData:
         """Checked and normalised; raises ``BookingError`` (French) on the first problem."""
@@ -433,6 +486,7 @@ class PatientData:
         reason = " ".join(self.reason.split())
         if len(reason) > 200:
             raise BookingError("Le motif tient en 200 caractères au plus.")
+        email, mobile = self.contact()
         return PatientData(
             family_name=family,
             given_name=given,
@@ -444,7 +498,25 @@ class PatientData:
             commune_insee=self.commune_insee
             if self.commune_insee and len(self.commune_insee) == 5
             else None,
+            email=email,
+            mobile=mobile,
+            contact_consent=bool(self.contact_consent) and bool(email or mobile),
         )
+
+    def contact(self) -> tuple[str, str]:
+        """``(e-mail, E.164 mobile)``, each normalised or empty; refused without consent."""
+        raw_email, raw_mobile = self.email.strip(), self.mobile.strip()
+        try:
+            email = normalise_email(raw_email) if raw_email else ""
+            mobile = normalise_mobile(raw_mobile) if raw_mobile else ""
+        except ValidationError as exc:
+            raise BookingError(str(exc)) from exc
+        if (email or mobile) and not self.contact_consent:
+            raise BookingError(
+                "Cochez l'accord du patient pour recevoir la confirmation, "
+                "ou laissez son portable et son e-mail vides."
+            )
+        return email, mobile
 
 
 @dataclass(frozen=True)
@@ -524,6 +596,7 @@ def book(
         | ({"sas_operator": external.operator} if external else {}),
     )
     _tell_gp_of(booking, holder.practitioner, session, territory, now)
+    patient_notice.inform(booking, session.site, territory)
     return booking
 
 
@@ -550,14 +623,20 @@ def _check_bookable(slot: slotlib.Slot, channel: str, territory: Territory, now:
     """Refuse (422) a slot outside the booking window, or reserved to another channel."""
     rules = Rules.of(territory)
     if not slotlib.in_window(slot, now, margin=MARGIN, horizon=rules.horizon):
-        hours = territory.booking_horizon_hours
-        raise BookingError(
-            "Ce créneau est passé ou trop proche."
-            if slot.starts_at < now + MARGIN
-            else f"Ce créneau est au-delà des {hours} h de réservation.",
+        if slot.starts_at < now + MARGIN:
+            raise BookingError(
+                "Ce créneau est passé ou trop proche.", code="outside_window", status=422
+            )
+        opens = slotlib.opens_at(slot, rules.horizon)
+        error = BookingError(
+            f"Ce créneau n'est pas encore réservable : il le sera à partir de "
+            f"{opening_words(opens, now, territory.timezone)} "
+            f"({territory.booking_horizon_hours} h avant son début).",
             code="outside_window",
             status=422,
         )
+        error.opens_at = opens
+        raise error
     if not slotlib.may_take(channel, slot, now, rules.release):
         label = slotlib.CHANNEL_LABELS[slot.channel]
         raise BookingError(
@@ -612,6 +691,9 @@ def _patient_fields(clean: PatientData | None) -> dict[str, Any]:
         "reason_code": clean.reason_code,
         "without_gp": clean.without_gp,
         "patient_insee": clean.commune_insee,
+        "patient_email": clean.email or None,
+        "patient_mobile": clean.mobile or None,
+        "contact_consent_at": now_utc() if clean.contact_consent else None,
     }
 
 
@@ -705,7 +787,12 @@ def cancel(booking: Booking, user: User, *, reason: str, now: datetime | None = 
     db.session.flush()
     audit.record("booking.cancel", by=user, territory_id=booking.territory_id, target=booking)
     gp = holder_of(booking)
-    if gp is not None and gp.email and booking.starts_at > now and user.practitioner_id != gp.id:
+    if gp is not None and user.practitioner_id != gp.id:
+        _tell_gp_cancelled(booking, gp, now)
+
+
+def _tell_gp_cancelled(booking: Booking, gp: Practitioner, now: datetime) -> None:
+    if gp.email and booking.starts_at > now:
         notify(
             booking.territory_id,
             gp.email,
@@ -713,6 +800,73 @@ def cancel(booking: Booking, user: User, *, reason: str, now: datetime | None = 
             f"Le rendez-vous réf. {booking.reference} du "
             f"{_local(booking.starts_at, _territory(booking.territory_id))} est annulé.",
         )
+
+
+# --- the patient's cancellation link -------------------------------------------------------------
+
+PATIENT_CANCEL_REASON = "Annulé par le patient (lien du message de confirmation)."
+
+
+class LinkState(enum.StrEnum):
+    """What a patient's cancellation link can do now (the page says it in French)."""
+
+    VALID = "valid"  # the booking may be cancelled
+    CANCELLED = "cancelled"  # done, by this link: asking again changes nothing
+    CANCELLED_ELSEWHERE = "cancelled_elsewhere"  # the CPTS or the regulation cancelled it
+    EXPIRED = "expired"  # the slot has started (or the booking is over)
+    UNKNOWN = "unknown"  # no such link (mistyped, or the booking's data was erased)
+
+
+def patient_link(
+    token: str, *, now: datetime, lock: bool = False
+) -> tuple[LinkState, Booking | None]:
+    """The booking a cancellation link names, and what the link can do with it now."""
+    token = (token or "").strip()
+    if not token or len(token) > 100:
+        return LinkState.UNKNOWN, None
+    query = sa.select(Booking).where(Booking.patient_token_hash == patient_notice.token_hash(token))
+    booking = db.session.scalar(query.with_for_update() if lock else query)
+    if booking is None or booking.purged_at is not None:
+        return LinkState.UNKNOWN, None
+    if booking.status == BookingStatus.CANCELLED:
+        if booking.cancelled_by_patient:
+            return LinkState.CANCELLED, booking
+        return LinkState.CANCELLED_ELSEWHERE, booking
+    if booking.status != BookingStatus.BOOKED and booking.status != BookingStatus.TO_REPLACE:
+        return LinkState.EXPIRED, booking
+    if booking.starts_at <= now:
+        return LinkState.EXPIRED, booking
+    return LinkState.VALID, booking
+
+
+def cancel_by_patient(
+    token: str, *, now: datetime | None = None
+) -> tuple[LinkState, Booking | None]:
+    """The patient cancels through their link: the slot is free again at once.
+
+    Idempotent: a second press (or a double click) finds the booking cancelled by the
+    patient and answers ``CANCELLED`` without writing. Flushes; the caller commits.
+    """
+    now = now or now_utc()
+    state, booking = patient_link(token, now=now, lock=True)
+    if state != LinkState.VALID or booking is None:
+        return state, booking
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_by_patient = True
+    booking.cancel_reason = PATIENT_CANCEL_REASON
+    booking.updated_at = now
+    db.session.flush()
+    audit.record(
+        "booking.cancel",
+        by=None,
+        territory_id=booking.territory_id,
+        target=booking,
+        detail={"by": "patient"},
+    )
+    gp = holder_of(booking)
+    if gp is not None:
+        _tell_gp_cancelled(booking, gp, now)
+    return LinkState.CANCELLED, booking
 
 
 def mark(
@@ -845,13 +999,24 @@ def purge(*, now: datetime | None = None) -> PurgeReport:
         for booking in rows:
             booking.family_name = booking.given_name = booking.phone = booking.reason = None
             booking.cancel_reason = None
+            booking.patient_email = booking.patient_mobile = booking.patient_token_hash = None
+            booking.contact_consent_at = None
             booking.birth_date = None
             booking.purged_at = now
         if rows:
+            db.session.flush()
+            purge_patient_messages(booking_ids=[b.id for b in rows], now=now)
             report.per_territory[territory.id] = len(rows)
             report.purged += len(rows)
             audit.record(
                 "booking.purge", by=None, territory_id=territory.id, detail={"count": len(rows)}
             )
+    purge_patient_messages(now=now)  # and any message past its own date
     db.session.flush()
     return report
+
+
+def when_for_patient(booking: Booking) -> str:
+    """ "lundi 1er mars à 17 h 15": the booking's start as the patient's message says it."""
+    zone = _territory(booking.territory_id).timezone
+    return patient_messages.french_date(local(booking.starts_at, zone))

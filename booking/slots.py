@@ -169,3 +169,12 @@ def may_take(booker_channel: str, slot: Slot, now: datetime, release: timedelta)
 def in_window(slot: Slot, now: datetime, *, margin: timedelta, horizon: timedelta) -> bool:
     """Bookable when it starts between now + margin and now + horizon (24 h or 48 h)."""
     return now + margin <= slot.starts_at <= now + horizon
+
+
+def opens_at(slot: Slot, horizon: timedelta) -> datetime:
+    """When a slot beyond the horizon becomes bookable: ``horizon`` before its start.
+
+    Every surface (public page, booking pages, API, FHIR errors) says this same moment for
+    a slot shown but not bookable yet (``docs/booking.md``, "One horizon").
+    """
+    return slot.starts_at - horizon

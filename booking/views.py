@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -110,7 +111,19 @@ def search():
         more=max(0, len(found) - LIST_LIMIT),
         labels=slotlib.CHANNEL_LABELS,
         replacing=replacing,
+        **_opening(territory),
     )
+
+
+def _opening(territory) -> dict:
+    """The next slot beyond the horizon and when it opens (``_opening_note.html``)."""
+    now = now_utc()
+    return {
+        "opening": services.next_opening(
+            territory.id, services.booker_channel(current_user), now=now
+        ),
+        "opening_words": lambda opens: services.opening_words(opens, now, territory.timezone),
+    }
 
 
 def _replacing(reference: str) -> Booking | None:
@@ -312,6 +325,69 @@ def mark(reference: str):
             "success",
         )
     return redirect(back)
+
+
+# --- the patient's cancellation link ------------------------------------------------------------
+
+# What the link's page says, by state: (title, message, HTTP status).
+LINK_PAGES = {
+    services.LinkState.VALID: ("Annuler votre rendez-vous", "", 200),
+    services.LinkState.CANCELLED: (
+        "Rendez-vous annulé",
+        "Votre rendez-vous est annulé : le créneau est libéré pour un autre patient. "
+        "Merci de nous avoir prévenus.",
+        200,
+    ),
+    services.LinkState.CANCELLED_ELSEWHERE: (
+        "Rendez-vous déjà annulé",
+        "Ce rendez-vous a déjà été annulé par la CPTS ou la régulation. "
+        "Pour un nouveau rendez-vous, appelez le 15 ou demandez à votre pharmacie.",
+        200,
+    ),
+    services.LinkState.EXPIRED: (
+        "Lien expiré",
+        "Ce lien d'annulation n'est plus valable : il l'était jusqu'à l'heure du rendez-vous. "
+        "Si vous ne pouvez pas venir, appelez le lieu de consultation.",
+        410,
+    ),
+    services.LinkState.UNKNOWN: (
+        "Lien inconnu",
+        "Ce lien d'annulation n'existe pas ou plus. Vérifiez qu'il est complet "
+        "(copiez-le en entier depuis votre message).",
+        404,
+    ),
+}
+
+
+@bp.route("/annulation/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", key_func=get_remote_address)
+def patient_cancel(token: str):
+    """The patient's link: a confirm button (GET changes nothing), then the slot is freed.
+
+    No account: the token is the right. A second press says it is done, and changes nothing.
+    """
+    now = now_utc()
+    form = forms.PatientCancelForm()
+    if request.method == "POST":  # the app-wide CSRF check has passed
+        state, booking = services.cancel_by_patient(token, now=now)
+        db.session.commit()
+    else:
+        state, booking = services.patient_link(token, now=now)
+    title, message, status = LINK_PAGES[state]
+    page = render_template(
+        "booking/patient_cancel.html",
+        state=state.value,
+        title=title,
+        message=message,
+        booking=booking,
+        site=booking.session.site if booking is not None else None,
+        when=services.when_for_patient(booking) if booking is not None else "",
+        form=form,
+    )
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 # --- lists --------------------------------------------------------------------------------------

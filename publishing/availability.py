@@ -9,7 +9,7 @@ loader reads a whole day of a territory in three queries whatever the number of 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -20,6 +20,7 @@ from app import communes_ref
 from app.extensions import db
 from app.models import Commune, Site, Territory
 from app.timeutil import local
+from booking import services
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking
 from booking.services import MARGIN, Rules, shape
@@ -49,6 +50,29 @@ def count_free(
     return counts
 
 
+def first_opening(
+    session: slotlib.SessionShape,
+    seats: Iterable[int],
+    taken: set[tuple[int, int, int]],
+    *,
+    now: datetime,
+    horizon: timedelta,
+) -> datetime | None:
+    """When the session's first free slot beyond the horizon becomes bookable, if any.
+
+    The page counts tomorrow's slots that no one can book yet; it says from when they can
+    (``horizon`` before each slot's start), as the booking pages, the API and FHIR do.
+    """
+    later = [
+        slot
+        for slot in slotlib.cut(session, seats=list(seats))
+        if (slot.session_id, slot.seat, slot.index) not in taken and slot.starts_at > now + horizon
+    ]
+    if not later:
+        return None
+    return slotlib.opens_at(min(later, key=lambda s: s.starts_at), horizon)
+
+
 @dataclass(frozen=True)
 class Opening:
     """One session of a site on the day, as the public sees it."""
@@ -58,6 +82,8 @@ class Opening:
     mode: ConsultationMode
     ongoing: bool
     free: Counter[str] = field(default_factory=Counter)
+    # Some free slots are beyond the booking horizon: when the first of them opens.
+    opens_at: datetime | None = None
 
     @property
     def walk_in(self) -> bool:
@@ -123,7 +149,7 @@ def day_availability(territory: Territory, day: date, *, now: datetime) -> list[
             )
         ).all()
     )
-    release = Rules.of(territory).release
+    rules = Rules.of(territory)
     by_site: dict[int, SiteDay] = {}
     for session in sessions:
         held = seats.get(session.id)
@@ -134,28 +160,49 @@ def day_availability(territory: Territory, day: date, *, now: datetime) -> list[
             ends_at=session.ends_at,
             mode=session.mode,
             ongoing=session.starts_at <= now,
-            free=count_free(shape(session), held, taken, now=now, release=release),
+            free=count_free(shape(session), held, taken, now=now, release=rules.release),
+            opens_at=first_opening(shape(session), held, taken, now=now, horizon=rules.horizon),
         )
         by_site.setdefault(session.site_id, SiteDay(site=session.site)).openings.append(opening)
     return sorted(by_site.values(), key=lambda d: d.site.name)
 
 
-# How each channel reads to a patient: who can book that slot for them.
-CHANNEL_WORDS = {
-    slotlib.OPEN: "via le 15 ou votre pharmacie",
-    slotlib.SAS: "via le 15",
-    slotlib.PHARMACY: "via votre pharmacie",
-}
 DAYS = {"aujourdhui": 0, "demain": 1}
 
 
 def free_words(counts: dict[str, int]) -> list[str]:
-    """ "3 créneaux via le 15 ou votre pharmacie": the counts as a patient reads them."""
-    return [
-        f"{counts[c]} créneau{'x' if counts[c] > 1 else ''} {CHANNEL_WORDS[c]}"
-        for c in (slotlib.OPEN, slotlib.SAS, slotlib.PHARMACY)
-        if counts.get(c)
-    ]
+    """How many free slots each way of asking can get: "20 réservables en appelant le 15".
+
+    A patient chooses whom to call, so each line is the total that call can reach: the
+    slots reserved to that channel plus the open ones (which either may book). The lines
+    overlap on purpose; ``free_title`` gives the number of distinct slots above them.
+    """
+    open_ = counts.get(slotlib.OPEN, 0)
+    ways = (
+        (open_ + counts.get(slotlib.SAS, 0), "en appelant le 15"),
+        (open_ + counts.get(slotlib.PHARMACY, 0), "par votre pharmacie"),
+    )
+    return [f"{n} réservable{'s' if n > 1 else ''} {how}" for n, how in ways if n]
+
+
+def free_title(counts: dict[str, int]) -> str:
+    """ "24 créneaux encore libres" (distinct slots), the heading of ``free_words``."""
+    total = sum(counts.values())
+    return f"{total} créneau{'x' if total > 1 else ''} encore libre{'s' if total > 1 else ''}"
+
+
+def opening_words(opens: datetime, now: datetime, zone: str) -> str:
+    """ "17:00 aujourd'hui": when a slot shown opens to booking (as the booking pages say)."""
+    return services.opening_words(opens, now, zone)
+
+
+def words(now: datetime, zone: str) -> dict[str, Callable[..., str]]:
+    """The page's wording helpers, for the template."""
+    return {
+        "free_words": free_words,
+        "free_title": free_title,
+        "opening_words": lambda opens: opening_words(opens, now, zone),
+    }
 
 
 def find_communes(text: str) -> tuple[list[Commune], str | None]:

@@ -57,7 +57,7 @@ def availability_page():
             "publishing/public.html",
             **vars(page),
             clock=lambda value, fmt="%H:%M": format_local(value, zone, fmt),
-            free_words=availability.free_words,
+            **availability.words(now, zone),
         )
     )
     if key is None or cookie_session.modified:

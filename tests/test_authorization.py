@@ -140,6 +140,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("booking.territory_bookings", "GET"): COORD,
     ("booking.gp_day", "GET"): GP,
     ("public.availability_page", "GET"): ANYONE,
+    # The patient's cancellation link: no account, the token is the right (made-up: 404).
+    ("booking.patient_cancel", "GET"): ANYONE,
+    ("booking.patient_cancel", "POST"): ANYONE,
     # JSON API (bearer tokens)
     ("api.openapi", "GET"): ANYONE,
     ("api.list_slots", "GET"): set(),  # cookies never open the API: see API_ROUTES
@@ -201,6 +204,7 @@ NOT_FOUND_FOR_EVERYONE = {
     "booking.cancel",
     "booking.mark",
     "feeds.token_feed",  # made-up feed token
+    "booking.patient_cancel",  # made-up cancellation link
 }
 # Steps of a login that send the browser on: to the login page without a login under
 # way, to the home page once logged in, to Pro Santé Connect (or back) otherwise.

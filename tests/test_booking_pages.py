@@ -20,7 +20,7 @@ from booking import slots as slotlib
 from booking.models import Booking, BookingStatus
 from booking.views import age_label
 from publishing import availability
-from publishing.availability import free_words
+from publishing.availability import free_title, free_words
 from rota import services as rota_services
 from rota.models import ConsultationMode
 from tests.helpers import BOOKING_DAY, PASSWORD, count, logged_in
@@ -548,9 +548,12 @@ def test_public_page_lists_territories_then_sites_hours_and_counts(
     assert "1 rue de la Gare" in text
     assert "02 51 00 00 00" in text
     assert "17:00–20:00" in text
-    assert "14 créneaux via le 15 ou votre pharmacie" in text
-    assert "<li>6 créneaux via le 15</li>" in text
-    assert "4 créneaux via votre pharmacie" in text
+    # 24 distinct slots: 14 open to both, 6 for the 15 only, 4 for pharmacies only.
+    assert "24 créneaux encore libres :" in text
+    assert "<li>20 réservables en appelant le 15</li>" in text
+    assert "<li>18 réservables par votre pharmacie</li>" in text
+    assert 'href="tel:15"' in text
+    assert f'href="tel:{frozen_booking_world.site.phone}"' in text
     assert "appelez le 15" in text
     for gp in frozen_booking_world.gps:
         assert gp.family_name not in text
@@ -574,7 +577,7 @@ def test_public_count_drops_after_a_booking_and_shows_no_patient(app, client, fr
     _book(regulator, sas, family_name="Zébulon")
     page = client.get("/disponibilites", query_string={"cpts": slug})
     text = page.get_data(as_text=True)
-    assert "<li>5 créneaux via le 15</li>" in text
+    assert "<li>19 réservables en appelant le 15</li>" in text
     assert "Zébulon" not in text
     assert "ZÉBULON" not in text
     assert "Léa" not in text
@@ -602,7 +605,7 @@ def test_public_page_shows_walk_in_hours_without_slots(app, client, frozen_booki
     ).get_data(as_text=True)
     assert "sans rendez-vous" in text
     assert "17:00–20:00" in text
-    assert "créneaux via" not in text
+    assert "réservables en appelant" not in text
     assert "Présentez-vous sur place" in text
     assert not [
         f for f in _free_ids(frozen_booking_world, "regulator") if f.startswith(f"{session.id}-")
@@ -636,11 +639,15 @@ def test_public_page_reads_a_day_in_a_few_queries(app, frozen_booking_world):
 
 
 def test_free_words_and_age_labels():
+    # Each line is what one call can reach: the open slot counts for both.
     assert free_words({"open": 1, "sas": 3}) == [
-        "1 créneau via le 15 ou votre pharmacie",
-        "3 créneaux via le 15",
+        "4 réservables en appelant le 15",
+        "1 réservable par votre pharmacie",
     ]
+    assert free_words({"pharmacy": 2}) == ["2 réservables par votre pharmacie"]
     assert free_words({}) == []
+    assert free_title({"open": 1, "sas": 3}) == "4 créneaux encore libres"
+    assert free_title({"sas": 1}) == "1 créneau encore libre"
     from datetime import date
 
     assert age_label(date(2026, 7, 2), date(2027, 3, 1)) == "7 mois"

@@ -624,7 +624,10 @@ def test_a_slot_beyond_the_window_is_422(api, booking_world):
         },
         f"8{holder.rpps}",
     )
-    assert "au-delà des 24 h" in outcome_of(api.send("POST", "/fhir/Appointment", body), 422)
+    # Said as the public page, the booking pages and the API say it (one horizon).
+    assert "il le sera à partir de 17:00 demain (24 h avant son début)" in outcome_of(
+        api.send("POST", "/fhir/Appointment", body), 422
+    )
     assert count(Booking) == 0
 
 

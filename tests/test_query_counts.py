@@ -247,7 +247,8 @@ PAGES = {
     "period page": ("coordinator", lambda w: f"/coordination/periodes/{w.period.id}", 32, True),
     "print page": ("coordinator", lambda w: f"/tableaux/{w.period.id}/impression", 10, True),
     "gaps page": ("coordinator", lambda w: "/coordination/a-pourvoir", 10, True),
-    "regulator search": ("regulator", lambda w: "/creneaux", 10, False),
+    # Two of them say when the next slot beyond the horizon opens (sessions, taken slots).
+    "regulator search": ("regulator", lambda w: "/creneaux", 12, False),
     "booking list": ("regulator", lambda w: "/rendez-vous", 14, True),
     "territory bookings": (
         "coordinator",

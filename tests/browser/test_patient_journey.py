@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 PHONE = {"width": 375, "height": 812}
-COUNT = re.compile(r"^(\d+) créneaux? ")
+COUNT = re.compile(r"^(\d+) créneaux? encore libres?")
 
 
 def free_slots_shown(page: Page) -> int:
-    """The sum of the "N créneaux via …" lines of every site card on the page."""
-    lines = page.locator("ul.free li").all_inner_texts()
+    """The sum of the "N créneaux encore libres" titles of every site card on the page."""
+    lines = page.locator("p.free-title").all_inner_texts()
     counts = [COUNT.match(line) for line in lines]
     assert lines
     assert all(counts), lines
