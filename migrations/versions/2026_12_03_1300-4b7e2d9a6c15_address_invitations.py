@@ -1,7 +1,7 @@
 """address invitations: inviting an address held by an account of another territory
 
 Revision ID: 4b7e2d9a6c15
-Revises: 8e4a1b6c2f57
+Revises: b7c3d9e2f1a4
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "4b7e2d9a6c15"
-down_revision = "8e4a1b6c2f57"
+down_revision = "b7c3d9e2f1a4"
 branch_labels = None
 depends_on = None
 
