@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.extensions import db
@@ -214,6 +215,10 @@ def to_replace(territory_id: int, now: datetime) -> list[Assignment]:
                     Unavailability.end_date >= Session.local_date,
                 ),
             )
+            .options(
+                joinedload(Assignment.session).joinedload(Session.site),
+                joinedload(Assignment.practitioner),
+            )
             .order_by(Session.starts_at, Session.id)
-        )
+        ).unique()
     )
