@@ -815,10 +815,15 @@ def assign(
     by: User | None,
     correction: bool = False,
 ) -> Assignment:
-    """Put a GP on a session if every hard rule allows it."""
+    """Put a GP on a session if every hard rule allows it.
+
+    The coordinator's manual assignment of a past session needs correction mode; the
+    other sources check their own windows (``volunteer``, ``take_open_place``).
+    """
     if session.cancelled:
         raise ValidationError("Cette plage est annulée.")
-    check_editable(session, correction=correction)
+    if source == AssignmentSource.MANUAL:
+        check_editable(session, correction=correction)
     if len(session.assignments) >= session.gps_needed:
         raise ValidationError("Cette plage est déjà complète.")
     reasons = hard_rule_breaches(session, practitioner)

@@ -29,7 +29,7 @@ def test_absence_on_a_rostered_day_is_refilled_from_the_todo(
     # The coordinator lets absences on a rostered day through, "à remplacer".
     coordinator = journey.login("coordination@demo.tourderole.fr", **PHONE)
     coordinator.goto("/coordination/territoire")
-    coordinator.get_by_label(re.compile("^Accepter une indisponibilité déclarée")).check()
+    coordinator.get_by_label("Accepter une indisponibilité déclarée un jour de garde").check()
     coordinator.get_by_role("button", name="Enregistrer").click()
     expect(coordinator.get_by_role("status")).to_be_visible()
 
@@ -64,9 +64,10 @@ def test_absence_on_a_rostered_day_is_refilled_from_the_todo(
     expect(coordinator.get_by_role("heading", name=re.compile("^À remplacer"))).to_be_visible()
     journey.step(coordinator, "plages-a-remplacer")
     coordinator.get_by_role("link", name=re.compile("^Remplacer")).first.click()
-    coordinator.get_by_label(re.compile("^Remplaçant de")).first.select_option(
-        label=re.compile(f"^{re.escape(plan.taker_option)} · ")
-    )
+    replacement = coordinator.get_by_label(re.compile("^Remplaçant de")).first
+    option = replacement.locator("option", has_text=f"{plan.taker_option} · ").first
+    expect(option).to_contain_text("plage(s) / part")
+    replacement.select_option(value=option.get_attribute("value"))
     journey.step(coordinator, "choix-du-remplacant")
     coordinator.get_by_role("button", name="Remplacer").first.click()
     expect(coordinator.get_by_role("status")).to_contain_text(
