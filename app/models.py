@@ -47,6 +47,11 @@ class Territory(db.Model):
     max_sessions_per_week: Mapped[int | None]
     # When set, a swap accepted by a colleague waits for the coordinator's approval.
     swaps_need_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # A GP declaring an absence on a day they are rostered: refused (False), or accepted
+    # "à remplacer" (True): their session goes to the bourse and the coordinator's to-do.
+    absence_on_duty_to_replace: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
     # Booking rules: reserved slots open to every channel this long before their start;
     # slots are bookable up to this many hours ahead (24 h, or 48 h as the SAS does);
     # patient data is erased this many days after the slot.

@@ -7,6 +7,7 @@ from flask_login import current_user
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from app.confirmation import Confirmation, ask, is_confirmed
 from app.enums import Role
 from app.extensions import db
 from app.forms import AppForm, select_choices
@@ -67,6 +68,19 @@ def revoke(token_id: int):
     token = tokens.find_in_territory(token_id, current_user.territory_id)
     if token is None:
         abort(404)  # another territory's token: not even confirm it exists
+    if not is_confirmed():
+        return ask(
+            Confirmation(
+                title=f"Révoquer le jeton {token.prefix}… ?",
+                consequences=(
+                    "Le logiciel qui l'utilise perd aussitôt l'accès à l'API (réponses 401) ; "
+                    "un jeton révoqué ne se réactive pas.",
+                    "Aucun e-mail n'est envoyé.",
+                ),
+                button="Révoquer le jeton",
+                back_url=url_for("api_tokens.tokens_page"),
+            )
+        )
     try:
         tokens.revoke_token(token, by=current_user)
         db.session.commit()

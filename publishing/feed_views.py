@@ -29,6 +29,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app.confirmation import Confirmation, ask, is_confirmed
 from app.enums import Role
 from app.extensions import limiter
 from app.models import Practitioner
@@ -38,6 +39,7 @@ from app.urls import public_host, public_url
 from app.web import attempt, current_territory
 from publishing import feeds, ical
 from publishing.forms import ALARM, ISSUE, NO_ALARM, REVOKE, FeedActionForm, alarm_label
+from publishing.models import CalendarFeed
 
 bp = Blueprint("feeds", __name__)
 
@@ -259,6 +261,28 @@ def _me() -> Practitioner:
     return practitioner
 
 
+def _revoke(feed: CalendarFeed | None, endpoint: str, done: str) -> Response | str:
+    """Revoke a feed address, once confirmed (``app.confirmation``): it can't come back."""
+    if not is_confirmed():
+        return ask(
+            Confirmation(
+                title="Révoquer l'adresse d'abonnement ?",
+                consequences=(
+                    "Les agendas abonnés à cette adresse ne recevront plus les plages ; "
+                    "une adresse révoquée ne se réactive pas.",
+                    "Aucun e-mail n'est envoyé.",
+                ),
+                button="Révoquer l'adresse",
+                back_url=url_for(endpoint),
+                carried={"action": REVOKE},
+            )
+        )
+    ok, _ = attempt(lambda: feeds.revoke(feed, by=current_user))
+    if ok:
+        flash(done, "success")
+    return redirect(url_for(endpoint))
+
+
 @bp.route("/mes-plages/agenda", methods=["GET", "POST"])
 @gp_only
 def gp_subscribe():
@@ -276,10 +300,11 @@ def gp_subscribe():
             if ok and token:
                 fresh = _addresses("feeds.token_feed", token=token)
         elif form.action.data == REVOKE:
-            ok, _ = attempt(lambda: feeds.revoke(feed, by=current_user))
-            if ok:
-                flash("Adresse révoquée : votre agenda ne recevra plus vos plages.", "success")
-            return redirect(url_for("feeds.gp_subscribe"))
+            return _revoke(
+                feed,
+                "feeds.gp_subscribe",
+                "Adresse révoquée : votre agenda ne recevra plus vos plages.",
+            )
         elif form.action.data == ALARM:
             minutes = form.alarm_minutes
             ok, _ = attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
@@ -318,10 +343,7 @@ def territory_subscribe():
             if ok and token:
                 fresh = _addresses("feeds.token_feed", token=token)
         elif form.action.data == REVOKE:
-            ok, _ = attempt(lambda: feeds.revoke(feed, by=current_user))
-            if ok:
-                flash("Adresse du tableau révoquée.", "success")
-            return redirect(url_for("feeds.territory_subscribe"))
+            return _revoke(feed, "feeds.territory_subscribe", "Adresse du tableau révoquée.")
         feed = feeds.territory_feed(territory)
     sites = [
         (site, _addresses("feeds.site_feed", site_id=site.id))

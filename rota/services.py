@@ -208,6 +208,12 @@ def create_period(
         raise ValidationError("La fin de la période doit suivre son début.")
     if (end_date - start_date).days > MAX_PERIOD_DAYS:
         raise ValidationError("Une période couvre au plus six mois.")
+    today = now_utc().astimezone(ZoneInfo(territory.timezone)).date()
+    if end_date < today:
+        raise ValidationError(
+            f"Cette période est entièrement passée (aujourd'hui : {today:%d/%m/%Y}) : "
+            "un tableau ne se prépare que pour des jours à venir."
+        )
     overlap = db.session.scalar(
         sa.select(RotaPeriod.name).where(
             RotaPeriod.territory_id == territory.id,
@@ -685,6 +691,21 @@ def move_ledger(session: Session, *, from_id: int | None, to_id: int | None) -> 
     db.session.flush()
 
 
+def publication_recipients(period: RotaPeriod) -> list[tuple[Practitioner, int]]:
+    """The GPs publishing e-mails, with their number of sessions.
+
+    The confirmation page counts these very rows, so the number it announces is the number
+    of e-mails ``publish_rota`` sends.
+    """
+    counts: dict[int, int] = defaultdict(int)
+    for s in period.sessions:
+        for a in s.assignments:
+            counts[a.practitioner_id] += 1
+    return [
+        (gp, counts[gp.id]) for gp in active_gps(period.territory_id) if gp.email and counts[gp.id]
+    ]
+
+
 def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
     """Freeze a version and tell every GP of their sessions. Returns the new version."""
     if period.status != PeriodStatus.GENERATED:
@@ -693,19 +714,14 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
     period.version += 1
     period.published_at = now_utc()
     write_ledger(period)
-    counts: dict[int, int] = defaultdict(int)
-    for s in period.sessions:
-        for a in s.assignments:
-            counts[a.practitioner_id] += 1
-    for gp in active_gps(period.territory_id):
-        if gp.email and counts[gp.id]:
-            notify(
-                period.territory_id,
-                gp.email,
-                f"Tour de rôle publié : « {period.name} »",
-                f"Bonjour {gp.display_name},\n\nLe tableau « {period.name} » est publié : vous "
-                f"assurez {counts[gp.id]} plage(s). Retrouvez-les dans Tour de rôle et dans votre agenda.",
-            )
+    for gp, count in publication_recipients(period):
+        notify(
+            period.territory_id,
+            gp.email,
+            f"Tour de rôle publié : « {period.name} »",
+            f"Bonjour {gp.display_name},\n\nLe tableau « {period.name} » est publié : vous "
+            f"assurez {count} plage(s). Retrouvez-les dans Tour de rôle et dans votre agenda.",
+        )
     db.session.flush()
     audit.record(
         "rota.publish",
@@ -809,6 +825,23 @@ def breach_message(
     return messages[breach.code]
 
 
+PAST_SESSION = (
+    "Cette plage est passée : elle n'est plus modifiable, sauf en mode correction "
+    "(qui ne prévient personne)."
+)
+
+
+def is_past(session: Session) -> bool:
+    """A session that is over: what happened there is history, not a rota to edit."""
+    return session.ends_at <= now_utc()
+
+
+def check_editable(session: Session, *, correction: bool) -> None:
+    """Refuse to edit a past session, unless the coordinator corrects the record."""
+    if is_past(session) and not correction:
+        raise ValidationError(PAST_SESSION)
+
+
 def assign(
     session: Session,
     practitioner: Practitioner,
@@ -816,10 +849,17 @@ def assign(
     source: AssignmentSource,
     locked: bool,
     by: User | None,
+    correction: bool = False,
 ) -> Assignment:
-    """Put a GP on a session if every hard rule allows it."""
+    """Put a GP on a session if every hard rule allows it.
+
+    The coordinator's manual assignment of a past session needs correction mode; the
+    other sources check their own windows (``volunteer``, ``take_open_place``).
+    """
     if session.cancelled:
         raise ValidationError("Cette plage est annulée.")
+    if source == AssignmentSource.MANUAL:
+        check_editable(session, correction=correction)
     if len(session.assignments) >= session.gps_needed:
         raise ValidationError("Cette plage est déjà complète.")
     reasons = hard_rule_breaches(session, practitioner)
@@ -838,7 +878,7 @@ def assign(
         by=by,
         territory_id=session.territory_id,
         target=assignment,
-        detail={"session": session.id, "source": source.value},
+        detail={"session": session.id, "source": source.value, "correction": correction},
     )
     return assignment
 
@@ -860,9 +900,15 @@ def commitments_on(session: Session) -> dict[int, int]:
     return total
 
 
-def unassign(assignment: Assignment, *, by: User | None) -> None:
-    """Remove a GP from a session; refused while patients are booked on their seat."""
+def unassign(assignment: Assignment, *, by: User | None, correction: bool = False) -> None:
+    """Remove a GP from a session; refused while patients are booked on their seat.
+
+    A past session changes only in correction mode, which e-mails no one.
+    """
     session = assignment.session
+    if session.cancelled:
+        raise ValidationError("Cette plage est annulée.")
+    check_editable(session, correction=correction)
     events.assignment_removal.send(assignment, by=by)
     if session.period.status == PeriodStatus.PUBLISHED:
         session.version += 1
@@ -871,10 +917,16 @@ def unassign(assignment: Assignment, *, by: User | None) -> None:
         by=by,
         territory_id=session.territory_id,
         target=assignment,
-        detail={"session": session.id, "practitioner": assignment.practitioner_id},
+        detail={
+            "session": session.id,
+            "practitioner": assignment.practitioner_id,
+            "correction": correction,
+        },
     )
     events.assignment_leaving.send(assignment, change="remove", by=by)
-    _tell_removed(assignment)
+    close_offers(assignment, by=by)
+    if not correction:
+        _tell_removed(assignment)
     move_ledger(session, from_id=assignment.practitioner_id, to_id=None)
     session.assignments.remove(assignment)
     db.session.flush()
@@ -893,11 +945,40 @@ def _tell_removed(assignment: Assignment) -> None:
         )
 
 
-def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User | None) -> None:
-    """Put another GP on the same seat: the seat's bookings follow to the new GP."""
+def close_offers(assignment: Assignment, *, by: User | None) -> int:
+    """Withdraw the live hand-over offers of a seat whose GP changes another way.
+
+    Left open, a bourse offer would let a colleague take the seat from the new GP.
+    """
+    live = db.session.scalars(
+        sa.select(SwapRequest).where(
+            SwapRequest.assignment_id == assignment.id,
+            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
+        )
+    ).all()
+    for request in live:
+        request.status = SwapStatus.CANCELLED
+        request.decided_at = now_utc()
+        audit.record("swap.close", by=by, territory_id=request.territory_id, target=request)
+    db.session.flush()
+    return len(live)
+
+
+def replace_gp(
+    assignment: Assignment,
+    practitioner: Practitioner,
+    *,
+    by: User | None,
+    correction: bool = False,
+) -> None:
+    """Put another GP on the same seat: the seat's bookings follow to the new GP.
+
+    A past session changes only in correction mode, which e-mails no one.
+    """
     session = assignment.session
     if session.cancelled:
         raise ValidationError("Cette plage est annulée.")
+    check_editable(session, correction=correction)
     if practitioner.id == assignment.practitioner_id:
         raise ValidationError("Ce médecin assure déjà cette place.")
     reasons = hard_rule_breaches(session, practitioner)
@@ -905,7 +986,9 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
         raise ValidationError(" ".join(reasons))
     before = assignment.practitioner_id
     events.assignment_leaving.send(assignment, change="replace", by=by)
-    _tell_removed(assignment)
+    close_offers(assignment, by=by)
+    if not correction:
+        _tell_removed(assignment)
     assignment.practitioner_id = practitioner.id
     assignment.source = AssignmentSource.MANUAL
     if session.period.status == PeriodStatus.PUBLISHED:
@@ -918,9 +1001,14 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
         by=by,
         territory_id=session.territory_id,
         target=assignment,
-        detail={"session": session.id, "from": before, "to": practitioner.id},
+        detail={
+            "session": session.id,
+            "from": before,
+            "to": practitioner.id,
+            "correction": correction,
+        },
     )
-    if practitioner.email and session.period.status == PeriodStatus.PUBLISHED:
+    if practitioner.email and session.period.status == PeriodStatus.PUBLISHED and not correction:
         booked = commitments_on(session).get(assignment.seat, 0)
         notify(
             session.territory_id,
@@ -931,6 +1019,13 @@ def replace_gp(assignment: Assignment, practitioner: Practitioner, *, by: User |
         )
 
 
+def cancellation_recipients(session: Session) -> list[str]:
+    """Who ``cancel_session`` e-mails (the confirmation page counts the same list)."""
+    if session.period.status != PeriodStatus.PUBLISHED:
+        return []
+    return [a.practitioner.email for a in session.assignments if a.practitioner.email]
+
+
 def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
     """Cancel a session (amendment): its GPs are told, its bookings flagged "à replacer"."""
     if session.cancelled:
@@ -938,20 +1033,22 @@ def cancel_session(session: Session, *, reason: str, by: User | None) -> int:
     text = " ".join((reason or "").split())
     if not text:
         raise ValidationError("Indiquez le motif de l'annulation.")
+    if is_past(session):
+        raise ValidationError("Cette plage est passée : elle ne peut plus être annulée.")
+    recipients = cancellation_recipients(session)
     events.session_cancelling.send(session, by=by)
     session.cancelled = True
     session.cancel_reason = text[:200]
     session.version += 1
     db.session.flush()
-    for a in session.assignments:
-        if a.practitioner.email and session.period.status == PeriodStatus.PUBLISHED:
-            notify(
-                session.territory_id,
-                a.practitioner.email,
-                "Tour de rôle : plage annulée",
-                f"La plage du {session.local_date:%d/%m/%Y} à {session.site.name} est annulée "
-                f"({session.cancel_reason}).",
-            )
+    for email in recipients:
+        notify(
+            session.territory_id,
+            email,
+            "Tour de rôle : plage annulée",
+            f"La plage du {session.local_date:%d/%m/%Y} à {session.site.name} est annulée "
+            f"({session.cancel_reason}).",
+        )
     audit.record("session.cancel", by=by, territory_id=session.territory_id, target=session)
     return sum(answers(events.session_cancelled, session, by=by))
 
@@ -1222,6 +1319,9 @@ def soft_warnings(session: Session, practitioner: Practitioner) -> list[str]:
 
 
 def set_locked(assignment: Assignment, locked: bool, *, by: User | None) -> None:
+    if assignment.session.cancelled:
+        raise ValidationError("Cette plage est annulée.")
+    check_editable(assignment.session, correction=False)
     assignment.locked = locked
     db.session.flush()
     audit.record(
@@ -1512,9 +1612,29 @@ def set_template_active(template: SessionTemplate, active: bool, *, by: User | N
     )
 
 
+def can_archive(period: RotaPeriod) -> bool:
+    """Published and over: the page offers "Archiver" only then."""
+    return period.status == PeriodStatus.PUBLISHED and period.end_date < now_utc().date()
+
+
 def archive_period(period: RotaPeriod, *, by: User | None) -> None:
-    if period.status != PeriodStatus.PUBLISHED or period.end_date >= now_utc().date():
+    if not can_archive(period):
         raise ValidationError("Seule une période publiée et terminée peut être archivée.")
     period.status = PeriodStatus.ARCHIVED
     db.session.flush()
     audit.record("period.archive", by=by, territory_id=period.territory_id, target=period)
+
+
+def delete_draft(period: RotaPeriod, *, by: User | None) -> None:
+    """Delete a period still in draft: nothing was created from it nor sent to anyone."""
+    if period.status != PeriodStatus.DRAFT:
+        raise ValidationError("Seule une période en brouillon peut être supprimée.")
+    audit.record(
+        "period.delete",
+        by=by,
+        territory_id=period.territory_id,
+        target=period,
+        detail={"name": period.name},
+    )
+    db.session.delete(period)
+    db.session.flush()

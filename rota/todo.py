@@ -160,8 +160,8 @@ def todo(territory: Territory, *, now: datetime) -> list[TodoItem]:
         TodoItem(
             "unavailable_rostered",
             unavailable_but_rostered(territory.id, now),
-            "affectation(s) à venir un jour où le médecin s'est déclaré indisponible",
-            url_for("rota.periods"),
+            "plage(s) à remplacer : le médecin s'est déclaré indisponible ce jour-là",
+            url_for("rota.gaps", _anchor="a-remplacer"),
             order=35,
         ),
     ]

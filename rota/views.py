@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.confirmation import Confirmation, ask, is_confirmed
 from app.enums import Role
 from app.forms import ConfirmForm, select_choices
 from app.models import Practitioner
@@ -16,7 +17,7 @@ from app.security import get_in_territory_or_404, roles_required
 from app.timeutil import local, now_utc
 from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
-from rota import forms, reads, services
+from rota import assign_choices, declarations, forms, reads, services
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -151,19 +152,73 @@ def period(period_id: int):
         period=period,
         **vars(review),
         form=ConfirmForm(),
+        can_archive=services.can_archive(period),
         PeriodStatus=PeriodStatus,
     )
 
 
 @bp.post(
-    "/coordination/periodes/<int:period_id>/<any(ouvrir, generer, publier, relancer, archiver):action>"
+    "/coordination/periodes/<int:period_id>/"
+    "<any(ouvrir, generer, publier, relancer, archiver, supprimer):action>"
 )
 @coordinator_only
 def period_action(period_id: int, action: str):
-    """One step of the period's life: open wishes, generate, publish, remind, archive."""
+    """One step of the period's life: open wishes, generate, publish, remind, archive, delete.
+
+    Publishing (e-mails to every rostered GP) and deleting a draft go through a
+    confirmation page first (``app.confirmation``).
+    """
     period = get_in_territory_or_404(RotaPeriod, period_id)
+    confirmation = CONFIRMED_ACTIONS[action](period) if action in CONFIRMED_ACTIONS else None
+    if confirmation is not None and not is_confirmed():
+        return ask(confirmation)
+    if action == "supprimer":
+        ok, _ = attempt(lambda: services.delete_draft(period, by=current_user))
+        if ok:
+            flash(f"Période « {period.name} » supprimée.", "success")
+            return redirect(url_for("rota.periods"))
+        return redirect(url_for("rota.period", period_id=period.id))
     PERIOD_ACTIONS[action](period)
     return redirect(url_for("rota.period", period_id=period.id))
+
+
+def _confirm_publish(period: RotaPeriod) -> Confirmation | None:
+    """What publishing will do; ``None`` where it can only fail (the service says why)."""
+    if period.status != PeriodStatus.GENERATED:
+        return None
+    recipients = services.publication_recipients(period)
+    return Confirmation(
+        title=f"Publier le tableau « {period.name} » ?",
+        consequences=(
+            f"{len(recipients)} médecin(s) recevront un e-mail leur annonçant leurs plages.",
+            "Le tableau devient visible des médecins, de la régulation et dans les agendas.",
+            "Les échanges et la bourse aux plages s'ouvrent ; les changements ultérieurs "
+            "préviennent les médecins concernés.",
+        ),
+        button="Publier et prévenir les médecins",
+        back_url=url_for("rota.period", period_id=period.id),
+        danger=False,
+    )
+
+
+def _confirm_delete(period: RotaPeriod) -> Confirmation | None:
+    if period.status != PeriodStatus.DRAFT:
+        return None
+    return Confirmation(
+        title=f"Supprimer la période « {period.name} » ?",
+        consequences=(
+            "La période, encore en brouillon, disparaît ; personne n'en a été prévenu.",
+            "Aucun e-mail n'est envoyé.",
+        ),
+        button="Supprimer la période",
+        back_url=url_for("rota.period", period_id=period.id),
+    )
+
+
+CONFIRMED_ACTIONS: dict[str, Callable[[RotaPeriod], Confirmation | None]] = {
+    "publier": _confirm_publish,
+    "supprimer": _confirm_delete,
+}
 
 
 def _open_wishes(period: RotaPeriod) -> None:
@@ -220,20 +275,23 @@ PERIOD_ACTIONS: dict[str, Callable[[RotaPeriod], None]] = {
 def session_detail(session_id: int):
     """One session: who holds it, and who else could (manual assignment)."""
     session = get_in_territory_or_404(Session, session_id)
-    held = {a.practitioner_id for a in session.assignments}
-    candidates = [
-        gp
-        for gp in services.active_gps(session.territory_id)
-        if session.site_id in {s.id for s in gp.sites} and gp.id not in held
-    ]
-    booked = defaultdict(int, services.commitments_on(session))
+    past = services.is_past(session)
+    editable = not session.cancelled and (not past or _correction())
     return render_template(
         "rota/session.html",
         session=session,
-        candidates=candidates,
-        booked=booked,
+        candidates=assign_choices.candidates(session) if editable else [],
+        booked=defaultdict(int, services.commitments_on(session)),
+        past=past,
+        correction=past and _correction(),
+        editable=editable,
         PeriodStatus=PeriodStatus,
     )
+
+
+def _correction() -> bool:
+    """Correction mode: a past session edited to fix the record, telling no one."""
+    return (request.values.get("correction") or "") == "1"
 
 
 @bp.post("/coordination/plages/<int:session_id>/affecter")
@@ -254,13 +312,20 @@ def assign(session_id: int):
             source=AssignmentSource.MANUAL,
             locked=bool(request.form.get("locked")),
             by=current_user,
+            correction=_correction(),
         )
     )
     if ok:
         flash(f"{practitioner.display_name} affecté·e.", "success")
         for warning in warnings:
             flash(warning, "warning")
-    return redirect(url_for("rota.session_detail", session_id=session.id))
+    return _back_to(session)
+
+
+def _back_to(session: Session):
+    """The session's page, still in correction mode if the coordinator was in it."""
+    extra = {"correction": "1"} if _correction() else {}
+    return redirect(url_for("rota.session_detail", session_id=session.id, **extra))
 
 
 def _assignment_or_404(assignment_id: int) -> Assignment:
@@ -275,15 +340,39 @@ def _assignment_or_404(assignment_id: int) -> Assignment:
 )
 @coordinator_only
 def edit_assignment(assignment_id: int, action: str):
+    """Lock, unlock or remove an assignment; removing goes through a confirmation page."""
     assignment = _assignment_or_404(assignment_id)
-    session_id = assignment.session_id
+    session = assignment.session
+    if action == "retirer" and not is_confirmed():
+        return ask(_confirm_removal(assignment))
     if action == "retirer":
-        ok, _ = attempt(lambda: services.unassign(assignment, by=current_user))
+        correction = _correction()
+        ok, _ = attempt(
+            lambda: services.unassign(assignment, by=current_user, correction=correction)
+        )
         if ok:
             flash("Affectation retirée ; la plage est à pourvoir.", "success")
     else:
         attempt(lambda: services.set_locked(assignment, action == "verrouiller", by=current_user))
-    return redirect(url_for("rota.session_detail", session_id=session_id))
+    return _back_to(session)
+
+
+def _confirm_removal(assignment: Assignment) -> Confirmation:
+    session, gp = assignment.session, assignment.practitioner
+    correction = _correction()
+    told = session.period.status == PeriodStatus.PUBLISHED and bool(gp.email) and not correction
+    return Confirmation(
+        title=f"Retirer {gp.display_name} de la plage du {session.local_date:%d/%m/%Y} ?",
+        consequences=(
+            f"La place de {gp.display_name} à {session.site.name} redevient à pourvoir.",
+            f"1 médecin recevra un e-mail ({gp.display_name})."
+            if told
+            else "Aucun e-mail n'est envoyé.",
+        ),
+        button="Retirer le médecin",
+        back_url=url_for("rota.session_detail", session_id=session.id),
+        carried={"correction": "1"} if correction else {},
+    )
 
 
 @bp.post("/coordination/affectations/<int:assignment_id>/remplacer")
@@ -296,14 +385,19 @@ def replace_gp(assignment_id: int):
         flash("Choisissez un médecin.", "error")
     else:
         practitioner = get_in_territory_or_404(Practitioner, practitioner_id)
-        ok, _ = attempt(lambda: services.replace_gp(assignment, practitioner, by=current_user))
+        correction = _correction()
+        ok, _ = attempt(
+            lambda: services.replace_gp(
+                assignment, practitioner, by=current_user, correction=correction
+            )
+        )
         if ok:
             flash(
                 f"{practitioner.display_name} assure désormais cette place ; "
                 "ses rendez-vous éventuels le suivent.",
                 "success",
             )
-    return redirect(url_for("rota.session_detail", session_id=assignment.session_id))
+    return _back_to(assignment.session)
 
 
 @bp.post("/coordination/plages/<int:session_id>/annuler")
@@ -312,13 +406,41 @@ def cancel_session(session_id: int):
     """Cancel a session: its GPs are told and its bookings become "à replacer"."""
     session = get_in_territory_or_404(Session, session_id)
     reason = request.form.get("reason", "")
+    if not " ".join(reason.split()):
+        flash("Indiquez le motif de l'annulation.", "error")
+    elif not is_confirmed():
+        return ask(_confirm_cancel(session, reason))
+    else:
+        _cancel(session, reason)
+    return redirect(url_for("rota.session_detail", session_id=session.id))
+
+
+def _cancel(session: Session, reason: str) -> None:
     ok, flagged = attempt(lambda: services.cancel_session(session, reason=reason, by=current_user))
     if ok:
         flash(
             "Plage annulée." + (f" {flagged} rendez-vous sont à replacer." if flagged else ""),
             "success",
         )
-    return redirect(url_for("rota.session_detail", session_id=session.id))
+
+
+def _confirm_cancel(session: Session, reason: str) -> Confirmation:
+    emails = len(services.cancellation_recipients(session))
+    booked = sum(services.commitments_on(session).values())
+    return Confirmation(
+        title=f"Annuler la plage du {session.local_date:%d/%m/%Y} à {session.site.name} ?",
+        consequences=(
+            f"{emails} médecin(s) recevront un e-mail d'annulation.",
+            f"{booked} rendez-vous passeront « à replacer » ; la coordination et les "
+            "réservants sont alertés."
+            if booked
+            else "Aucun rendez-vous n'est pris sur cette plage.",
+            f"Motif communiqué : « {' '.join(reason.split())} ».",
+        ),
+        button="Annuler la plage",
+        back_url=url_for("rota.session_detail", session_id=session.id),
+        carried={"reason": reason},
+    )
 
 
 # --- GP pages ---------------------------------------------------------------------------------------
@@ -331,25 +453,11 @@ def _me() -> Practitioner:
     return practitioner
 
 
-@bp.route("/mes-plages", methods=["GET", "POST"])
+@bp.get("/mes-plages")
 @gp_only
 def my_sessions():
-    """My upcoming sessions, my unavailability, and sessions I may volunteer for."""
+    """My upcoming sessions, exchanges, wishes; my unavailability has its own page."""
     me = _me()
-    form = forms.UnavailabilityForm()
-    if form.validate_on_submit():
-        ok, _ = attempt(
-            lambda: services.declare_unavailability(
-                me,
-                start_date=form.start_date.data,
-                end_date=form.end_date.data,
-                reason=form.reason.data or "",
-                by=current_user,
-            )
-        )
-        if ok:
-            flash("Indisponibilité enregistrée.", "success")
-            return redirect(url_for("rota.my_sessions"))
     overview = gp_overview(me, now=now_utc())
     wishes = [(p, wish, _wish_form(me, p.id, wish)) for p, wish in overview.open_periods]
     return render_template(
@@ -359,7 +467,6 @@ def my_sessions():
         my_fairness=services.my_fairness(
             me, today=local(now_utc(), current_territory().timezone).date()
         ),
-        form=form,
         confirm=ConfirmForm(),
         PeriodStatus=PeriodStatus,
     )
@@ -496,6 +603,7 @@ def gaps():
         "rota/gaps.html",
         territory=territory,
         places=reads.open_places(territory.id),
+        to_replace=declarations.to_replace(territory.id, now_utc()),
         pending=[w for w in swaps if w.status == SwapStatus.PENDING],
         offered=[w for w in swaps if w.status == SwapStatus.OPEN],
         practitioners={p.id: p for p in services.active_gps(territory.id)},

@@ -105,7 +105,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.assign", "POST"): COORD,
     ("rota.edit_assignment", "POST"): COORD,
     ("rota.my_sessions", "GET"): GP,
-    ("rota.my_sessions", "POST"): GP,
+    ("declarations.page", "GET"): GP,
+    ("declarations.page", "POST"): GP,
+    ("declarations.delete", "POST"): GP,
     ("rota.volunteer", "POST"): GP,
     ("rota.offer_swap", "POST"): GP,
     ("rota.decide_swap", "POST"): GP,
@@ -291,6 +293,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "service_id": service.id,
         "territory_id": territory.id,
         "absence_id": absence.id,
+        "item_id": absence.id,
     }
     return users, ids
 
@@ -413,7 +416,14 @@ def test_other_territory_ids_are_not_found(app, client, two_territories, endpoin
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["rota.volunteer", "rota.offer_swap", "rota.decide_swap", "rota.save_wish", "rota.take_place"],
+    [
+        "rota.volunteer",
+        "rota.offer_swap",
+        "rota.decide_swap",
+        "rota.save_wish",
+        "rota.take_place",
+        "declarations.delete",
+    ],
 )
 def test_gp_cannot_touch_another_territory_session(app, client, two_territories, endpoint):
     client.post(

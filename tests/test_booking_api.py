@@ -657,12 +657,15 @@ def test_coordinator_issues_shows_once_and_revokes_a_token(client, auth, booking
     assert "Logiciel SAS" in listing
 
     token = db.session.scalar(sa.select(ApiToken))
-    response = client.post(f"/coordination/jetons-api/{token.id}/revoquer")
+    confirmed = {"confirmed": "1"}
+    response = client.post(f"/coordination/jetons-api/{token.id}/revoquer", data=confirmed)
     assert response.status_code == 302
     db.session.expire_all()
     assert token.revoked_at is not None
     assert tokens.authenticate(f"Bearer {plain}") is None
-    again = client.post(f"/coordination/jetons-api/{token.id}/revoquer", follow_redirects=True)
+    again = client.post(
+        f"/coordination/jetons-api/{token.id}/revoquer", data=confirmed, follow_redirects=True
+    )
     assert "déjà révoqué" in again.get_data(as_text=True)
     actions = db.session.scalars(
         sa.select(AuditEvent.action).where(AuditEvent.action.like("api_token.%"))

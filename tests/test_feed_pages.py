@@ -360,7 +360,10 @@ def test_gp_regenerates_then_revokes_the_address(gp_client, feed_rota):
     assert first != second
     assert feeds.find_live_feed(first) is None
     assert feeds.find_live_feed(second) is not None
-    response = gp_client.post("/mes-plages/agenda", data={"action": "revoquer"})
+    asked = gp_client.post("/mes-plages/agenda", data={"action": "revoquer"})
+    assert "Révoquer l&#39;adresse" in asked.get_data(as_text=True)
+    assert feeds.find_live_feed(second) is not None  # not without the confirmation
+    response = gp_client.post("/mes-plages/agenda", data={"action": "revoquer", "confirmed": "1"})
     assert response.status_code == 302
     assert feeds.find_live_feed(second) is None
     assert "révoquée" in gp_client.get("/mes-plages/agenda").get_data(as_text=True)
@@ -408,7 +411,8 @@ def test_coordinator_issues_the_territory_feed_and_sees_site_feeds(
     feed = feeds.find_live_feed(token)
     assert feed is not None
     assert feed.practitioner_id is None
-    assert client.post("/coordination/agenda", data={"action": "revoquer"}).status_code == 302
+    revoke = {"action": "revoquer", "confirmed": "1"}
+    assert client.post("/coordination/agenda", data=revoke).status_code == 302
     assert feeds.find_live_feed(token) is None
 
 

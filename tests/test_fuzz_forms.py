@@ -195,7 +195,7 @@ def test_forms_never_answer_5xx_whatever_is_typed(app, fuzz_world):
             ),
         )
         absence = {"start_date": "2027-04-02", "end_date": "2027-04-03", "reason": "Congés"}
-        fuzz(spoiled(absence), lambda form: _ok(gp.post("/mes-plages", data=form)))
+        fuzz(spoiled(absence), lambda form: _ok(gp.post("/mes-indisponibilites", data=form)))
         site = {
             "name": "Lieu",
             "kind": "msp",

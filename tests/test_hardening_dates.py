@@ -71,8 +71,12 @@ def test_wishes_with_absurd_dates_to_avoid(world, client, day):
 @pytest.mark.parametrize("day", ISO_DAYS)
 def test_unavailability_with_absurd_dates(world, client, day):
     _login(client, "gp@example.org")
-    _no_server_error(client.post("/mes-plages", data={"start_date": day, "end_date": day}))
-    _no_server_error(client.post("/mes-plages", data={"start_date": "2027-03-01", "end_date": day}))
+    _no_server_error(
+        client.post("/mes-indisponibilites", data={"start_date": day, "end_date": day})
+    )
+    _no_server_error(
+        client.post("/mes-indisponibilites", data={"start_date": "2027-03-01", "end_date": day})
+    )
 
 
 @pytest.mark.parametrize("day", ISO_DAYS)

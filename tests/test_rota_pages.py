@@ -91,8 +91,15 @@ def test_coordinator_goes_from_template_to_published_rota(app, setup):
     assert "6/6 places pourvues" in page
     assert "<svg" in page
     assert "Équité" in page
+    asked = coord.post(f"/coordination/periodes/{period.id}/publier").get_data(as_text=True)
+    assert "Publier le tableau « Décembre » ?" in asked
+    assert 'name="confirmed" value="1"' in asked
+    db.session.expire_all()
+    assert db.session.get(RotaPeriod, period.id).status == PeriodStatus.GENERATED
     page = coord.post(
-        f"/coordination/periodes/{period.id}/publier", follow_redirects=True
+        f"/coordination/periodes/{period.id}/publier",
+        data={"confirmed": "1"},
+        follow_redirects=True,
     ).get_data(as_text=True)
     assert "publié (version 1)" in page
     db.session.expire_all()
@@ -142,13 +149,13 @@ def test_gp_declares_unavailability_and_volunteers(app, setup):
     page = gp.get("/mes-plages").get_data(as_text=True)
     assert "Je prends cette plage" in page
     bad = gp.post(
-        "/mes-plages",
+        "/mes-indisponibilites",
         data={"start_date": "2027-02-10", "end_date": "2027-02-01"},
         follow_redirects=True,
     )
     assert "doit suivre son début" in bad.get_data(as_text=True)
     gp.post(
-        "/mes-plages",
+        "/mes-indisponibilites",
         data={"start_date": "2027-02-01", "end_date": "2027-02-10", "reason": "congés"},
     )
     assert db.session.scalar(sa.select(Unavailability.reason)) == "congés"
@@ -215,7 +222,7 @@ def test_manual_edit_refuses_a_breach_and_warns_on_a_wish(app, setup, make_pract
     coord.post(f"/coordination/affectations/{assignment.id}/verrouiller")
     db.session.expire_all()
     assert db.session.get(Assignment, assignment.id).locked is True
-    coord.post(f"/coordination/affectations/{assignment.id}/retirer")
+    coord.post(f"/coordination/affectations/{assignment.id}/retirer", data={"confirmed": "1"})
     assert db.session.get(Assignment, assignment.id) is None
 
 
@@ -229,7 +236,7 @@ def test_gp_posts_a_session_on_the_bourse_and_a_colleague_takes_it(app, setup, m
     services.assign(session, gps[0], source=services.AssignmentSource.MANUAL, locked=True, by=None)
     db.session.commit()
     coord.post(f"/coordination/periodes/{period.id}/generer")
-    coord.post(f"/coordination/periodes/{period.id}/publier")
+    coord.post(f"/coordination/periodes/{period.id}/publier", data={"confirmed": "1"})
 
     giver = logged_in(app, "gp@example.org")
     assignment = db.session.scalar(sa.select(Assignment).where(Assignment.session_id == session.id))
@@ -310,7 +317,7 @@ def _published_period(app, site, *, offset: int = 2, days: int = 3):
     coord = logged_in(app, "coord@example.org")
     start, period = _open_period(coord, site, offset=offset, days=days)
     coord.post(f"/coordination/periodes/{period.id}/generer")
-    coord.post(f"/coordination/periodes/{period.id}/publier")
+    coord.post(f"/coordination/periodes/{period.id}/publier", data={"confirmed": "1"})
     db.session.expire_all()
     return coord, start, db.session.get(RotaPeriod, period.id)
 
@@ -374,7 +381,7 @@ def test_gap_on_the_bourse_taken_by_a_gp_and_seen_by_the_coordinator(app, setup)
     coord, _, period = _published_period(app, site)
     session = period.sessions[0]
     holder = session.assignments[0]
-    coord.post(f"/coordination/affectations/{holder.id}/retirer")
+    coord.post(f"/coordination/affectations/{holder.id}/retirer", data={"confirmed": "1"})
     db.session.expire_all()
     page = coord.get("/coordination/a-pourvoir").get_data(as_text=True)
     assert "Places manquantes (1)" in page
@@ -448,7 +455,7 @@ def test_printable_month_for_regulators_and_gps(app, setup, make_user):
     assert regulator.get(f"/tableaux/{period.id}/impression").status_code == 404  # not published
     draft = coord.get(f"/tableaux/{period.id}/impression").get_data(as_text=True)
     assert "PROJET non publié" in draft
-    coord.post(f"/coordination/periodes/{period.id}/publier")
+    coord.post(f"/coordination/periodes/{period.id}/publier", data={"confirmed": "1"})
     listing = regulator.get("/tableaux").get_data(as_text=True)
     assert f"/tableaux/{period.id}/impression?mois={start:%Y-%m}" in listing
     page = regulator.get(f"/tableaux/{period.id}/impression?mois={start:%Y-%m}").get_data(
@@ -493,9 +500,16 @@ def test_coordinator_replaces_a_gp_and_cancels_a_session(app, setup, make_user):
         f"/coordination/plages/{session.id}/annuler", data={"reason": " "}, follow_redirects=True
     ).get_data(as_text=True)
     assert "Indiquez le motif" in refused
+    asked = coord.post(
+        f"/coordination/plages/{session.id}/annuler", data={"reason": "Dégât des eaux"}
+    ).get_data(as_text=True)
+    assert "1 médecin(s) recevront un e-mail" in asked
+    assert 'name="reason" value="Dégât des eaux"' in asked
+    db.session.expire_all()
+    assert db.session.get(Session, session.id).cancelled is False
     page = coord.post(
         f"/coordination/plages/{session.id}/annuler",
-        data={"reason": "Dégât des eaux"},
+        data={"reason": "Dégât des eaux", "confirmed": "1"},
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "Plage annulée" in page

@@ -221,7 +221,9 @@ def test_a_gp_cannot_rotate_revoke_or_tune_a_colleagues_feed(app, team):
         gp2 = team.client(app, "gp2")
         for action in ({"action": "nouvelle-adresse"}, {"action": "rappel", "alarm": "60"}):
             assert gp2.post("/mes-plages/agenda", data={**action, **smuggled}).status_code < 400
-        revoked = gp2.post("/mes-plages/agenda", data={"action": "revoquer", **smuggled})
+        revoked = gp2.post(
+            "/mes-plages/agenda", data={"action": "revoquer", "confirmed": "1", **smuggled}
+        )
         assert revoked.status_code == 302
         assert colleague_feed() == kept
         own = feeds.gp_feed(team.users["gp2"].practitioner)  # gp2 changed their own feed
@@ -234,7 +236,7 @@ def test_a_gp_cannot_rotate_revoke_or_tune_a_colleagues_feed(app, team):
         coordinator = team.client(app, "coordinator")
         assert (
             coordinator.post(
-                "/coordination/agenda", data={"action": "revoquer", **smuggled}
+                "/coordination/agenda", data={"action": "revoquer", "confirmed": "1", **smuggled}
             ).status_code
             == 302
         )

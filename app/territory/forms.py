@@ -77,6 +77,9 @@ class TerritoryForm(AppForm):
     swaps_need_approval = BooleanField(
         "Les échanges entre médecins sont validés par la coordination"
     )
+    absence_on_duty_to_replace = BooleanField(
+        "Accepter une indisponibilité déclarée un jour de garde, la plage passant « à remplacer »"
+    )
     booking_release_minutes = NumberField(
         "Ouverture des créneaux réservés à tous, avant leur début (minutes)",
         default=120,

@@ -86,6 +86,7 @@ class TerritorySettings:
     min_rest_hours: int = 10
     max_sessions_per_week: int | None = None
     swaps_need_approval: bool = False
+    absence_on_duty_to_replace: bool = False
     booking_release_minutes: int = 120
     booking_horizon_hours: int = 24
     patient_data_days: int = 90
@@ -136,6 +137,7 @@ def _clean_settings(settings: TerritorySettings) -> dict[str, str | int | bool |
         "min_rest_hours": settings.min_rest_hours,
         "max_sessions_per_week": settings.max_sessions_per_week,
         "swaps_need_approval": settings.swaps_need_approval,
+        "absence_on_duty_to_replace": settings.absence_on_duty_to_replace,
         "booking_release_minutes": settings.booking_release_minutes,
         "booking_horizon_hours": settings.booking_horizon_hours,
         "patient_data_days": settings.patient_data_days,

@@ -38,6 +38,7 @@ def _settings(form: forms.TerritoryForm) -> services.TerritorySettings:
         min_rest_hours=form.min_rest_hours.data if form.min_rest_hours.data is not None else 10,
         max_sessions_per_week=form.max_sessions_per_week.data or None,
         swaps_need_approval=bool(form.swaps_need_approval.data),
+        absence_on_duty_to_replace=bool(form.absence_on_duty_to_replace.data),
         booking_release_minutes=_or(form.booking_release_minutes.data, 120),
         booking_horizon_hours=_or(form.booking_horizon_hours.data, 24),
         patient_data_days=_or(form.patient_data_days.data, 90),

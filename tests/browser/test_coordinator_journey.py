@@ -41,7 +41,10 @@ def test_coordinator_generates_reviews_and_publishes_a_period(journey: Journey) 
     journey.step(page, "tableau-genere-et-equite")
     chart.screenshot(path=str(journey.artifacts / "graphique-equite.png"))
 
-    page.get_by_role("button", name="Publier").click()
+    page.get_by_role("button", name="Publier…").click()
+    expect(page.get_by_text(re.compile(r"^\d+ médecin\(s\) recevront un e-mail"))).to_be_visible()
+    journey.step(page, "confirmation-publication")
+    page.get_by_role("button", name="Publier et prévenir les médecins").click()
     expect(page.get_by_role("status")).to_contain_text(
         "Tableau publié (version 1) ; les médecins sont prévenus."
     )

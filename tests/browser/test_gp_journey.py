@@ -28,6 +28,7 @@ def test_gp_wishes_swaps_and_subscribes(journey: Journey, swap_plan_of_demo: Swa
     expect(gp.get_by_role("status")).to_contain_text(f"Souhaits enregistrés pour « {PERIOD} ».")
     journey.step(gp, "souhaits-enregistres")
 
+    gp.get_by_role("link", name="Déclarer une indisponibilité").click()
     gp.get_by_label("Du", exact=True).fill("2027-04-17")
     gp.get_by_label("Au (inclus)").fill("2027-04-18")
     gp.get_by_label("Motif (facultatif)").fill("Congrès de médecine générale")
@@ -37,6 +38,7 @@ def test_gp_wishes_swaps_and_subscribes(journey: Journey, swap_plan_of_demo: Swa
     expect(
         gp.get_by_text("du 17/04/2027 au 18/04/2027 (Congrès de médecine générale)", exact=True)
     ).to_be_visible()
+    gp.get_by_role("link", name="← Mes plages").click()
 
     # A weekday before the days off (12–15 April).
     volunteer = gp.get_by_role(

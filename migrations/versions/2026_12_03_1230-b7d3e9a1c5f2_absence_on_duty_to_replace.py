@@ -1,0 +1,34 @@
+"""territory setting: an absence declared on a rostered day is refused or "à remplacer"
+
+Revision ID: b7d3e9a1c5f2
+Revises: 8e4a1b6c2f57
+Create Date: 2026-12-03 12:30:00
+
+Existing territories keep today's strictest answer once the check exists: refused.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "b7d3e9a1c5f2"
+down_revision = "8e4a1b6c2f57"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("territory", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "absence_on_duty_to_replace",
+                sa.Boolean(),
+                server_default=sa.false(),
+                nullable=False,
+            )
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("territory", schema=None) as batch_op:
+        batch_op.drop_column("absence_on_duty_to_replace")
