@@ -1,7 +1,7 @@
 """territory setting: an absence declared on a rostered day is refused or "à remplacer"
 
 Revision ID: b7d3e9a1c5f2
-Revises: 8e4a1b6c2f57
+Revises: 4b7e2d9a6c15
 Create Date: 2026-12-03 12:30:00
 
 Existing territories keep today's strictest answer once the check exists: refused.
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b7d3e9a1c5f2"
-down_revision = "8e4a1b6c2f57"
+down_revision = "4b7e2d9a6c15"
 branch_labels = None
 depends_on = None
 
