@@ -17,10 +17,12 @@ def init_app(app: Flask) -> None:
     """Register the rota's pages and commands."""
     from rota import todo
     from rota.cli import rota_cli
+    from rota.exchange_views import bp as exchanges_bp
     from rota.fairness_views import bp as fairness_bp
     from rota.views import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(fairness_bp)
+    app.register_blueprint(exchanges_bp)
     app.cli.add_command(rota_cli)
     todo.connect()

@@ -16,7 +16,7 @@ from app.security import get_in_territory_or_404, roles_required
 from app.timeutil import local, now_utc
 from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
-from rota import forms, reads, services
+from rota import exchange_reads, forms, reads, services
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -497,6 +497,7 @@ def gaps():
         territory=territory,
         places=reads.open_places(territory.id),
         pending=[w for w in swaps if w.status == SwapStatus.PENDING],
+        exchanges_pending=exchange_reads.awaiting_approval(territory.id, now_utc()),
         offered=[w for w in swaps if w.status == SwapStatus.OPEN],
         practitioners={p.id: p for p in services.active_gps(territory.id)},
     )

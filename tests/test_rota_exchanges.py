@@ -1,0 +1,400 @@
+"""Exchanges (two-way swaps) on both engines: the move, the rules, approval, races, bookings."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, time, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Practitioner
+from app.outbox import OutboxMessage
+from app.validators import ValidationError
+from publishing.models import FeedTombstone
+from rota import exchanges, scenarios
+from rota import services as rota_services
+from rota.models import (
+    Assignment,
+    AssignmentSource,
+    ExchangeProposal,
+    FairnessLedger,
+    RotaPeriod,
+    Session,
+    SwapStatus,
+    Unavailability,
+)
+from tests.helpers import count
+
+START = date(2027, 3, 1)  # a Monday, in the future of the test run
+
+
+def holder(session: Session) -> int:
+    db.session.refresh(session)
+    return session.assignments[0].practitioner_id
+
+
+class World:
+    """Four GPs at one site, one session a day for three weeks (17:00–20:00), published."""
+
+    def __init__(self, territory, site, gps: list[Practitioner], period: RotaPeriod):
+        self.territory, self.site, self.gps, self.period = territory, site, gps, period
+
+    def sessions_of(self, gp: Practitioner) -> list[Session]:
+        return sorted(
+            (s for s in self.period.sessions if s.assignments[0].practitioner_id == gp.id),
+            key=lambda s: s.starts_at,
+        )
+
+    def seat(self, session: Session) -> Assignment:
+        return session.assignments[0]
+
+    def pairs(self) -> set[tuple[int, int]]:
+        return set(db.session.execute(sa.select(Assignment.session_id, Assignment.practitioner_id)))
+
+
+@pytest.fixture
+def world(make_territory, make_site, make_practitioner, published_period) -> World:
+    territory = make_territory(name="CPTS des Marais")
+    site = make_site(territory, name="MSP des Marais")
+    gps = [
+        make_practitioner(
+            territory,
+            family_name=name,
+            given_name="Jean",
+            email=f"{name[:2].lower()}@example.org",
+            site_ids=[site.id],
+        )
+        for name in ("Aubert", "Blanc", "Carré", "Dupuis")
+    ]
+    by_day = {START + timedelta(days=i): gps[i % 4] for i in range(21)}
+    period = published_period(
+        territory,
+        name="Mars",
+        start=START,
+        end=START + timedelta(days=20),
+        templates=[
+            scenarios.template(
+                site, weekdays=range(7), start=time(17), end=time(20), valid_from=START
+            )
+        ],
+        volunteers=lambda p: [(s, by_day[s.local_date]) for s in p.sessions],
+    )
+    return World(territory, site, gps, period)
+
+
+def test_a_named_exchange_swaps_both_sessions_at_once(world):
+    a, b, c, _ = world.gps
+    mine, theirs, other = world.sessions_of(a)[1], world.sessions_of(b)[1], world.sessions_of(c)[1]
+    before = world.pairs()
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs), world.seat(other)],
+        any_in_month=False,
+        message="Mariage le 6",
+        by=None,
+    )
+    db.session.commit()
+    told = set(db.session.scalars(sa.select(OutboxMessage.recipient)))
+    assert {"bl@example.org", "ca@example.org"} <= told
+    versions = (mine.version, theirs.version)
+    outbox_before = count(OutboxMessage)
+
+    assert exchanges.accept(proposal, b, world.seat(theirs), by=None) is True
+    db.session.commit()
+
+    assert (holder(mine), holder(theirs), holder(other)) == (b.id, a.id, c.id)
+    assert world.pairs() ^ before == {
+        (mine.id, a.id),
+        (mine.id, b.id),
+        (theirs.id, b.id),
+        (theirs.id, a.id),
+    }
+    assert proposal.status == SwapStatus.ACCEPTED
+    assert (proposal.taken_by_id, proposal.counterpart_session_id) == (b.id, theirs.id)
+    assert (mine.version, theirs.version) == (versions[0] + 1, versions[1] + 1)
+    assert {a_.source for a_ in (world.seat(mine), world.seat(theirs))} == {
+        AssignmentSource.SWAPPED
+    }
+    # Both GPs' feeds show their old session cancelled.
+    tombstones = set(
+        db.session.execute(sa.select(FeedTombstone.practitioner_id, FeedTombstone.session_id))
+    )
+    assert {(a.id, mine.id), (b.id, theirs.id)} <= tombstones
+    # Both are told the exchange is done.
+    news = db.session.scalars(
+        sa.select(OutboxMessage.recipient).order_by(OutboxMessage.id).offset(outbox_before)
+    ).all()
+    assert set(news) == {"au@example.org", "bl@example.org"}
+    # The second counterpart can no longer accept.
+    with pytest.raises(ValidationError, match="plus ouverte"):
+        exchanges.accept(proposal, c, world.seat(other), by=None)
+
+
+def test_the_fairness_ledger_follows_both_sessions(world):
+    a, b, _, _ = world.gps
+    weekday = next(s for s in world.sessions_of(a) if s.category == "weekday")
+    weekend = next(s for s in world.sessions_of(b) if s.category == "weekend_holiday")
+
+    def loads() -> dict[tuple[int, str], int]:
+        rows = db.session.execute(
+            sa.select(
+                FairnessLedger.practitioner_id, FairnessLedger.category, FairnessLedger.load
+            ).where(FairnessLedger.period_id == world.period.id)
+        )
+        return {(gp, cat): load for gp, cat, load in rows}
+
+    before = loads()
+    proposal = exchanges.propose(
+        world.seat(weekday),
+        counterparts=[world.seat(weekend)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    exchanges.accept(proposal, b, world.seat(weekend), by=None)
+    db.session.commit()
+    after = loads()
+    assert after[(a.id, "weekday")] == before[(a.id, "weekday")] - 1
+    assert after[(a.id, "weekend_holiday")] == before[(a.id, "weekend_holiday")] + 1
+    assert after[(b.id, "weekday")] == before[(b.id, "weekday")] + 1
+    assert after[(b.id, "weekend_holiday")] == before[(b.id, "weekend_holiday")] - 1
+
+
+def test_any_session_this_month_lets_any_colleague_pick_one_of_theirs(world):
+    a, _, _, d = world.gps
+    mine = world.sessions_of(a)[0]
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[], any_in_month=True, message="", by=None
+    )
+    db.session.commit()
+    theirs = world.sessions_of(d)[2]
+    with pytest.raises(ValidationError, match="une de vos plages"):
+        exchanges.accept(proposal, d, world.seat(world.sessions_of(a)[1]), by=None)
+    assert exchanges.accept(proposal, d, world.seat(theirs), by=None) is True
+    db.session.commit()
+    assert (holder(mine), holder(theirs)) == (d.id, a.id)
+
+
+def test_a_proposal_needs_counterparts_or_the_month_not_both(world):
+    a, b, _, _ = world.gps
+    seat = world.seat(world.sessions_of(a)[0])
+    with pytest.raises(ValidationError, match="mais pas les deux"):
+        exchanges.propose(seat, counterparts=[], any_in_month=False, message="", by=None)
+    with pytest.raises(ValidationError, match="mais pas les deux"):
+        exchanges.propose(
+            seat,
+            counterparts=[world.seat(world.sessions_of(b)[0])],
+            any_in_month=True,
+            message="",
+            by=None,
+        )
+    exchanges.propose(seat, counterparts=[], any_in_month=True, message="", by=None)
+    with pytest.raises(ValidationError, match="déjà proposée"):
+        exchanges.propose(seat, counterparts=[], any_in_month=True, message="", by=None)
+
+
+def test_an_exchange_breaking_a_hard_rule_is_refused_and_changes_nothing(world):
+    a, b, _, _ = world.gps
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
+    )
+    # Blanc declares an absence on the day he would take over.
+    db.session.add(
+        Unavailability(
+            practitioner_id=b.id, start_date=mine.local_date, end_date=mine.local_date, reason=""
+        )
+    )
+    db.session.commit()
+    before = world.pairs()
+    with pytest.raises(ValidationError, match="Échange impossible.*indisponible"):
+        exchanges.accept(proposal, b, world.seat(theirs), by=None)
+    db.session.rollback()
+    assert world.pairs() == before
+    db.session.refresh(proposal)
+    assert proposal.status == SwapStatus.OPEN
+
+
+def test_the_proposer_is_checked_too(world):
+    a, b, _, _ = world.gps
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    db.session.add(
+        Unavailability(
+            practitioner_id=a.id, start_date=theirs.local_date, end_date=theirs.local_date
+        )
+    )
+    db.session.commit()
+    with pytest.raises(ValidationError, match="Aubert.*indisponible"):
+        exchanges.propose(
+            world.seat(mine),
+            counterparts=[world.seat(theirs)],
+            any_in_month=False,
+            message="",
+            by=None,
+        )
+
+
+def test_exchanges_wait_for_approval_when_the_territory_asks(world, make_user):
+    from app.enums import Role
+
+    a, b, _, _ = world.gps
+    world.territory.swaps_need_approval = True
+    make_user(Role.COORDINATOR, world.territory, email="coord@example.org")
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
+    )
+    db.session.commit()
+    assert exchanges.accept(proposal, b, world.seat(theirs), by=None) is False
+    db.session.commit()
+    assert proposal.status == SwapStatus.PENDING
+    assert (holder(mine), holder(theirs)) == (a.id, b.id)
+    assert count(OutboxMessage, OutboxMessage.recipient == "coord@example.org") == 1
+    exchanges.approve(proposal, by=None)
+    db.session.commit()
+    assert (holder(mine), holder(theirs)) == (b.id, a.id)
+    with pytest.raises(ValidationError, match="n'attend pas"):
+        exchanges.refuse(proposal, by=None)
+
+
+def test_a_refused_exchange_leaves_each_session_to_its_holder(world):
+    a, b, _, _ = world.gps
+    world.territory.swaps_need_approval = True
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
+    )
+    exchanges.accept(proposal, b, world.seat(theirs), by=None)
+    exchanges.refuse(proposal, by=None)
+    db.session.commit()
+    assert (holder(mine), holder(theirs), proposal.status) == (a.id, b.id, SwapStatus.REFUSED)
+    # The session may be offered anew.
+    exchanges.propose(world.seat(mine), counterparts=[], any_in_month=True, message="", by=None)
+
+
+def test_a_withdrawn_proposal_can_no_longer_be_accepted(world):
+    a, b, _, _ = world.gps
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
+    )
+    exchanges.withdraw(proposal, by=None)
+    db.session.commit()
+    with pytest.raises(ValidationError, match="plus ouverte"):
+        exchanges.accept(proposal, b, world.seat(theirs), by=None)
+
+
+def test_a_seat_already_offered_elsewhere_cannot_be_given_in_exchange(world):
+    a, b, _, _ = world.gps
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    handed = rota_services.offer_swap(world.seat(theirs), to=None, message="", by=None)
+    proposal = exchanges.propose(
+        world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
+    )
+    db.session.commit()
+    with pytest.raises(ValidationError, match="déjà proposée ailleurs"):
+        exchanges.accept(proposal, b, world.seat(theirs), by=None)
+    db.session.rollback()
+    rota_services.cancel_swap(handed, by=None)
+    db.session.commit()
+    assert exchanges.accept(proposal, b, world.seat(theirs), by=None) is True
+
+
+def test_a_seat_offered_in_exchange_cannot_be_handed_over_too(world):
+    a, _, _, _ = world.gps
+    seat = world.seat(world.sessions_of(a)[1])
+    exchanges.propose(seat, counterparts=[], any_in_month=True, message="", by=None)
+    with pytest.raises(ValidationError, match="déjà proposée"):
+        rota_services.offer_swap(seat, to=None, message="", by=None)
+
+
+def race(app, proposal_id: int, takers: list[tuple[int, int]]) -> list[str]:
+    """Each (GP id, assignment id) accepts the proposal at once, on its own connection."""
+    db.session.commit()
+    results: list[str] = []
+    barrier = threading.Barrier(len(takers), timeout=60)
+
+    def attempt(gp_id: int, assignment_id: int) -> None:
+        with app.app_context():
+            proposal = db.session.get(ExchangeProposal, proposal_id)
+            gp = db.session.get(Practitioner, gp_id)
+            counterpart = db.session.get(Assignment, assignment_id)
+            assert None not in (proposal, gp, counterpart)
+            _ = (proposal.counterparts, proposal.session, counterpart.session)
+            db.session.commit()  # end the read: SQLite's BEGIN IMMEDIATE would hold the lock
+            barrier.wait()
+            try:
+                exchanges.accept(proposal, gp, counterpart, by=None)
+                db.session.commit()
+                results.append("accepted")
+            except ValidationError as exc:
+                db.session.rollback()
+                results.append(
+                    "refused" if "un confrère vient de l'accepter" in str(exc) else str(exc)
+                )
+            except Exception as exc:  # noqa: BLE001 - any other outcome fails the test
+                db.session.rollback()
+                results.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=t) for t in takers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_two_acceptances_at_once_leave_exactly_one_exchange(app, world):
+    a, b, c, _ = world.gps
+    mine, theirs, other = world.sessions_of(a)[1], world.sessions_of(b)[1], world.sessions_of(c)[1]
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs), world.seat(other)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    before = world.pairs()
+    ids = (proposal.id, world.seat(theirs).id, world.seat(other).id)
+    results = race(app, ids[0], [(b.id, ids[1]), (c.id, ids[2])])
+    assert sorted(results) == ["accepted", "refused"]
+    db.session.expire_all()
+    changed = world.pairs() ^ before
+    assert len(changed) == 4  # one swap: two pairs left, two pairs arrived
+    winner = b if (mine.id, b.id) in changed else c
+    assert holder(mine) == winner.id
+    assert db.session.get(ExchangeProposal, ids[0]).taken_by_id == winner.id
+    assert count(ExchangeProposal, ExchangeProposal.status == SwapStatus.ACCEPTED) == 1
+
+
+def test_bookings_follow_their_session_to_the_new_gp(booking_world):
+    from booking import services as booking_services
+    from tests.test_booking_services import PATIENT, free
+
+    world = booking_world
+    first = world.session_on(world.period.start_date)
+    seat = next(a for a in first.assignments if a.seat == 1)
+    target = next(f for f in free(world) if f.session.id == first.id and f.slot.seat == 1)
+    booking = booking_services.book(world.users["regulator"], target.id, PATIENT, now=world.now)
+    db.session.commit()
+    giver = seat.practitioner
+    # A colleague not on the first day, holding a session later in the week.
+    later = next(
+        (s, a)
+        for s in sorted(world.period.sessions, key=lambda s: s.starts_at)[2:]
+        for a in s.assignments
+        if a.practitioner_id not in {x.practitioner_id for x in first.assignments}
+        and giver.id not in {x.practitioner_id for x in s.assignments}
+    )
+    taker = later[1].practitioner
+    proposal = exchanges.propose(
+        seat, counterparts=[later[1]], any_in_month=False, message="", by=None
+    )
+    exchanges.accept(proposal, taker, later[1], by=None)
+    db.session.commit()
+    assert booking_services.holder_of(booking) == taker
+    assert (booking.session_id, booking.seat) == (first.id, 1)
