@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.enums import Role
@@ -20,6 +20,7 @@ from rota.models import ExchangeProposal
 bp = Blueprint("exchanges", __name__)
 gp_only = roles_required(Role.GP)
 coordinator_only = roles_required(Role.COORDINATOR)
+CACHE_KEY = "tourderole.exchange_offers"
 
 
 def _me() -> Practitioner:
@@ -31,7 +32,8 @@ def _me() -> Practitioner:
 
 def _offers() -> list[exchange_reads.Offer]:
     """Proposals waiting for the signed-in GP, read once per request (nav badge and home)."""
-    if "exchange_offers" not in g:
+    cache = request.environ  # request-scoped, unlike ``g`` when an app context is reused
+    if CACHE_KEY not in cache:
         user = current_user
         gp = (
             user.is_authenticated
@@ -39,8 +41,8 @@ def _offers() -> list[exchange_reads.Offer]:
             and user.practitioner is not None
             and user.practitioner.territory_id == user.territory_id
         )
-        g.exchange_offers = exchange_reads.offers_for(user.practitioner, now_utc()) if gp else []
-    return g.exchange_offers
+        cache[CACHE_KEY] = exchange_reads.offers_for(user.practitioner, now_utc()) if gp else []
+    return cache[CACHE_KEY]
 
 
 def answer_form(offer: exchange_reads.Offer) -> AnswerExchangeForm:

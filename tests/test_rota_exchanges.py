@@ -25,7 +25,7 @@ from rota.models import (
     SwapStatus,
     Unavailability,
 )
-from tests.helpers import count
+from tests.helpers import count, logged_in
 
 START = date(2027, 3, 1)  # a Monday, in the future of the test run
 
@@ -63,10 +63,10 @@ def world(make_territory, make_site, make_practitioner, published_period) -> Wor
             territory,
             family_name=name,
             given_name="Jean",
-            email=f"{name[:2].lower()}@example.org",
+            email=f"gp{i}@example.org",
             site_ids=[site.id],
         )
-        for name in ("Aubert", "Blanc", "Carré", "Dupuis")
+        for i, name in enumerate(("Aubert", "Émery", "Dupuis", "Fabre"))
     ]
     by_day = {START + timedelta(days=i): gps[i % 4] for i in range(21)}
     period = published_period(
@@ -97,7 +97,7 @@ def test_a_named_exchange_swaps_both_sessions_at_once(world):
     )
     db.session.commit()
     told = set(db.session.scalars(sa.select(OutboxMessage.recipient)))
-    assert {"bl@example.org", "ca@example.org"} <= told
+    assert {"gp1@example.org", "gp2@example.org"} <= told
     versions = (mine.version, theirs.version)
     outbox_before = count(OutboxMessage)
 
@@ -126,7 +126,7 @@ def test_a_named_exchange_swaps_both_sessions_at_once(world):
     news = db.session.scalars(
         sa.select(OutboxMessage.recipient).order_by(OutboxMessage.id).offset(outbox_before)
     ).all()
-    assert set(news) == {"au@example.org", "bl@example.org"}
+    assert set(news) == {"gp0@example.org", "gp1@example.org"}
     # The second counterpart can no longer accept.
     with pytest.raises(ValidationError, match="plus ouverte"):
         exchanges.accept(proposal, c, world.seat(other), by=None)
@@ -201,7 +201,7 @@ def test_an_exchange_breaking_a_hard_rule_is_refused_and_changes_nothing(world):
     proposal = exchanges.propose(
         world.seat(mine), counterparts=[world.seat(theirs)], any_in_month=False, message="", by=None
     )
-    # Blanc declares an absence on the day he would take over.
+    # Émery declares an absence on the day he would take over.
     db.session.add(
         Unavailability(
             practitioner_id=b.id, start_date=mine.local_date, end_date=mine.local_date, reason=""
@@ -398,3 +398,116 @@ def test_bookings_follow_their_session_to_the_new_gp(booking_world):
     db.session.commit()
     assert booking_services.holder_of(booking) == taker
     assert (booking.session_id, booking.seat) == (first.id, 1)
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gp_users(world, make_user):
+    from app.enums import Role
+
+    return [
+        make_user(Role.GP, world.territory, email=gp.email, practitioner=gp) for gp in world.gps
+    ]
+
+
+def test_proposing_from_the_page_lists_colleagues_in_french_order(app, world, gp_users):
+    a = world.gps[0]
+    seat = world.seat(world.sessions_of(a)[1])
+    client = logged_in(app, gp_users[0].email)
+    page = client.get(f"/mes-plages/{seat.id}/echanger").get_data(as_text=True)
+    names = [page.index(f"Jean {n}") for n in ("Dupuis", "Émery", "Fabre")]
+    assert names == sorted(names)
+    # An empty proposal is refused and creates nothing.
+    answer = client.post(f"/mes-plages/{seat.id}/echanger", data={}, follow_redirects=True)
+    assert "mais pas les deux" in answer.get_data(as_text=True)
+    assert count(ExchangeProposal) == 0
+    theirs = world.seat(world.sessions_of(world.gps[1])[1])
+    answer = client.post(
+        f"/mes-plages/{seat.id}/echanger",
+        data={"counterparts": [str(theirs.id)], "message": "Merci !"},
+        follow_redirects=True,
+    )
+    assert "échange envoyée" in answer.get_data(as_text=True)
+    assert count(ExchangeProposal, ExchangeProposal.status == SwapStatus.OPEN) == 1
+
+
+def test_the_colleague_sees_the_badge_and_the_proposal_first_on_home(app, world, gp_users):
+    a, b = world.gps[0], world.gps[1]
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    db.session.commit()
+    client = logged_in(app, gp_users[1].email)
+    home = client.get("/").get_data(as_text=True)
+    assert 'class="badge count" aria-hidden="true">1<' in home
+    assert "Propositions pour vous (1)" in home
+    # The block comes before anything else of the page's content.
+    content = home[home.index('id="contenu"') :]
+    assert content.index("Propositions pour vous") < content.index("Mes plages, mes")
+    # Accepting from the home page's form.
+    answer = client.post(
+        f"/echanges/{proposal.id}/accepter",
+        data={f"offre-{proposal.id}-counterpart": str(world.seat(theirs).id)},
+        follow_redirects=True,
+    )
+    assert "Échange conclu" in answer.get_data(as_text=True)
+    assert (holder(mine), holder(theirs)) == (b.id, a.id)
+    home = client.get("/").get_data(as_text=True)
+    assert "badge count" not in home
+    # Nobody else sees it any more.
+    other = logged_in(app, gp_users[2].email).get("/").get_data(as_text=True)
+    assert "Propositions pour vous" not in other
+
+
+def test_a_colleague_who_is_not_named_cannot_accept(app, world, gp_users):
+    a, b, c = world.gps[:3]
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    db.session.commit()
+    client = logged_in(app, gp_users[2].email)
+    answer = client.post(
+        f"/echanges/{proposal.id}/accepter",
+        data={f"offre-{proposal.id}-counterpart": str(world.seat(world.sessions_of(c)[0]).id)},
+        follow_redirects=True,
+    )
+    assert "plus ouverte" in answer.get_data(as_text=True)
+    assert (holder(mine), holder(theirs)) == (a.id, b.id)
+
+
+def test_the_coordinator_approves_from_the_gaps_page(app, world, gp_users, make_user):
+    from app.enums import Role
+
+    a, b = world.gps[0], world.gps[1]
+    world.territory.swaps_need_approval = True
+    coordinator = make_user(Role.COORDINATOR, world.territory, email="coord@example.org")
+    mine, theirs = world.sessions_of(a)[1], world.sessions_of(b)[1]
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    exchanges.accept(proposal, b, world.seat(theirs), by=None)
+    db.session.commit()
+    client = logged_in(app, coordinator.email)
+    gaps = client.get("/coordination/a-pourvoir").get_data(as_text=True)
+    assert "Échanges croisés à valider (1)" in gaps
+    answer = client.post(
+        f"/coordination/echanges-croises/{proposal.id}/valider", follow_redirects=True
+    )
+    assert "Échange validé" in answer.get_data(as_text=True)
+    assert (holder(mine), holder(theirs)) == (b.id, a.id)
