@@ -173,6 +173,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("feeds.site_feed", "GET"): ANYONE,
     ("feeds.gp_subscribe", "GET"): GP,
     ("feeds.gp_subscribe", "POST"): GP,
+    ("feeds.gp_renew", "GET"): GP,
     ("feeds.territory_subscribe", "GET"): COORD,
     ("feeds.territory_subscribe", "POST"): COORD,
     # Indicators, contract targets and exports (publishing/indicator_views.py)
