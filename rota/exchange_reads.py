@@ -78,9 +78,6 @@ def _my_upcoming(practitioner_id: int, now: datetime) -> list[Assignment]:
 def offers_for(practitioner: Practitioner, now: datetime) -> list[Offer]:
     """Open proposals I can answer: naming one of my sessions, or any session of a month
     in which I hold one. Soonest first."""
-    mine = _my_upcoming(practitioner.id, now)
-    if not mine:
-        return []
     named_ids = sa.select(ExchangeCounterpart.proposal_id).where(
         ExchangeCounterpart.practitioner_id == practitioner.id
     )
@@ -97,7 +94,10 @@ def offers_for(practitioner: Practitioner, now: datetime) -> list[Offer]:
             )
             .order_by(Session.starts_at, ExchangeProposal.id)
         )
-    ).unique()
+    ).all()
+    if not proposals:
+        return []  # the common case: one statement for the nav badge
+    mine = _my_upcoming(practitioner.id, now)
     offers = []
     for proposal in proposals:
         if proposal.any_in_month:
