@@ -7,13 +7,15 @@ from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from app.extensions import db
 from app.models import Practitioner
 from app.outbox import OutboxMessage
 from app.validators import ValidationError
 from publishing.models import FeedTombstone
-from rota import exchanges, scenarios
+from rota import engine, exchanges, scenarios
 from rota import services as rota_services
 from rota.models import (
     Assignment,
@@ -511,3 +513,69 @@ def test_the_coordinator_approves_from_the_gaps_page(app, world, gp_users, make_
     )
     assert "Échange validé" in answer.get_data(as_text=True)
     assert (holder(mine), holder(theirs)) == (b.id, a.id)
+
+
+# --- property: an accepted exchange leaves both GPs within every hard rule -------------------
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_an_accepted_exchange_never_leaves_either_gp_in_breach(world, data):
+    """Random territory rules, absences and pairs of sessions, through the real service:
+    whatever is accepted leaves the whole rota of both GPs valid, and moves exactly the two
+    (session, GP) pairs; whatever is refused changes nothing."""
+    first, second = data.draw(st.permutations(world.gps))[:2]
+    mine = data.draw(st.sampled_from(world.sessions_of(first)))
+    theirs = data.draw(st.sampled_from(world.sessions_of(second)))
+    world.territory.min_rest_hours = data.draw(st.sampled_from([0, 10, 24, 48]))
+    world.territory.max_sessions_per_week = data.draw(st.sampled_from([None, 1, 2, 3]))
+    for gp in (first, second):
+        away = data.draw(st.none() | st.integers(0, 20))
+        if away is not None:
+            day = START + timedelta(days=away)
+            db.session.add(Unavailability(practitioner_id=gp.id, start_date=day, end_date=day))
+    db.session.flush()
+
+    def breaches_of_the_two() -> list:
+        problem = rota_services.build_problem(world.period)
+        held = db.session.execute(
+            sa.select(Assignment.session_id, Assignment.practitioner_id)
+            .join(Session, Session.id == Assignment.session_id)
+            .where(Session.period_id == world.period.id)
+        )
+        found = engine.violations(problem, [engine.Assignment(s, d, False) for s, d in held])
+        return [b for b in found if b.doctor_id in (first.id, second.id)]
+
+    try:
+        if breaches_of_the_two():
+            event("already in breach")
+            return  # the GPs already break a rule before any exchange: nothing to judge
+        before = world.pairs()
+        try:
+            proposal = exchanges.propose(
+                world.seat(mine),
+                counterparts=[world.seat(theirs)],
+                any_in_month=False,
+                message="",
+                by=None,
+            )
+            exchanges.accept(proposal, second, world.seat(theirs), by=None)
+        except ValidationError:
+            event("refused")
+            db.session.rollback()
+            assert world.pairs() == before
+            return
+        event("accepted")
+        assert breaches_of_the_two() == []
+        assert world.pairs() ^ before == {
+            (mine.id, first.id),
+            (mine.id, second.id),
+            (theirs.id, second.id),
+            (theirs.id, first.id),
+        }
+    finally:
+        db.session.rollback()

@@ -55,6 +55,22 @@ def test_gps_exchange_sessions_from_their_phones(
     assert status_at(events(journey, giver_feed), plan.giver_start) == "CONFIRMED"
     assert status_at(events(journey, taker_feed), plan.taker_start) == "CONFIRMED"
 
+    # Saving the reminder right after creating the address keeps the address on screen.
+    giver.get_by_label("Rappel avant chaque plage").select_option(label="1 h avant")
+    giver.get_by_role("button", name="Enregistrer le rappel").click()
+    expect(giver.get_by_role("status")).to_contain_text("Rappel enregistré")
+    address = giver.get_by_label("Adresse https:// (Google, Outlook, Thunderbird)")
+    expect(address).to_have_value(giver_feed)
+    no_horizontal_scroll(giver)
+    journey.step(giver, "rappel-adresse-toujours-affichee")
+    # A new address is a secondary, confirmed action.
+    giver.get_by_role("link", name="Générer une nouvelle adresse").click()
+    heading = giver.get_by_role("heading", name="Générer une nouvelle adresse d'agenda ?")
+    expect(heading).to_be_visible()
+    journey.step(giver, "confirmer-nouvelle-adresse")
+    giver.get_by_role("link", name="Non, garder mon adresse actuelle").click()
+    expect(giver.get_by_role("heading", name="Mes plages dans mon agenda")).to_be_visible()
+
     # The giver offers one of their evenings against the colleague's.
     giver.get_by_role("link", name="Mes plages", exact=True).click()
     giver.get_by_role("link", name=f"Échanger la plage du {plan.giver_label}").click()
@@ -69,6 +85,8 @@ def test_gps_exchange_sessions_from_their_phones(
     giver.get_by_label("Message (facultatif)").fill("Un mariage ce jour-là, merci !")
     giver.get_by_role("button", name="Envoyer la proposition").click()
     expect(giver.get_by_role("status")).to_contain_text("Proposition d'échange envoyée")
+    expect(giver.get_by_role("button", name=re.compile("^Retirer la proposition"))).to_be_visible()
+    no_horizontal_scroll(giver)
     journey.step(giver, "proposition-envoyee")
 
     # The colleague's phone: a badge on the nav, the proposal at the top of home.
