@@ -105,7 +105,7 @@ def propose(assignment_id: int):
     )
 
 
-@bp.post("/echanges/<int:proposal_id>/accepter")
+@bp.post("/echanges/propositions/<int:proposal_id>/accepter")
 @gp_only
 def accept(proposal_id: int):
     """Accept a proposal, giving one of my sessions in return."""
@@ -128,7 +128,7 @@ def accept(proposal_id: int):
     return redirect(url_for("exchanges.page"))
 
 
-@bp.post("/echanges/<int:proposal_id>/retirer")
+@bp.post("/echanges/propositions/<int:proposal_id>/retirer")
 @gp_only
 def withdraw(proposal_id: int):
     me = _me()

@@ -455,7 +455,7 @@ def test_the_colleague_sees_the_badge_and_the_proposal_first_on_home(app, world,
     assert content.index("Propositions pour vous") < content.index("Mes plages, mes")
     # Accepting from the home page's form.
     answer = client.post(
-        f"/echanges/{proposal.id}/accepter",
+        f"/echanges/propositions/{proposal.id}/accepter",
         data={f"offre-{proposal.id}-counterpart": str(world.seat(theirs).id)},
         follow_redirects=True,
     )
@@ -481,7 +481,7 @@ def test_a_colleague_who_is_not_named_cannot_accept(app, world, gp_users):
     db.session.commit()
     client = logged_in(app, gp_users[2].email)
     answer = client.post(
-        f"/echanges/{proposal.id}/accepter",
+        f"/echanges/propositions/{proposal.id}/accepter",
         data={f"offre-{proposal.id}-counterpart": str(world.seat(world.sessions_of(c)[0]).id)},
         follow_redirects=True,
     )
