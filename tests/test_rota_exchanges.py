@@ -579,3 +579,26 @@ def test_an_accepted_exchange_never_leaves_either_gp_in_breach(world, data):
         }
     finally:
         db.session.rollback()
+
+
+def test_no_two_routes_answer_the_same_url(app):
+    """Exchanges first shared ``/echanges/<id>/accepter`` with hand-overs: one of the two
+    endpoints was unreachable. Variables are compared by position, each choice of an
+    ``any(...)`` as the literal it matches."""
+    import itertools
+    import re
+    from collections import Counter
+
+    seen: Counter = Counter()
+    for rule in app.url_map.iter_rules():
+        shape = re.sub(r"<(?!any\()(?:[^:>]+:)?[^>]+>", "<var>", rule.rule)
+        parts = re.split(r"<any\(([^)]*)\):[^>]+>", shape)
+        literals, options = (
+            parts[0::2],
+            [[c.strip().strip("'\"") for c in group.split(",")] for group in parts[1::2]],
+        )
+        for chosen in itertools.product(*options):
+            url = "".join(a + b for a, b in itertools.zip_longest(literals, chosen, fillvalue=""))
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                seen[(url, method)] += 1
+    assert [key for key, n in seen.items() if n > 1] == []
