@@ -326,9 +326,8 @@ def gp_subscribe():
 def gp_renew():
     """Confirm before a new address kills the live one (a page, no JavaScript needed)."""
     feed = feeds.gp_feed(_me())
-    if feed is None or not feed.live:
-        return redirect(url_for("feeds.gp_subscribe"))
-    return render_template("feeds/gp_renew.html", feed=feed, form=FeedActionForm())
+    live = feed if feed is not None and feed.live else None
+    return render_template("feeds/gp_renew.html", feed=live, form=FeedActionForm())
 
 
 @bp.route("/coordination/agenda", methods=["GET", "POST"])

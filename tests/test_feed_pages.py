@@ -409,6 +409,8 @@ def test_a_stale_or_foreign_address_is_not_shown_back(gp_client, feed_rota):
 
 
 def test_a_new_address_over_a_live_one_needs_a_confirmation(gp_client, feed_rota):
+    nothing = gp_client.get("/mes-plages/agenda/nouvelle-adresse").get_data(as_text=True)
+    assert "rien à remplacer" in nothing
     first = TOKEN_PATH.search(
         gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
             as_text=True
