@@ -283,10 +283,34 @@ def _revoke(feed: CalendarFeed | None, endpoint: str, done: str) -> Response | s
     return redirect(url_for(endpoint))
 
 
+def _still_mine(me: Practitioner, token: str | None) -> dict[str, str] | None:
+    """The addresses of ``token`` if it is still my live feed's (the page that showed it
+    sends it back with the reminder form, so saving the reminder doesn't lose it)."""
+    feed = feeds.find_live_feed(token or "")
+    if feed is None or feed.practitioner_id != me.id:
+        return None
+    return _addresses("feeds.token_feed", token=token) | {"token": token or ""}
+
+
+def _save_alarm(me: Practitioner, form: FeedActionForm) -> dict[str, str] | None:
+    """Save the reminder; answers the fresh address to show again, if the form carried it."""
+    minutes = form.alarm_minutes
+    ok, _ = attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
+    if ok:
+        flash(
+            "Rappel enregistré : il apparaîtra à la prochaine mise à jour de votre agenda."
+            if minutes is not None
+            else "Rappel supprimé.",
+            "success",
+        )
+    return _still_mine(me, form.address.data)
+
+
 @bp.route("/mes-plages/agenda", methods=["GET", "POST"])
 @gp_only
 def gp_subscribe():
-    """Subscribe my calendar to my sessions; a new address is shown once, right after."""
+    """Subscribe my calendar to my sessions; a new address is shown right after, and again
+    after saving the reminder from that page (never from a log: only its hash is stored)."""
     me = _me()
     feed = feeds.gp_feed(me)
     current = feed.alarm_minutes if feed is not None else None
@@ -295,10 +319,12 @@ def gp_subscribe():
     if form.is_submitted():
         if not form.validate():
             flash("Action inconnue : rien n'a été modifié.", "error")
+        elif form.action.data == ISSUE and feed is not None and feed.live and not form.confirmed:
+            return redirect(url_for("feeds.gp_renew"))  # killing a live address: confirm first
         elif form.action.data == ISSUE:
             ok, token = attempt(lambda: feeds.issue_gp_token(me, by=current_user))
             if ok and token:
-                fresh = _addresses("feeds.token_feed", token=token)
+                fresh = _addresses("feeds.token_feed", token=token) | {"token": token}
         elif form.action.data == REVOKE:
             return _revoke(
                 feed,
@@ -306,16 +332,9 @@ def gp_subscribe():
                 "Adresse révoquée : votre agenda ne recevra plus vos plages.",
             )
         elif form.action.data == ALARM:
-            minutes = form.alarm_minutes
-            ok, _ = attempt(lambda: feeds.set_alarm(me, minutes, by=current_user))
-            if ok:
-                flash(
-                    "Rappel enregistré : il apparaîtra à la prochaine mise à jour de votre agenda."
-                    if minutes is not None
-                    else "Rappel supprimé.",
-                    "success",
-                )
-            return redirect(url_for("feeds.gp_subscribe"))
+            fresh = _save_alarm(me, form)
+            if fresh is None:
+                return redirect(url_for("feeds.gp_subscribe"))
         feed = feeds.gp_feed(me)
     return render_template(
         "feeds/gp.html",
@@ -325,6 +344,15 @@ def gp_subscribe():
         qr=_qr_svg(fresh["webcal"]) if fresh else None,
         alarm_label=alarm_label,
     )
+
+
+@bp.get("/mes-plages/agenda/nouvelle-adresse")
+@gp_only
+def gp_renew():
+    """Confirm before a new address kills the live one (a page, no JavaScript needed)."""
+    feed = feeds.gp_feed(_me())
+    live = feed if feed is not None and feed.live else None
+    return render_template("feeds/gp_renew.html", feed=live, form=FeedActionForm())
 
 
 @bp.route("/coordination/agenda", methods=["GET", "POST"])

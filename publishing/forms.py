@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import HiddenField, SelectField
-from wtforms.validators import AnyOf
+from wtforms.validators import AnyOf, Length
 
 from app.forms import AppForm, select_choices
 from publishing.feeds import ALARM_CHOICES
@@ -34,6 +34,15 @@ class FeedActionForm(AppForm):
         ),
         default=NO_ALARM,
     )
+
+    # "oui" from the confirmation page: a new address may replace the live one.
+    confirm = HiddenField()
+    # The fresh address the page shows, sent back with the reminder so that it stays shown.
+    address = HiddenField(validators=[Length(max=128)])
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirm.data == "oui"
 
     @property
     def alarm_minutes(self) -> int | None:

@@ -18,11 +18,13 @@ def init_app(app: Flask) -> None:
     from rota import todo
     from rota.cli import rota_cli
     from rota.declaration_views import bp as declarations_bp
+    from rota.exchange_views import bp as exchanges_bp
     from rota.fairness_views import bp as fairness_bp
     from rota.views import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(fairness_bp)
     app.register_blueprint(declarations_bp)
+    app.register_blueprint(exchanges_bp)
     app.cli.add_command(rota_cli)
     todo.connect()

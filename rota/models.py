@@ -410,3 +410,100 @@ class SwapRequest(db.Model):
 
     def __repr__(self) -> str:
         return f"<SwapRequest {self.id} session={self.session_id} {self.status.value}>"
+
+
+class ExchangeProposal(db.Model):
+    """A GP offers one of their sessions in exchange for a colleague's (a two-way swap).
+
+    The counterparts are either named sessions of colleagues (``ExchangeCounterpart`` rows)
+    or, with ``any_in_month``, any session of any colleague in the month of the offered one.
+    The colleague who accepts picks exactly one counterpart (``counterpart_*`` then set).
+    """
+
+    __tablename__ = "exchange_proposal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    assignment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="SET NULL")
+    )
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("snp_session.id", ondelete="CASCADE"))
+    from_practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+    any_in_month: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[SwapStatus] = mapped_column(enum_column(SwapStatus, "exchange_status"))
+    taken_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="SET NULL")
+    )
+    counterpart_assignment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assignment.id", ondelete="SET NULL")
+    )
+    counterpart_session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("snp_session.id", ondelete="SET NULL")
+    )
+    message: Mapped[str] = mapped_column(sa.String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    session: Mapped[Session] = relationship(foreign_keys=[session_id], viewonly=True)
+    counterpart_session: Mapped[Session | None] = relationship(
+        foreign_keys=[counterpart_session_id], viewonly=True
+    )
+    from_practitioner: Mapped[Practitioner] = relationship(
+        foreign_keys=[from_practitioner_id], viewonly=True
+    )
+    taken_by: Mapped[Practitioner | None] = relationship(foreign_keys=[taken_by_id], viewonly=True)
+    counterparts: Mapped[list[ExchangeCounterpart]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ExchangeCounterpart.id"
+    )
+
+    __table_args__ = (
+        # At most one live exchange (open, or accepted and awaiting approval) per assignment.
+        sa.Index(
+            "uq_exchange_proposal_live_assignment",
+            "assignment_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('open', 'pending')"),
+            postgresql_where=sa.text("status IN ('open', 'pending')"),
+        ),
+        sa.CheckConstraint(
+            "status NOT IN ('pending', 'accepted') OR taken_by_id IS NOT NULL",
+            name="taken_when_chosen",
+        ),
+        sa.CheckConstraint(
+            "taken_by_id IS NULL OR taken_by_id <> from_practitioner_id",
+            name="not_with_self",
+        ),
+        sa.CheckConstraint(
+            "counterpart_session_id IS NULL OR counterpart_session_id <> session_id",
+            name="two_sessions",
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<ExchangeProposal {self.id} session={self.session_id} {self.status.value}>"
+
+
+class ExchangeCounterpart(db.Model):
+    """One colleague's session offered against the proposal's (the colleague may accept it)."""
+
+    __tablename__ = "exchange_counterpart"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("exchange_proposal.id", ondelete="CASCADE"), index=True
+    )
+    assignment_id: Mapped[int] = mapped_column(sa.ForeignKey("assignment.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("snp_session.id", ondelete="CASCADE"))
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+
+    proposal: Mapped[ExchangeProposal] = relationship(back_populates="counterparts")
+    session: Mapped[Session] = relationship(viewonly=True)
+    practitioner: Mapped[Practitioner] = relationship(viewonly=True)
+
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "assignment_id"),)

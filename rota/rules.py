@@ -1,10 +1,11 @@
 """The rota's hard rules, once: who may hold which session (pure).
 
 The engine checks its rota with ``breaches()``; manual edits, hand-overs and the bourse check
-one addition with ``addition_breaches()``. Both return ``Breach`` values (a code and the facts,
-no text): the services turn them into French messages, so the rules can't drift between the
-generated rota and a coordinator's edit. The data types the rules speak about (``Session``,
-``Doctor``, ``Unavailability``) live here too; ``rota.engine`` re-exports them.
+one addition with ``addition_breaches()``, and an exchange with ``exchange_breaches()``. They
+return ``Breach`` values (a code and the facts, no text): the services turn them into French
+messages, so the rules can't drift between the generated rota and a coordinator's edit. The
+data types the rules speak about (``Session``, ``Doctor``, ``Unavailability``) live here too;
+``rota.engine`` re-exports them.
 
 Imports neither Flask nor SQLAlchemy, nor the engine (import-linter holds it).
 """
@@ -175,6 +176,38 @@ def addition_breaches(
             )
     found.extend(_count_breaches(doctor, session, others, period_count))
     return found
+
+
+def exchange_breaches(
+    doctor: Doctor,
+    gives: Session,
+    takes: Session,
+    *,
+    held: Sequence[Session],
+    holders: Iterable[int] = (),
+    period_count: int | None = None,
+    min_rest: timedelta,
+    active: bool = True,
+) -> list[Breach]:
+    """Why ``doctor`` may not give ``gives`` up and take ``takes`` in one move (a swap).
+
+    The same rules as ``addition_breaches``, judged on the GP's rota *after* the swap: the
+    session given up no longer counts against rest, daily, weekly or period limits.
+    ``holders`` are the GPs who will still hold ``takes`` (its leaving holder excluded);
+    ``period_count`` the GP's sessions in ``takes``'s period, ``gives`` already left out.
+    The seat is the leaving holder's, so staffing is unchanged and not checked.
+    """
+    if gives.id == takes.id:
+        return [Breach(ALREADY_HOLDING, doctor.id, takes.id)]
+    return addition_breaches(
+        doctor,
+        takes,
+        held=[x for x in held if x.id != gives.id],
+        holders=holders,
+        period_count=period_count,
+        min_rest=min_rest,
+        active=active,
+    )
 
 
 def _count_breaches(

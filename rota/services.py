@@ -28,6 +28,7 @@ from rota.models import (
     Assignment,
     AssignmentSource,
     ConsultationMode,
+    ExchangeProposal,
     FairnessLedger,
     HolidayRule,
     PeriodStatus,
@@ -736,11 +737,19 @@ def publish_rota(period: RotaPeriod, *, by: User | None) -> int:
 # --- manual edits ------------------------------------------------------------------------------
 
 
-def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str]:
+def hard_rule_breaches(
+    session: Session,
+    practitioner: Practitioner,
+    *,
+    giving_up: Session | None = None,
+    replacing: int | None = None,
+) -> list[str]:
     """Why ``practitioner`` may not hold ``session`` (French; empty when they may).
 
     Loads what the rules need (the GP's declarations, their sessions around this one, their
-    count in the period) and lets ``rota.rules`` judge, as the engine does.
+    count in the period) and lets ``rota.rules`` judge, as the engine does. For an exchange
+    (``rota.exchanges``), ``giving_up`` is the session the GP hands over in the same move
+    and ``replacing`` the GP who leaves ``session``: the rules judge the rota after the swap.
     """
     zone = _zone(session.territory_id)
     territory = _territory_of(session.territory_id)
@@ -778,19 +787,23 @@ def hard_rule_breaches(session: Session, practitioner: Practitioner) -> list[str
             .where(
                 Assignment.practitioner_id == practitioner.id,
                 Session.period_id == session.period_id,
-                Session.id != session.id,
+                Session.id.not_in([session.id, giving_up.id if giving_up else session.id]),
                 ~Session.cancelled,
             )
         )
-    found = rules.addition_breaches(
-        doctor,
-        _engine_session(session),
+    checks = dict(
         held=[_engine_session(s) for s in nearby],
-        holders=[a.practitioner_id for a in session.assignments],
+        holders=[a.practitioner_id for a in session.assignments if a.practitioner_id != replacing],
         period_count=period_count,
         min_rest=timedelta(hours=territory.min_rest_hours),
         active=practitioner.active and practitioner.profession == Profession.GP,
     )
+    if giving_up is None:
+        found = rules.addition_breaches(doctor, _engine_session(session), **checks)
+    else:
+        found = rules.exchange_breaches(
+            doctor, _engine_session(giving_up), _engine_session(session), **checks
+        )
     by_id = {s.id: s for s in nearby}
     return [breach_message(b, practitioner, session, by_id) for b in found]
 
@@ -1348,13 +1361,17 @@ def offer_swap(
         to.territory_id != session.territory_id or to.id == assignment.practitioner_id
     ):
         raise ValidationError("Choisissez un confrère ou une consœur du territoire.")
+    live = [SwapStatus.OPEN, SwapStatus.PENDING]
     if db.session.scalar(
         sa.select(SwapRequest.id).where(
-            SwapRequest.assignment_id == assignment.id,
-            SwapRequest.status.in_([SwapStatus.OPEN, SwapStatus.PENDING]),
+            SwapRequest.assignment_id == assignment.id, SwapRequest.status.in_(live)
+        )
+    ) or db.session.scalar(
+        sa.select(ExchangeProposal.id).where(
+            ExchangeProposal.assignment_id == assignment.id, ExchangeProposal.status.in_(live)
         )
     ):
-        raise ValidationError("Cette plage est déjà proposée.")
+        raise ValidationError("Cette plage est déjà proposée (cession ou échange en cours).")
     request = SwapRequest(
         territory_id=session.territory_id,
         assignment_id=assignment.id,
@@ -1384,7 +1401,8 @@ def offer_swap(
     return request
 
 
-def _coordinator_emails(territory_id: int) -> list[str]:
+def coordinator_emails(territory_id: int) -> list[str]:
+    """Who hears of what needs the coordination's decision (swaps, exchanges, the bourse)."""
     return list(
         db.session.scalars(
             sa.select(User.email)
@@ -1430,7 +1448,7 @@ def accept_swap(request: SwapRequest, taker: Practitioner, *, by: User | None) -
         request.taken_by_id = taker.id
         db.session.flush()
         session = assignment.session
-        for email in _coordinator_emails(request.territory_id):
+        for email in coordinator_emails(request.territory_id):
             notify(
                 request.territory_id,
                 email,
@@ -1534,7 +1552,7 @@ def take_open_place(session: Session, practitioner: Practitioner, *, by: User | 
     if session.starts_at <= now_utc():
         raise ValidationError("Cette plage a déjà commencé.")
     assignment = assign(session, practitioner, source=AssignmentSource.BOURSE, locked=True, by=by)
-    for email in _coordinator_emails(session.territory_id):
+    for email in coordinator_emails(session.territory_id):
         notify(
             session.territory_id,
             email,

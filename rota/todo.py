@@ -14,6 +14,7 @@ from app.models import Practitioner, Territory
 from app.todo import TodoItem
 from rota.models import (
     Assignment,
+    ExchangeProposal,
     PeriodStatus,
     RotaPeriod,
     Session,
@@ -67,19 +68,22 @@ def sessions_without_gp_soon(territory_id: int, now: datetime) -> int:
 
 
 def pending_swaps(territory_id: int, now: datetime) -> int:
-    """Hand-overs accepted by a colleague and waiting for the coordinator's approval."""
-    return int(
-        db.session.scalar(
-            sa.select(sa.func.count(SwapRequest.id))
-            .join(Session, Session.id == SwapRequest.session_id)
-            .where(
-                SwapRequest.territory_id == territory_id,
-                SwapRequest.status == SwapStatus.PENDING,
-                Session.starts_at >= now,
+    """Hand-overs and exchanges accepted by a colleague, waiting for the coordinator."""
+    total = 0
+    for model in (SwapRequest, ExchangeProposal):
+        total += int(
+            db.session.scalar(
+                sa.select(sa.func.count(model.id))
+                .join(Session, Session.id == model.session_id)
+                .where(
+                    model.territory_id == territory_id,
+                    model.status == SwapStatus.PENDING,
+                    Session.starts_at >= now,
+                )
             )
+            or 0
         )
-        or 0
-    )
+    return total
 
 
 def unanswered_wishes(territory_id: int) -> list[tuple[int, str, int]]:

@@ -17,7 +17,7 @@ from app.security import get_in_territory_or_404, roles_required
 from app.timeutil import local, now_utc
 from app.validators import parse_french_dates, parse_year_month
 from app.web import attempt, current_territory
-from rota import assign_choices, declarations, forms, reads, services
+from rota import assign_choices, declarations, exchange_reads, forms, reads, services
 from rota.models import (
     Assignment,
     AssignmentSource,
@@ -605,6 +605,7 @@ def gaps():
         places=reads.open_places(territory.id),
         to_replace=declarations.to_replace(territory.id, now_utc()),
         pending=[w for w in swaps if w.status == SwapStatus.PENDING],
+        exchanges_pending=exchange_reads.awaiting_approval(territory.id, now_utc()),
         offered=[w for w in swaps if w.status == SwapStatus.OPEN],
         practitioners={p.id: p for p in services.active_gps(territory.id)},
     )

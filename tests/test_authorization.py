@@ -19,7 +19,7 @@ from app.timeutil import now_utc
 from booking import tokens
 from rota import scenarios
 from rota import services as rota_services
-from rota.models import SwapRequest, SwapStatus
+from rota.models import ExchangeProposal, SwapRequest, SwapStatus
 from tests.helpers import PASSWORD
 
 ANON = "anonymous"
@@ -118,6 +118,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("rota.take_place", "POST"): GP,
     ("rota.gaps", "GET"): COORD,
     ("rota.approve_swap", "POST"): COORD,
+    ("exchanges.page", "GET"): GP,
+    ("exchanges.propose", "GET"): GP,
+    ("exchanges.propose", "POST"): GP,
+    ("exchanges.accept", "POST"): GP,
+    ("exchanges.withdraw", "POST"): GP,
+    ("exchanges.decide", "POST"): COORD,
     ("rota.rota_list", "GET"): ROTA_READERS,
     ("rota.print_rota", "GET"): ROTA_READERS,
     ("fairness.absences", "GET"): COORD,
@@ -173,6 +179,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("feeds.site_feed", "GET"): ANYONE,
     ("feeds.gp_subscribe", "GET"): GP,
     ("feeds.gp_subscribe", "POST"): GP,
+    ("feeds.gp_renew", "GET"): GP,
     ("feeds.territory_subscribe", "GET"): COORD,
     ("feeds.territory_subscribe", "POST"): COORD,
     # Indicators, contract targets and exports (publishing/indicator_views.py)
@@ -264,6 +271,15 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         status=SwapStatus.OPEN,
     )
     db.session.add(swap)
+    exchange = ExchangeProposal(
+        territory_id=territory.id,
+        assignment_id=volunteered.id,
+        session_id=volunteered.session_id,
+        from_practitioner_id=gp.id,
+        any_in_month=True,
+        status=SwapStatus.OPEN,
+    )
+    db.session.add(exchange)
     db.session.flush()
     target_user = make_user(Role.GP, territory, email=f"{email_prefix}-target@example.org")
     target_user.password_hash = None  # an invitation still pending, so reinvite applies
@@ -286,6 +302,7 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
         "session_id": period.sessions[0].id,
         "assignment_id": volunteered.id,
         "swap_id": swap.id,
+        "proposal_id": exchange.id,
         "template_id": period.sessions[0].template_id,
         "token_id": api_token.id,
         "slot_id": f"{period.sessions[0].id}-1-0",
@@ -313,6 +330,7 @@ ACTION_FOR = {
     "rota.edit_assignment": "verrouiller",
     "rota.decide_swap": "accepter",
     "rota.approve_swap": "refuser",
+    "exchanges.decide": "refuser",
 }
 
 
@@ -390,6 +408,7 @@ ID_ROUTES = sorted(
         "rota.edit_assignment",
         "rota.edit_template",
         "rota.approve_swap",
+        "exchanges.decide",
         "rota.replace_gp",
         "rota.cancel_session",
         "fairness.absence_exemption",
@@ -423,6 +442,9 @@ def test_other_territory_ids_are_not_found(app, client, two_territories, endpoin
         "rota.save_wish",
         "rota.take_place",
         "declarations.delete",
+        "exchanges.propose",
+        "exchanges.accept",
+        "exchanges.withdraw",
     ],
 )
 def test_gp_cannot_touch_another_territory_session(app, client, two_territories, endpoint):
@@ -454,6 +476,7 @@ def _snapshot():
             sa.text("SELECT id, cancelled, version FROM snp_session ORDER BY id")
         ).all(),
         db.session.execute(sa.text("SELECT id, status FROM swap_request ORDER BY id")).all(),
+        db.session.execute(sa.text("SELECT id, status FROM exchange_proposal ORDER BY id")).all(),
         db.session.execute(sa.text("SELECT id, weight FROM wish ORDER BY id")).all(),
         db.session.execute(
             sa.text("SELECT id, active, start_time FROM session_template ORDER BY id")

@@ -352,9 +352,9 @@ def test_gp_regenerates_then_revokes_the_address(gp_client, feed_rota):
         )
     )[1]
     second = TOKEN_PATH.search(
-        gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
-            as_text=True
-        )
+        gp_client.post(
+            "/mes-plages/agenda", data={"action": "nouvelle-adresse", "confirm": "oui"}
+        ).get_data(as_text=True)
     )[1]
 
     assert first != second
@@ -380,6 +380,63 @@ def test_gp_reminder_puts_an_alarm_in_the_feed(app, gp_client, feed_rota):
     assert text.count("BEGIN:VALARM") == 2  # the two sessions Claire still holds
     assert "TRIGGER:-PT1H" in text
     assert "1 h avant" in gp_client.get("/mes-plages/agenda").get_data(as_text=True)
+
+
+def test_saving_the_reminder_right_after_creating_the_address_keeps_it_shown(gp_client, feed_rota):
+    page = gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
+        as_text=True
+    )
+    (token,) = set(TOKEN_PATH.findall(page))
+    # The reminder form of that page carries the address back (a POST body, never a URL).
+    assert f'name="address" value="{token}"' in page
+    answer = gp_client.post(
+        "/mes-plages/agenda", data={"action": "rappel", "alarm": "60", "address": token}
+    )
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert f"webcal://tdr.test/ical/{token}.ics" in page
+    assert "Rappel enregistré" in page
+    assert feeds.gp_feed(feed_rota.claire).alarm_minutes == 60
+    assert feeds.find_live_feed(token) is not None
+
+
+def test_a_stale_or_foreign_address_is_not_shown_back(gp_client, feed_rota):
+    other = feeds.issue_gp_token(feed_rota.paul, by=None)
+    db.session.commit()
+    for sent in (other, "made-up-token"):
+        answer = gp_client.post(
+            "/mes-plages/agenda", data={"action": "rappel", "alarm": "60", "address": sent}
+        )
+        assert answer.status_code == 302
+        assert other not in gp_client.get("/mes-plages/agenda").get_data(as_text=True)
+
+
+def test_a_new_address_over_a_live_one_needs_a_confirmation(gp_client, feed_rota):
+    nothing = gp_client.get("/mes-plages/agenda/nouvelle-adresse").get_data(as_text=True)
+    assert "rien à remplacer" in nothing
+    first = TOKEN_PATH.search(
+        gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"}).get_data(
+            as_text=True
+        )
+    )[1]
+    page = gp_client.get("/mes-plages/agenda").get_data(as_text=True)
+    # A secondary link to a confirmation page, not a primary button that kills the address.
+    assert re.search(r'<a class="button" href="/mes-plages/agenda/nouvelle-adresse">', page)
+    assert 'class="primary">Générer une nouvelle adresse' not in page
+    unconfirmed = gp_client.post("/mes-plages/agenda", data={"action": "nouvelle-adresse"})
+    assert unconfirmed.status_code == 302
+    assert unconfirmed.headers["Location"].endswith("/mes-plages/agenda/nouvelle-adresse")
+    assert feeds.find_live_feed(first) is not None
+    confirm = gp_client.get("/mes-plages/agenda/nouvelle-adresse").get_data(as_text=True)
+    assert "cessera aussitôt de fonctionner" in confirm
+    assert 'name="confirm" value="oui"' in confirm
+    second = TOKEN_PATH.search(
+        gp_client.post(
+            "/mes-plages/agenda", data={"action": "nouvelle-adresse", "confirm": "oui"}
+        ).get_data(as_text=True)
+    )[1]
+    assert feeds.find_live_feed(first) is None
+    assert feeds.find_live_feed(second) is not None
 
 
 @pytest.mark.parametrize("data", [{}, {"action": "pirater"}, {"action": "rappel", "alarm": "7"}])

@@ -816,3 +816,31 @@ def test_hostile_names_travel_intact_as_json_never_as_markup(api, booking_world)
     assert names == {hostile}
     families = {p["name"][0]["family"] for p in included(bundle, "Practitioner")}
     assert families == {"O'Hara</title><img src=x onerror=alert(1)>"}
+
+
+def test_slots_follow_an_exchange_to_the_new_gp(api, booking_world):
+    """Only the day's slots are released at the world's now: the first day moves to the taker."""
+    from rota import exchanges
+
+    world = booking_world
+    first = world.session_on(world.period.start_date)
+    second = world.session_on(world.period.start_date + timedelta(days=1))
+    on_second = {b.practitioner_id for b in second.assignments}
+    mine = next(a for a in first.assignments if a.practitioner_id not in on_second)
+    on_first = {a.practitioner_id for a in first.assignments}
+    theirs = next(a for a in second.assignments if a.practitioner_id not in on_first)
+    giver, taker = mine.practitioner, theirs.practitioner
+
+    def days(gp) -> set[tuple[str, str]]:
+        found = matches(bundle_of(api.search(gps=[gp])))
+        return {(s["schedule"]["reference"].split("-")[0], s["start"][:10]) for s in found}
+
+    assert days(giver) == {(f"Schedule/{giver.id}", "2027-03-01")}
+    assert days(taker) == set()
+    proposal = exchanges.propose(
+        mine, counterparts=[theirs], any_in_month=False, message="", by=None
+    )
+    exchanges.accept(proposal, taker, theirs, by=None)
+    db.session.commit()
+    assert days(taker) == {(f"Schedule/{taker.id}", "2027-03-01")}
+    assert days(giver) == set()

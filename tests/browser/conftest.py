@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.databases import DemoDatabases
-from tests.browser.facts import SwapPlan, swap_plan
+from tests.browser.facts import ExchangePlan, SwapPlan, exchange_plan, swap_plan
 from tests.browser.journey import Journey
 from tests.browser.server import NOW, LiveServer
 
@@ -109,6 +109,12 @@ def live_server(
 def swap_plan_of_demo(live_server: LiveServer) -> SwapPlan:
     """Which demo GP hands which session to which colleague (see tests/browser/facts.py)."""
     return swap_plan(live_server.database_url, NOW)
+
+
+@pytest.fixture
+def exchange_plan_of_demo(live_server: LiveServer) -> ExchangePlan:
+    """Which two demo GPs exchange which sessions (see tests/browser/facts.py)."""
+    return exchange_plan(live_server.database_url, NOW)
 
 
 @pytest.fixture

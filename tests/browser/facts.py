@@ -75,3 +75,97 @@ def swap_plan(database_url: str, now: datetime) -> SwapPlan:
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+@dataclass(frozen=True)
+class ExchangePlan:
+    """Two demo GP accounts whose sessions of one month may be exchanged, both ways."""
+
+    giver: str
+    taker: str
+    taker_name: str  # display name, as the proposal page groups the colleague's sessions
+    giver_label: str  # "mardi 09/03/2027 à 17:00, MSP des Marais" (my session, "Échanger …")
+    taker_day: str  # "jeudi 11/03/2027" (the colleague's session, as its checkbox reads)
+    giver_start: datetime  # UTC
+    taker_start: datetime  # UTC
+
+
+def exchange_plan(database_url: str, now: datetime) -> ExchangePlan:
+    """The first pair of published sessions of two demo GP accounts, in one month, that the
+    rules let them swap (see ``rota.exchanges``)."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import User
+    from app.templating import FRENCH_WEEKDAYS
+    from app.timeutil import local
+    from rota.models import Assignment, PeriodStatus, RotaPeriod, Session
+    from rota.services import hard_rule_breaches
+
+    def day_of(session: Session, zone: str) -> tuple[str, datetime]:
+        start = local(session.starts_at, zone)
+        return f"{FRENCH_WEEKDAYS[start.weekday()]} {start:%d/%m/%Y}", start
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    with app.app_context():
+        try:
+            users = {
+                u.email: u
+                for u in db.session.scalars(sa.select(User).where(User.email.in_(GP_ACCOUNTS)))
+            }
+            accounts = [users[email] for email in GP_ACCOUNTS]
+
+            def held(user: User) -> list[Session]:
+                return list(
+                    db.session.scalars(
+                        sa.select(Session)
+                        .join(Assignment, Assignment.session_id == Session.id)
+                        .join(RotaPeriod, RotaPeriod.id == Session.period_id)
+                        .where(
+                            Assignment.practitioner_id == user.practitioner_id,
+                            RotaPeriod.status == PeriodStatus.PUBLISHED,
+                            Session.starts_at > now + timedelta(days=1),
+                            ~Session.cancelled,
+                        )
+                        .order_by(Session.starts_at)
+                    )
+                )
+
+            for giver in accounts:
+                for mine in held(giver):
+                    for taker in accounts:
+                        if taker is giver:
+                            continue
+                        for theirs in held(taker):
+                            if (theirs.local_date.year, theirs.local_date.month) != (
+                                mine.local_date.year,
+                                mine.local_date.month,
+                            ) or hard_rule_breaches(
+                                theirs,
+                                giver.practitioner,
+                                giving_up=mine,
+                                replacing=taker.practitioner_id,
+                            ):
+                                continue
+                            if hard_rule_breaches(
+                                mine,
+                                taker.practitioner,
+                                giving_up=theirs,
+                                replacing=giver.practitioner_id,
+                            ):
+                                continue
+                            zone = giver.territory.timezone
+                            my_day, my_start = day_of(mine, zone)
+                            their_day, _ = day_of(theirs, zone)
+                            return ExchangePlan(
+                                giver=giver.email,
+                                taker=taker.email,
+                                taker_name=taker.practitioner.display_name,
+                                giver_label=f"{my_day} à {my_start:%H:%M}, {mine.site.name}",
+                                taker_day=their_day,
+                                giver_start=mine.starts_at,
+                                taker_start=theirs.starts_at,
+                            )
+            raise LookupError("no two demo GP accounts can exchange sessions")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
