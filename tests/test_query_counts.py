@@ -247,7 +247,8 @@ PAGES = {
     "ma journée": ("gp", lambda w: f"/ma-journee?date={DAY.isoformat()}", 14, True),
     "period page": ("coordinator", lambda w: f"/coordination/periodes/{w.period.id}", 32, True),
     "print page": ("coordinator", lambda w: f"/tableaux/{w.period.id}/impression", 10, True),
-    "gaps page": ("coordinator", lambda w: "/coordination/a-pourvoir", 10, True),
+    # One more for absences "à remplacer", one more for exchanges awaiting approval.
+    "gaps page": ("coordinator", lambda w: "/coordination/a-pourvoir", 11, True),
     # Two of them say when the next slot beyond the horizon opens (sessions, taken slots).
     "regulator search": ("regulator", lambda w: "/creneaux", 12, False),
     "booking list": ("regulator", lambda w: "/rendez-vous", 14, True),
