@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Practitioner, Site, Territory
+from app.models import Practitioner, Site, Territory, User
 from app.security import MAX_ID
 from app.timeutil import now_utc
 from booking import services
@@ -29,6 +29,16 @@ def row_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+def desk_territories(user: User) -> list[Territory]:
+    """The territories a token answers for: its regulation service's (every territory
+    the administrator attached), else its account's own; by id, the first one's clock
+    reading the dates sent without an offset."""
+    ids = services.booker_territory_ids(user)
+    return list(
+        db.session.scalars(sa.select(Territory).where(Territory.id.in_(ids)).order_by(Territory.id))
+    )
 
 
 def cpts_of(territory: Territory) -> fhir.Cpts:
