@@ -36,7 +36,9 @@ def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 def _visible(user: User) -> sa.Select:
     """The user's visible bookings, each with its session and site loaded."""
     return services.visible_bookings(user).options(
-        joinedload(Booking.session).joinedload(Session.site)
+        joinedload(Booking.session).joinedload(Session.site),
+        # The operator's regulation service is named beside each booking it made.
+        joinedload(Booking.booked_by).joinedload(User.regulation_service),
     )
 
 

@@ -826,8 +826,16 @@ def visible_bookings(user: User) -> sa.Select:
     query = sa.select(Booking).where(Booking.territory_id == user.territory_id)
     if user.role == Role.COORDINATOR:
         return query
-    if user.role == Role.REGULATOR:
-        return query.where(Booking.booked_by_role == Role.REGULATOR.value)
+    if user.role == Role.REGULATOR:  # a regulator of no service: their territory's desk
+        return query.where(
+            Booking.booked_by_role == Role.REGULATOR.value,
+            sa.or_(
+                Booking.booked_by_id.is_(None),
+                Booking.booked_by_id.not_in(
+                    sa.select(User.id).where(User.regulation_service_id.is_not(None))
+                ),
+            ),
+        )
     if user.role == Role.PHARMACIST:
         return query.where(Booking.booked_by_id == user.id)
     if user.role == Role.GP and user.practitioner_id is not None:

@@ -44,7 +44,8 @@ def create_token(user: User, label: str, *, by: User | None) -> tuple[str, ApiTo
     ``by`` is the coordinator (who may only equip their own territory) or ``None`` for
     the command line.
     """
-    if user.role not in TOKEN_ROLES or user.territory_id is None:
+    service_regulator = user.role == Role.REGULATOR and user.regulation_service_id is not None
+    if user.role not in TOKEN_ROLES or (user.territory_id is None and not service_regulator):
         raise ValidationError(
             "Seuls les comptes de régulation, de pharmacie et de coordination reçoivent un jeton d'API."
         )
