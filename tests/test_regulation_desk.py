@@ -352,3 +352,13 @@ def test_fhir_slot_search_and_appointment_across_the_services_territories(app, d
     assert made.status_code == 201, made.get_data(as_text=True)
     booking = db.session.scalar(sa.select(Booking).where(Booking.external_id == "sas-desk-1"))
     assert booking.territory_id == desk.world.other_territory.id
+
+
+def test_the_coordinator_is_warned_of_sites_without_coordinates(app, desk):
+    page = logged_in(app, "coord@example.org").get("/coordination/lieux").get_data(as_text=True)
+    assert "sans coordonnées" not in page  # the Marais site has its position
+    desk.world.site.latitude = desk.world.site.longitude = None
+    db.session.commit()
+    page = logged_in(app, "coord@example.org").get("/coordination/lieux").get_data(as_text=True)
+    assert "1 lieu sans coordonnées" in page
+    assert "MSP des Marais" in page
