@@ -1,11 +1,21 @@
-"""Region-size data set on PostgreSQL, and today's per-territory search as a baseline.
+"""Region-size bench on PostgreSQL: one instance serving 20 CPTS and 3 regulation services.
 
 Why: issue 13 asks one PostgreSQL instance to serve a region: 20 CPTS, 2,000 GPs, 3
-regulation services of 6–8 CPTS each, with a published month. This skeleton builds that
-world quickly and prints, in the same run, ``/healthz`` and the *current* search (a
-regulator of one territory, ``GET /api/v1/slots?commune=``) p50/p99, the baseline for the
-service-wide search, the FHIR search, booking at half saturation and the 50-booker race
-that the next step adds.
+regulation services of 6–8 CPTS each, with a published month. This builds that world and
+prints, in the same run and side by side with ``/healthz``:
+
+- the service-wide regulator search by commune (``GET /api/v1/slots?commune=&limit=50``
+  with a service regulator's token: 6–7 CPTS ranked by time and distance), p50/p99,
+  target ≤ 50/150 ms;
+- the SAS platform's FHIR Slot search for 50 RPPS over 48 h with the guide's includes
+  (two searches of 25, the guide's maximum per request, timed together), p50/p99, target
+  ≤ 50/150 ms;
+- booking (``POST /api/v1/bookings``) p99 at half the saturation measured just before
+  (``SATURATION_THREADS`` clients booking as fast as they can; then an open loop at half
+  that rate), target ≤ 150 ms;
+- the 50-booker race: 50 threads of one service book the same 20 slots, each in its own
+  order; the database is then asked how many live bookings each slot has (target: no slot
+  booked twice).
 
 The world (throw-away database ``tdr_region_<pid>`` next to ``--postgres-url``, dropped
 at the end; ``flask db upgrade`` first):
@@ -19,8 +29,10 @@ at the end; ``flask db upgrade`` first):
 - 3 regulation services (7, 7 and 6 territories), one regulator per territory, attached
   to their service, each with an API token.
 
-Requests go through the Flask test client in-process (no sockets): the figures are the
-application's own cost. Usage: ``python bench/region_bench.py [--requests 200]``.
+Requests go through the Flask test client in-process (no sockets; threads for the
+saturation and the race, each with its own database connection): the figures are the
+application's own cost. Slots must be bookable now: run it before 19:00 Paris time on a
+weekday (the evening sessions). Usage: ``python bench/region_bench.py [--requests 200]``.
 """
 
 from __future__ import annotations

@@ -207,12 +207,20 @@ class FreeSlot:
 
 def published_sessions(territory_id: int, start: datetime, end: datetime) -> list[Session]:
     """Live sessions of published rotas overlapping ``[start, end]``."""
+    return published_sessions_in([territory_id], start, end)
+
+
+def published_sessions_in(
+    territory_ids: Sequence[int], start: datetime, end: datetime
+) -> list[Session]:
+    """Live sessions of published rotas of these territories overlapping ``[start, end]``:
+    one statement (and its two eager loads) for a whole regulation service."""
     return list(
         db.session.scalars(
             sa.select(Session)
             .join(RotaPeriod, RotaPeriod.id == Session.period_id)
             .where(
-                Session.territory_id == territory_id,
+                Session.territory_id.in_(territory_ids),
                 RotaPeriod.status == PeriodStatus.PUBLISHED,
                 ~Session.cancelled,
                 Session.starts_at <= end,
@@ -255,30 +263,65 @@ def free_slots(
     ``limit``, sessions starting after the limit-th slot found are not even cut: a booker
     wants the soonest few, and a 409's three alternatives must not cost a full scan.
     """
-    now = now or now_utc()
-    rules = Rules.of(_territory(territory_id))
-    end = now + rules.horizon if until is None else min(until, now + rules.horizon)
-    start = now + MARGIN if since is None else max(since, now + MARGIN)
-    sessions = published_sessions(territory_id, start, end)
-    search = _Search(channel, now, start, end, rules, _taken([s.id for s in sessions]))
-    soonest = _Soonest(limit)
+    found = _free_slots_in(
+        [territory_id],
+        channel,
+        now=now or now_utc(),
+        until=until,
+        since=since,
+        limit=limit,
+        practitioners=practitioners,
+    )
+    found.sort(key=lambda f: _rank(f, commune_insee))
+    return found if limit is None else found[:limit]
+
+
+def _free_slots_in(
+    territory_ids: Sequence[int],
+    channel: str,
+    *,
+    now: datetime,
+    until: datetime | None,
+    since: datetime | None,
+    limit: int | None,
+    practitioners: set[int] | None = None,
+) -> list[FreeSlot]:
+    """Free slots of several territories in a fixed number of statements, each territory
+    with its own booking window and release, and (with a ``limit``) its own soonest
+    ``limit``; unsorted."""
+    searches: dict[int, tuple[_Search, _Soonest]] = {}
+    territories = db.session.scalars(sa.select(Territory).where(Territory.id.in_(territory_ids)))
+    for territory in territories:
+        rules = Rules.of(territory)
+        end = now + rules.horizon if until is None else min(until, now + rules.horizon)
+        start = now + MARGIN if since is None else max(since, now + MARGIN)
+        searches[territory.id] = (
+            _Search(channel, now, start, end, rules, set()),
+            _Soonest(limit),
+        )
+    if not searches:
+        return []
+    low = min(search.start for search, _ in searches.values())
+    high = max(search.end for search, _ in searches.values())
+    sessions = published_sessions_in(list(searches), low, high)
+    taken = _taken([s.id for s in sessions])
     result: list[FreeSlot] = []
     for session in sessions:
-        if soonest.beyond(session.starts_at):
-            break
+        search, soonest = searches[session.territory_id]
+        if soonest.beyond(session.starts_at) or not search.start <= session.ends_at:
+            continue  # sessions come in time order: this territory has its soonest already
         holders = _holders(session, practitioners)
         if not holders:
             continue
         for slot in slotlib.iter_slots(
-            shape(session), seats=holders, not_before=start, not_after=end
+            shape(session), seats=holders, not_before=search.start, not_after=search.end
         ):
             if soonest.beyond(slot.starts_at):
                 break  # slots come in time order: the rest of this session is later still
-            if search.bookable(slot):
+            if (slot.session_id, slot.seat, slot.index) not in taken and search.bookable(slot):
                 result.append(search.free_slot(slot, session, holders[slot.seat]))
                 soonest.add(slot.starts_at)
-    result.sort(key=lambda f: _rank(f, commune_insee))
-    return result if limit is None else result[:limit]
+    return result
 
 
 @dataclass(frozen=True)
@@ -388,19 +431,8 @@ def desk_free_slots(
     soonest ``limit`` slots are ranked and the best ``limit`` kept.
     """
     now = now or now_utc()
-    found: list[FreeSlot] = []
-    for territory_id in territory_ids:
-        found += free_slots(
-            territory_id,
-            channel,
-            now=now,
-            commune_insee=commune_insee,
-            until=until,
-            since=since,
-            limit=limit,
-        )
-    if len(territory_ids) > 1:
-        found.sort(key=lambda f: _rank(f, commune_insee))
+    found = _free_slots_in(territory_ids, channel, now=now, until=until, since=since, limit=limit)
+    found.sort(key=lambda f: _rank(f, commune_insee))
     ranked = rank_nearest(found, origin_of(commune_insee), now=now)
     return ranked if limit is None else ranked[:limit]
 
