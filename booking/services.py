@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from app import audit, communes_ref
 from app.database import write_transactions
@@ -276,6 +277,22 @@ def free_slots(
     return found if limit is None else found[:limit]
 
 
+def _territories_of(territory_ids: Sequence[int]) -> list[Territory]:
+    """These territories: those the session already holds (the search page loaded them)
+    without a statement, the others in one."""
+    found: list[Territory] = []
+    missing: list[int] = []
+    for territory_id in territory_ids:
+        known = db.session.identity_map.get(identity_key(Territory, territory_id))
+        if known is not None:
+            found.append(known)
+        else:
+            missing.append(territory_id)
+    if missing:
+        found += db.session.scalars(sa.select(Territory).where(Territory.id.in_(missing)))
+    return found
+
+
 def _free_slots_in(
     territory_ids: Sequence[int],
     channel: str,
@@ -290,8 +307,7 @@ def _free_slots_in(
     with its own booking window and release, and (with a ``limit``) its own soonest
     ``limit``; unsorted."""
     searches: dict[int, tuple[_Search, _Soonest]] = {}
-    territories = db.session.scalars(sa.select(Territory).where(Territory.id.in_(territory_ids)))
-    for territory in territories:
+    for territory in _territories_of(territory_ids):
         rules = Rules.of(territory)
         end = now + rules.horizon if until is None else min(until, now + rules.horizon)
         start = now + MARGIN if since is None else max(since, now + MARGIN)
