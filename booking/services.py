@@ -438,6 +438,7 @@ def desk_free_slots(
     until: datetime | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    practitioners: set[int] | None = None,
 ) -> list[FreeSlot]:
     """Free slots across a desk's territories (a regulation service's), in one list.
 
@@ -447,7 +448,15 @@ def desk_free_slots(
     soonest ``limit`` slots are ranked and the best ``limit`` kept.
     """
     now = now or now_utc()
-    found = _free_slots_in(territory_ids, channel, now=now, until=until, since=since, limit=limit)
+    found = _free_slots_in(
+        territory_ids,
+        channel,
+        now=now,
+        until=until,
+        since=since,
+        limit=limit,
+        practitioners=practitioners,
+    )
     found.sort(key=lambda f: _rank(f, commune_insee))
     ranked = rank_nearest(found, origin_of(commune_insee), now=now)
     return ranked if limit is None else ranked[:limit]

@@ -228,13 +228,8 @@ def search_slots() -> Response:
     window = fhir.parse_start(request.args.getlist("start"), territories[0].timezone)
     wanted = fhir.parse_practitioners(request.args.getlist(PRACTITIONER_PARAM))
     channel = services.booker_channel(user)
-    now = now_utc()
-    views: list[tuple[fhir.FreeSlotView, Territory]] = []
-    for territory in territories:  # the service's CPTS, each with its own GPs and rules
-        ids = {p.id for p in reads.practitioners_by_rpps(territory, wanted)}
-        found = reads.free_slot_views(territory, channel, window, ids, now=now)
-        views += [(view, territory) for view in found]
-    views.sort(key=lambda pair: (pair[0].start, pair[0].place.name, pair[0].doctor.id, pair[0].id))
+    # The service's CPTS, each with its own GPs and rules, read together.
+    views = reads.desk_free_slot_views(territories, channel, window, wanted, now=now_utc())
     return fhir_response(_bundle_for(views))
 
 
