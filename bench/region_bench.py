@@ -1,11 +1,21 @@
-"""Region-size data set on PostgreSQL, and today's per-territory search as a baseline.
+"""Region-size bench on PostgreSQL: one instance serving 20 CPTS and 3 regulation services.
 
 Why: issue 13 asks one PostgreSQL instance to serve a region: 20 CPTS, 2,000 GPs, 3
-regulation services of 6–8 CPTS each, with a published month. This skeleton builds that
-world quickly and prints, in the same run, ``/healthz`` and the *current* search (a
-regulator of one territory, ``GET /api/v1/slots?commune=``) p50/p99, the baseline for the
-service-wide search, the FHIR search, booking at half saturation and the 50-booker race
-that the next step adds.
+regulation services of 6–8 CPTS each, with a published month. This builds that world and
+prints, in the same run and side by side with ``/healthz``:
+
+- the service-wide regulator search by commune (``GET /api/v1/slots?commune=&limit=50``
+  with a service regulator's token: 6–7 CPTS ranked by time and distance), p50/p99,
+  target ≤ 50/150 ms;
+- the SAS platform's FHIR Slot search for 50 RPPS over 48 h with the guide's includes
+  (two searches of 25, the guide's maximum per request, timed together), p50/p99, target
+  ≤ 50/150 ms;
+- booking (``POST /api/v1/bookings``) p99 at half the saturation measured just before
+  (``SATURATION_THREADS`` clients booking as fast as they can; then an open loop at half
+  that rate), target ≤ 150 ms;
+- the 50-booker race: 50 threads of one service book the same 20 slots, each in its own
+  order; the database is then asked how many live bookings each slot has (target: no slot
+  booked twice).
 
 The world (throw-away database ``tdr_region_<pid>`` next to ``--postgres-url``, dropped
 at the end; ``flask db upgrade`` first):
@@ -19,28 +29,35 @@ at the end; ``flask db upgrade`` first):
 - 3 regulation services (7, 7 and 6 territories), one regulator per territory, attached
   to their service, each with an API token.
 
-Requests go through the Flask test client in-process (no sockets): the figures are the
-application's own cost. Usage: ``python bench/region_bench.py [--requests 200]``.
+Requests go through the Flask test client in-process (no sockets; threads for the
+saturation and the race, each with its own database connection): the figures are the
+application's own cost. Slots must be bookable now: run it before 19:00 Paris time on a
+weekday (the evening sessions). Usage: ``python bench/region_bench.py [--requests 200]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from datetime import time as clock
-from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from booking_bench import postgres_database  # noqa: E402
+from booking_bench import booking_body, postgres_database  # noqa: E402
 
 from app import communes_ref, create_app  # noqa: E402
 from app.enums import Profession, Role, SiteKind  # noqa: E402
@@ -51,9 +68,13 @@ from app.territory import services as territory_services  # noqa: E402
 from app.territory.services import SiteData, TerritorySettings  # noqa: E402
 from app.timeutil import local, now_utc  # noqa: E402
 from app.validators import luhn_complete  # noqa: E402
+from booking import services as booking_services  # noqa: E402
+from booking import slots as slotlib  # noqa: E402
 from booking import tokens  # noqa: E402
+from booking.models import LIVE_STATUSES, Booking  # noqa: E402
+from publishing import fhir  # noqa: E402
 from rota import services as rota_services  # noqa: E402
-from rota.models import ConsultationMode, HolidayRule  # noqa: E402
+from rota.models import Assignment, ConsultationMode, HolidayRule, Session  # noqa: E402
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ZONE = "Europe/Paris"
@@ -63,6 +84,8 @@ GPS_PER_TERRITORY = 100
 SITES_PER_TERRITORY = 3
 SERVICE_SIZES = (7, 7, 6)
 DAYS = 30
+RACE_CLIENTS = 50
+SATURATION_THREADS = 4
 
 
 def rpps(n: int) -> str:
@@ -231,34 +254,204 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def row(name: str, values: list[float], target: str = "") -> None:
+    print(
+        f"{name:58} {statistics.median(values) * 1000:8.1f} "
+        f"{percentile(values, 0.99) * 1000:8.1f} {len(values):5d}  {target}"
+    )
+
+
+def fhir_query(rpps_numbers: list[str], now: datetime) -> str:
+    """The SAS platform's Slot search of the guide, with its includes, over 48 h."""
+    start = now.isoformat(timespec="seconds").replace("+00:00", "Z")
+    end = (now + timedelta(hours=48)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    actors = ",".join(f"{fhir.RPPS_SYSTEM}|8{n}" for n in rpps_numbers)
+    return (
+        "/fhir/Slot?_include=Slot:schedule&_include:iterate=Schedule:actor"
+        "&_include=Slot:service-type-reference&_include:iterate=HealthcareService:organization"
+        f"&start=ge{start}&start=le{end}"
+        f"&schedule.actor:Practitioner.identifier={actors}&status=free"
+    )
+
+
+def service_rpps(app, token: str, count: int) -> list[str]:
+    """``count`` RPPS of GPs who hold a seat in the next 48 h in the token's service."""
+    with app.app_context():
+        user = tokens.authenticate(f"Bearer {token}")
+        ids = booking_services.booker_territory_ids(user)
+        now = now_utc()
+        found = db.session.scalars(
+            sa.select(Practitioner.rpps)
+            .join(Assignment, Assignment.practitioner_id == Practitioner.id)
+            .join(Session, Session.id == Assignment.session_id)
+            .where(
+                Session.territory_id.in_(ids),
+                Session.starts_at >= now,
+                Session.starts_at <= now + timedelta(hours=48),
+            )
+            .group_by(Practitioner.rpps)
+            .order_by(Practitioner.rpps)
+            .limit(count)
+        ).all()
+        db.session.remove()
+    return list(found)
+
+
 def measure(app, searches: list[tuple[str, str]], requests: int) -> None:
+    """/healthz, the service-wide search by commune and the FHIR search, interleaved."""
     client = app.test_client()
     healthz: list[float] = []
     search: list[float] = []
+    fhir_pair: list[float] = []
     sizes: list[int] = []
+    spans: list[int] = []
+    fhir_sizes: list[int] = []
+    # One token per service (7, 7 and 6 territories): the SAS platform's and the desks'.
+    by_service = [searches[0], searches[7], searches[14]]
+    rpps_sets = [service_rpps(app, token, 50) for token, _ in by_service]
     for i in range(requests):
         t = time.perf_counter()
         answer = client.get("/healthz")
         healthz.append(time.perf_counter() - t)
         assert answer.status_code == 200, answer.status_code
         token, insee = searches[i % len(searches)]
+        headers = {"Authorization": f"Bearer {token}"}
         t = time.perf_counter()
-        answer = client.get(
-            f"/api/v1/slots?commune={insee}", headers={"Authorization": f"Bearer {token}"}
-        )
+        answer = client.get(f"/api/v1/slots?commune={insee}&limit=50", headers=headers)
         search.append(time.perf_counter() - t)
         assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
-        sizes.append(len(answer.get_json().get("slots", answer.get_json().get("items", []))))
-    print(f"\n{'request':48} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
-    for name, values in (
-        ("GET /healthz", healthz),
-        ("GET /api/v1/slots?commune= (one territory)", search),
-    ):
-        print(
-            f"{name:48} {statistics.median(values) * 1000:8.1f} "
-            f"{percentile(values, 0.99) * 1000:8.1f} {len(values):5d}"
+        slots = answer.get_json()["slots"]
+        sizes.append(len(slots))
+        spans.append(len({s["site"]["territory"] for s in slots}))
+        # 50 RPPS: two searches of 25, the guide's maximum per request.
+        service = i % len(by_service)
+        numbers = rpps_sets[service]
+        headers = {
+            "Authorization": f"Bearer {by_service[service][0]}",
+            "Accept": "application/fhir+json",
+        }
+        now = now_utc()
+        t = time.perf_counter()
+        entries = 0
+        for half in (numbers[:25], numbers[25:50]):
+            answer = client.get(fhir_query(half, now), headers=headers)
+            assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+            entries += len(answer.get_json().get("entry", []))
+        fhir_pair.append(time.perf_counter() - t)
+        fhir_sizes.append(entries)
+    print(f"\n{'request':58} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}  target p50/p99")
+    row("GET /healthz", healthz)
+    row("service-wide search GET /api/v1/slots?commune= (6-7 CPTS)", search, "50/150")
+    row("FHIR Slot search, 50 RPPS / 48 h + includes (2 x 25)", fhir_pair, "50/150")
+    print(
+        f"search answers: median {statistics.median(sizes):.0f} slots from "
+        f"{statistics.median(spans):.0f} CPTS (max {max(spans)}); FHIR pair: median "
+        f"{statistics.median(fhir_sizes):.0f} entries, RPPS per service {[len(r) for r in rpps_sets]}"
+    )
+
+
+def bookable(app, token: str) -> list[str]:
+    """Free slots the token may book, starting at least an hour from now."""
+    client = app.test_client()
+    answer = client.get(
+        "/api/v1/slots?"
+        + urlencode({"limit": 500, "from": (now_utc() + timedelta(hours=1)).isoformat()}),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    return [s["id"] for s in answer.get_json()["slots"]]
+
+
+def book_once(app, token: str, slot_id: str) -> tuple[int, float]:
+    client = app.test_client()
+    t = time.perf_counter()
+    answer = client.post(
+        "/api/v1/bookings",
+        json=booking_body(slot_id),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return answer.status_code, time.perf_counter() - t
+
+
+def saturation(app, jobs: list[tuple[str, str]], threads: int) -> tuple[float, list[float]]:
+    """Book as fast as ``threads`` clients can: the throughput ceiling (bookings/s)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done = list(pool.map(lambda job: book_once(app, *job), jobs))
+    seconds = time.perf_counter() - start
+    assert all(status == 201 for status, _ in done), Counter(s for s, _ in done)
+    return len(done) / seconds, [t for _, t in done]
+
+
+def paced(app, jobs: list[tuple[str, str]], rate: float) -> list[float]:
+    """Open loop: one booking every 1/``rate`` s whatever the previous answers took."""
+    latencies: list[float] = []
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = []
+        start = time.perf_counter()
+        for n, job in enumerate(jobs):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(book_once, app, *job))
+        for future in futures:
+            status, seconds = future.result()
+            assert status == 201, status
+            latencies.append(seconds)
+    return latencies
+
+
+def race(app, tokens_of_service: list[str], slots: list[str]) -> tuple[Counter, int, int]:
+    """50 bookers of one service try the same slots, each in its own order, all at once."""
+    barrier = threading.Barrier(RACE_CLIENTS)
+
+    def booker(n: int) -> Counter:
+        order = list(slots)
+        random.Random(n).shuffle(order)
+        token = tokens_of_service[n % len(tokens_of_service)]
+        barrier.wait(timeout=120)
+        return Counter(book_once(app, token, slot_id)[0] for slot_id in order)
+
+    statuses: Counter = Counter()
+    with ThreadPoolExecutor(max_workers=RACE_CLIENTS) as pool:
+        for tally in pool.map(booker, range(RACE_CLIENTS)):
+            statuses.update(tally)
+    with app.app_context():
+        ids = [slotlib.parse_slot_id(s) for s in slots]
+        live = Counter(
+            db.session.execute(
+                sa.select(Booking.session_id, Booking.seat, Booking.slot_index).where(
+                    Booking.status.in_(LIVE_STATUSES),
+                    Booking.session_id.in_([i[0] for i in ids if i]),
+                )
+            ).all()
         )
-    print(f"slots per search answer: median {statistics.median(sizes):.0f}, max {max(sizes)}")
+        db.session.remove()
+    on_race = [live.get(tuple(i), 0) for i in ids if i]
+    return statuses, sum(n > 1 for n in on_race), sum(on_race)
+
+
+def bookings(app, searches: list[tuple[str, str]]) -> None:
+    """Booking p99 at half the measured saturation, then the 50-booker race."""
+    service_tokens = [token for token, _ in searches[:7]]  # the first service's regulators
+    free = bookable(app, service_tokens[0])
+    race_slots, free = free[:20], free[20:]
+    ceiling_jobs = min(len(free) // 3, 150)
+    jobs = [(service_tokens[n % 7], slot) for n, slot in enumerate(free[:ceiling_jobs])]
+    rate, at_ceiling = saturation(app, jobs, threads=SATURATION_THREADS)
+    half_jobs = [
+        (service_tokens[n % 7], slot)
+        for n, slot in enumerate(free[ceiling_jobs : ceiling_jobs * 2])
+    ]
+    at_half = paced(app, half_jobs, rate / 2)
+    print(f"\nbooking saturation ({SATURATION_THREADS} clients): {rate:.1f} bookings/s")
+    row(f"POST /api/v1/bookings at saturation ({SATURATION_THREADS} clients)", at_ceiling)
+    row(f"POST /api/v1/bookings at half saturation ({rate / 2:.1f}/s)", at_half, "p99 150")
+    statuses, twice, live = race(app, service_tokens, race_slots)
+    print(
+        f"race: {RACE_CLIENTS} bookers x {len(race_slots)} slots -> statuses {dict(statuses)}; "
+        f"live bookings on the race slots {live}, slots booked twice: {twice}"
+    )
 
 
 def main() -> None:
@@ -275,6 +468,8 @@ def main() -> None:
                 "SQLALCHEMY_DATABASE_URI": url,
                 "SECRET_KEY": "region-bench",
                 "RATELIMIT_ENABLED": False,
+                # 50 racing threads each hold a connection while they book.
+                "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 20, "max_overflow": 40},
             }
         )
         searches = build(app, timings)
@@ -298,6 +493,7 @@ def main() -> None:
             db.session.remove()
         print("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         measure(app, searches, args.requests)
+        bookings(app, searches)
         with app.app_context():
             db.engine.dispose()
 

@@ -104,8 +104,9 @@ def _user() -> User:
 
 
 def _zone() -> str:
-    territory = _user().territory
-    assert territory is not None  # tokens.authenticate refuses users without one
+    """The clock answers are written in: the token's territory, or its service's first."""
+    territory = services.home_territory(_user())
+    assert territory is not None  # tokens.authenticate refuses users with no desk
     return territory.timezone
 
 
@@ -125,6 +126,9 @@ def site_json(site: Site) -> dict[str, Any]:
         "address": f"{site.address_line}, {site.postal_code} {commune.name}",
         "commune": commune.name,
         "commune_insee": commune.insee_code,
+        "territory": site.territory.name,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
     }
 
 
@@ -156,7 +160,7 @@ def _slot_json(
 
 
 def free_slot_json(found: services.FreeSlot, zone: str) -> dict[str, Any]:
-    return _slot_json(
+    body = _slot_json(
         slot_id=found.id,
         starts_at=found.slot.starts_at,
         ends_at=found.slot.ends_at,
@@ -165,6 +169,9 @@ def free_slot_json(found: services.FreeSlot, zone: str) -> dict[str, Any]:
         channel=found.channel,
         zone=zone,
     )
+    if found.km is not None:
+        body["distance_km"] = round(found.km, 1)
+    return body
 
 
 def booked_slot_json(booking: Booking, zone: str) -> dict[str, Any]:
@@ -353,11 +360,11 @@ def _commune(user: User) -> tuple[str | None, str | None]:
         code = normalise_insee(raw[:10])
     except ValidationError as exc:
         raise bad_request(str(exc), "invalid_commune") from exc
-    if reads.is_local_commune(user.territory_id, code):
+    if reads.is_desk_commune(user, code):
         return code, None
     return code, (
-        f"La commune {code} n'appartient pas au territoire : "
-        "les créneaux ne sont pas classés par commune."
+        f"La commune {code} n'appartient à aucun de vos territoires : "
+        "les créneaux restent classés par heure et distance depuis son centre."
     )
 
 
@@ -453,15 +460,16 @@ def _search_key(user: User, channel: str, limit: int, now: datetime) -> tuple[An
     change is a new key). A release or the window moving is at most a minute late.
     Only answers are kept, so a parameter refused earlier is refused every time.
     """
+    territory_ids = tuple(services.booker_territory_ids(user))
     return (
         "slots",
-        user.territory_id,
+        territory_ids,
         channel,
         request.args.get("commune"),
         request.args.get("from"),
         request.args.get("to"),
         limit,
-        audit.change_marker(user.territory_id),
+        tuple(audit.change_marker(t) for t in territory_ids),
         now.replace(second=0, microsecond=0),
     )
 
@@ -477,17 +485,16 @@ def _slots_body(
 ) -> dict[str, Any]:
     """The search's answer: the soonest ``limit`` free slots within the booking window."""
     commune, note = _commune(user)
-    territory = user.territory
-    assert territory is not None
-    rules = services.Rules.of(territory)
-    # Both ends are clamped into the window, so the answer's "from" and "to" always
-    # describe it (a "to" of the year 363 used to come back as is, in local mean time).
-    first, last = now + services.MARGIN, now + rules.horizon
+    territory_ids = services.booker_territory_ids(user)
+    # Both ends are clamped into the window (the widest of the desk's territories, each
+    # keeping its own), so the answer's "from" and "to" always describe it (a "to" of
+    # the year 363 used to come back as is, in local mean time).
+    first, last = now + services.MARGIN, now + services.desk_horizon(territory_ids)
     start = min(max(start, first), last) if start else first
     end = min(max(end, first), last) if end else last
     found = (
-        services.free_slots(
-            territory.id,
+        services.desk_free_slots(
+            territory_ids,
             channel,
             now=now,
             commune_insee=commune,
@@ -498,27 +505,27 @@ def _slots_body(
         if start <= end
         else []
     )
-    zone = territory.timezone
+    zone = _zone()
     body: dict[str, Any] = {
         "slots": [free_slot_json(f, zone) for f in found[:limit]],
         "more": len(found) > limit,
         "from": _iso(start, zone),
         "to": _iso(end, zone),
         "channel": channel,
-        "next_opening": _next_opening(territory.id, channel, now, zone),
+        "next_opening": _next_opening(territory_ids, channel, now, zone),
     }
     if note:
         body["note"] = note
     return body
 
 
-def _next_opening(territory_id: int, channel: str, now: datetime, zone: str) -> Any:
-    """The first free slot beyond the horizon and when it opens: what the public page shows
-    for tomorrow and cannot be booked yet (``null`` when there is none within two days)."""
-    found = services.next_opening(territory_id, channel, now=now)
+def _next_opening(territory_ids: list[int], channel: str, now: datetime, zone: str) -> Any:
+    """The desk's first free slot beyond the horizon and when it opens: what the public page
+    shows for tomorrow and cannot be booked yet (``null`` when none within two days)."""
+    found = services.desk_next_opening(territory_ids, channel, now=now)
     if found is None:
         return None
-    slot, opens = found
+    slot, opens, _ = found
     return {"opens_at": _iso(opens, zone), "slot": free_slot_json(slot, zone)}
 
 

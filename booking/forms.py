@@ -200,6 +200,19 @@ def resolve_commune(text: str, *, insee: str = "", local: Collection[str] = ()) 
     return CommuneLookup(candidates=ranked[:MAX_CANDIDATES])
 
 
+def did_you_mean(
+    text: str, lookup: CommuneLookup, *, among: Collection[str] = ()
+) -> list[communes_ref.Suggestion]:
+    """The likeliest communes for a name that matched none ("Chalans" → Challans (85300)).
+
+    A typo must never end on "0 créneau libre": the page offers these as links instead,
+    the desk's communes (``among``) first, then the country's.
+    """
+    if not lookup.error or not (text or "").strip():
+        return []
+    return communes_ref.suggest(text, among=among, limit=5)
+
+
 # Days a page may show: the pages step a day back and forth and turn local midnights into
 # UTC, which overflows at the ends of ``date`` (9999-12-31, 0001-01-01).
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)

@@ -88,6 +88,12 @@ SCHEMAS: dict[str, Any] = {
             "address": {"type": "string", "description": "Street, postal code and commune."},
             "commune": {"type": "string"},
             "commune_insee": {"type": "string", "pattern": "^(\\d{5}|2[AB]\\d{3})$"},
+            "territory": {
+                "type": "string",
+                "description": "The CPTS the slot belongs to (a regulation service spans several).",
+            },
+            "latitude": {"type": ["number", "null"], "description": "WGS 84, if entered."},
+            "longitude": {"type": ["number", "null"], "description": "WGS 84, if entered."},
         },
     },
     "Practitioner": {
@@ -118,6 +124,12 @@ SCHEMAS: dict[str, Any] = {
                 "(territory setting) before its start becomes open.",
             },
             "mode": {"type": "string", "enum": ["surgery", "walk_in", "home", "video"]},
+            "distance_km": {
+                "type": "number",
+                "description": "Straight-line distance from the centre of the commune asked "
+                "for to the site, when both are known (slots are then ranked by waiting time "
+                "plus 2 minutes per km).",
+            },
         },
     },
     "SlotList": {

@@ -12,10 +12,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
+from app.collation import french_sorted
 from app.extensions import db
-from app.models import Commune, Practitioner, Site, User
+from app.models import Commune, Practitioner, Site, Territory, User
 from booking import services
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
@@ -35,7 +36,9 @@ def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 def _visible(user: User) -> sa.Select:
     """The user's visible bookings, each with its session and site loaded."""
     return services.visible_bookings(user).options(
-        joinedload(Booking.session).joinedload(Session.site)
+        joinedload(Booking.session).joinedload(Session.site),
+        # The operator's regulation service is named beside each booking it made.
+        joinedload(Booking.booked_by).joinedload(User.regulation_service),
     )
 
 
@@ -187,5 +190,62 @@ def is_local_commune(territory_id: int | None, insee_code: str) -> bool:
         sa.select(Commune.id).where(
             Commune.territory_id == territory_id, Commune.insee_code == insee_code
         )
+    )
+    return found is not None
+
+
+# --- a booker's desk ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The territories a booker searches (a regulation service's, or their own), and
+    their communes: ranked first among suggestions and offered in the autocomplete."""
+
+    territories: list[Territory]
+    local_codes: set[str]
+    labels: list[str]  # "Challans (85300)", for the <datalist>
+
+    @property
+    def names(self) -> str:
+        return ", ".join(t.name for t in self.territories)
+
+    @property
+    def horizon_hours(self) -> int:
+        return max((t.booking_horizon_hours for t in self.territories), default=0)
+
+    @property
+    def release_minutes(self) -> int:
+        return min((t.booking_release_minutes for t in self.territories), default=0)
+
+
+def desk(user: User) -> Desk:
+    """The user's desk in two statements (territories, then their communes)."""
+    ids = services.booker_territory_ids(user)
+    territories = french_sorted(
+        db.session.scalars(sa.select(Territory).where(Territory.id.in_(ids))),
+        key=lambda t: t.name,
+    )
+    communes = french_sorted(
+        db.session.scalars(
+            sa.select(Commune)
+            .where(Commune.territory_id.in_(ids))
+            .options(selectinload(Commune.postal_code_rows))
+        ),
+        key=lambda c: c.name,
+    )
+    labels = [f"{c.name} ({c.postal_codes[0]})" if c.postal_codes else c.name for c in communes]
+    return Desk(
+        territories=territories,
+        local_codes={c.insee_code for c in communes},
+        labels=list(dict.fromkeys(labels)),
+    )
+
+
+def is_desk_commune(user: User, insee_code: str) -> bool:
+    """Whether the commune belongs to one of the user's desk territories."""
+    ids = services.booker_territory_ids(user)
+    found = db.session.scalar(
+        sa.select(Commune.id).where(Commune.territory_id.in_(ids), Commune.insee_code == insee_code)
     )
     return found is not None

@@ -12,24 +12,26 @@ import enum
 import heapq
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
-from app import audit
+from app import audit, communes_ref
 from app.database import write_transactions
 from app.enums import Role
 from app.extensions import db
-from app.models import Practitioner, Site, Territory, User
+from app.models import Practitioner, Site, Territory, User, regulation_service_territory
 from app.outbox import notify, purge_patient_messages
+from app.regulation.services import service_territory_ids
 from app.sms import normalise_mobile
 from app.timeutil import local, now_utc
 from app.validators import ValidationError, normalise_email, normalise_phone
-from booking import patient_messages, patient_notice
+from booking import nearest, patient_messages, patient_notice
 from booking import slots as slotlib
 from booking.models import LIVE_STATUSES, Booking, BookingStatus
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
@@ -94,13 +96,37 @@ BOOKER_CHANNELS = {
 
 def booker_channel(user: User) -> str:
     channel = BOOKER_CHANNELS.get(user.role)
-    if channel is None or user.territory_id is None:
+    has_desk = user.territory_id is not None or (
+        user.role == Role.REGULATOR and user.regulation_service_id is not None
+    )
+    if channel is None or not has_desk:
         raise BookingError(
             "Seuls la régulation, les pharmacies et la coordination prennent des rendez-vous.",
             code="forbidden",
             status=403,
         )
     return channel
+
+
+def booker_territory_ids(user: User) -> list[int]:
+    """The territories whose slots the user searches and books.
+
+    A regulator of a regulation service works for the whole desk: every territory the
+    administrator attached to the service (and only those). Everyone else, pharmacists
+    included, books in their own territory.
+    """
+    if user.role == Role.REGULATOR and user.regulation_service_id is not None:
+        return service_territory_ids(user.regulation_service_id)
+    return [user.territory_id] if user.territory_id is not None else []
+
+
+def home_territory(user: User) -> Territory | None:
+    """The territory whose clock and settings a user's pages use: their own, else (a
+    service regulator without one) the first territory of their service."""
+    if user.territory_id is not None:
+        return db.session.get(Territory, user.territory_id)
+    ids = booker_territory_ids(user)
+    return db.session.get(Territory, ids[0]) if ids else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,14 @@ class Rules:
             horizon=timedelta(hours=territory.booking_horizon_hours),
             retention=timedelta(days=territory.patient_data_days),
         )
+
+
+def desk_horizon(territory_ids: Sequence[int]) -> timedelta:
+    """The widest booking horizon of a desk's territories (each keeps its own)."""
+    hours = db.session.scalars(
+        sa.select(Territory.booking_horizon_hours).where(Territory.id.in_(territory_ids))
+    ).all()
+    return timedelta(hours=max(hours, default=0))
 
 
 def _territory(territory_id: int) -> Territory:
@@ -151,20 +185,46 @@ class FreeSlot:
     site: Site
     practitioner: Practitioner
     channel: str  # effective channel now (a released reserved slot is "open")
+    # Straight-line distance from the patient's commune, when both ends have coordinates.
+    km: float | None = None
 
     @property
     def id(self) -> str:
         return self.slot.id
 
+    @property
+    def place(self) -> nearest.Point | None:
+        """The site's position; ``None`` when the coordinator has not entered it."""
+        return nearest.point_or_none(self.site.latitude, self.site.longitude)
+
+    @property
+    def distance(self) -> str:
+        """ "à 6 km", or "" without a distance."""
+        return nearest.format_distance(self.km)
+
+    @property
+    def map_link(self) -> str:
+        """A plain OpenStreetMap link to the site, or "" without coordinates."""
+        place = self.place
+        return nearest.osm_link(place) if place is not None else ""
+
 
 def published_sessions(territory_id: int, start: datetime, end: datetime) -> list[Session]:
     """Live sessions of published rotas overlapping ``[start, end]``."""
+    return published_sessions_in([territory_id], start, end)
+
+
+def published_sessions_in(
+    territory_ids: Sequence[int], start: datetime, end: datetime
+) -> list[Session]:
+    """Live sessions of published rotas of these territories overlapping ``[start, end]``:
+    one statement (and its two eager loads) for a whole regulation service."""
     return list(
         db.session.scalars(
             sa.select(Session)
             .join(RotaPeriod, RotaPeriod.id == Session.period_id)
             .where(
-                Session.territory_id == territory_id,
+                Session.territory_id.in_(territory_ids),
                 RotaPeriod.status == PeriodStatus.PUBLISHED,
                 ~Session.cancelled,
                 Session.starts_at <= end,
@@ -202,37 +262,85 @@ def free_slots(
     limit: int | None = None,
     practitioners: set[int] | None = None,
 ) -> list[FreeSlot]:
-    """Free slots the channel may take now, soonest first (then the patient's commune first).
-
-    Sites have no coordinates in most territories, so "nearest" is approximated by the
-    patient's own commune coming first among slots starting at the same time. With a
+    """Free slots of one territory the channel may take now, soonest first (then the
+    patient's commune first); ``desk_free_slots`` ranks by time and distance. With a
     ``limit``, sessions starting after the limit-th slot found are not even cut: a booker
     wants the soonest few, and a 409's three alternatives must not cost a full scan.
     """
-    now = now or now_utc()
-    rules = Rules.of(_territory(territory_id))
-    end = now + rules.horizon if until is None else min(until, now + rules.horizon)
-    start = now + MARGIN if since is None else max(since, now + MARGIN)
-    sessions = published_sessions(territory_id, start, end)
-    search = _Search(channel, now, start, end, rules, _taken([s.id for s in sessions]))
-    soonest = _Soonest(limit)
+    found = _free_slots_in(
+        [territory_id],
+        channel,
+        now=now or now_utc(),
+        until=until,
+        since=since,
+        limit=limit,
+        practitioners=practitioners,
+    )
+    found.sort(key=lambda f: _rank(f, commune_insee))
+    return found if limit is None else found[:limit]
+
+
+def _territories_of(territory_ids: Sequence[int]) -> list[Territory]:
+    """These territories: those the session already holds (the search page loaded them)
+    without a statement, the others in one."""
+    found: list[Territory] = []
+    missing: list[int] = []
+    for territory_id in territory_ids:
+        known = db.session.identity_map.get(identity_key(Territory, territory_id))
+        if known is not None:
+            found.append(known)
+        else:
+            missing.append(territory_id)
+    if missing:
+        found += db.session.scalars(sa.select(Territory).where(Territory.id.in_(missing)))
+    return found
+
+
+def _free_slots_in(
+    territory_ids: Sequence[int],
+    channel: str,
+    *,
+    now: datetime,
+    until: datetime | None,
+    since: datetime | None,
+    limit: int | None,
+    practitioners: set[int] | None = None,
+) -> list[FreeSlot]:
+    """Free slots of several territories in a fixed number of statements, each territory
+    with its own booking window and release, and (with a ``limit``) its own soonest
+    ``limit``; unsorted."""
+    searches: dict[int, tuple[_Search, _Soonest]] = {}
+    for territory in _territories_of(territory_ids):
+        rules = Rules.of(territory)
+        end = now + rules.horizon if until is None else min(until, now + rules.horizon)
+        start = now + MARGIN if since is None else max(since, now + MARGIN)
+        searches[territory.id] = (
+            _Search(channel, now, start, end, rules, set()),
+            _Soonest(limit),
+        )
+    if not searches:
+        return []
+    low = min(search.start for search, _ in searches.values())
+    high = max(search.end for search, _ in searches.values())
+    sessions = published_sessions_in(list(searches), low, high)
+    taken = _taken([s.id for s in sessions])
     result: list[FreeSlot] = []
     for session in sessions:
-        if soonest.beyond(session.starts_at):
-            break
+        search, soonest = searches[session.territory_id]
+        if soonest.beyond(session.starts_at) or not search.start <= session.ends_at:
+            continue  # sessions come in time order: this territory has its soonest already
         holders = _holders(session, practitioners)
         if not holders:
             continue
         for slot in slotlib.iter_slots(
-            shape(session), seats=holders, not_before=start, not_after=end
+            shape(session), seats=holders, not_before=search.start, not_after=search.end
         ):
             if soonest.beyond(slot.starts_at):
                 break  # slots come in time order: the rest of this session is later still
-            if search.bookable(slot):
+            if (slot.session_id, slot.seat, slot.index) not in taken and search.bookable(slot):
                 result.append(search.free_slot(slot, session, holders[slot.seat]))
                 soonest.add(slot.starts_at)
-    result.sort(key=lambda f: _rank(f, commune_insee))
-    return result if limit is None else result[:limit]
+    return result
 
 
 @dataclass(frozen=True)
@@ -301,10 +409,109 @@ def _holders(session: Session, practitioners: set[int] | None) -> dict[int, Prac
     }
 
 
+def origin_of(commune_insee: str | None) -> nearest.Point | None:
+    """The centre of the patient's commune (official data), where distances start."""
+    official = communes_ref.get(commune_insee) if commune_insee else None
+    if official is None:
+        return None
+    return nearest.point_or_none(official.latitude, official.longitude)
+
+
+def rank_nearest(
+    found: Sequence[FreeSlot], origin: nearest.Point | None, *, now: datetime
+) -> list[FreeSlot]:
+    """Slots by ``booking.nearest``'s mix of waiting time and distance, each with its km.
+
+    Without an origin, the order given is kept (time order).
+    """
+    if origin is None:
+        return list(found)
+    ranked = nearest.rank(
+        found, origin=origin, now=now, start=lambda f: f.slot.starts_at, place=lambda f: f.place
+    )
+    return [r.item if r.km is None else replace(r.item, km=r.km) for r in ranked]
+
+
+def desk_free_slots(
+    territory_ids: Sequence[int],
+    channel: str,
+    *,
+    now: datetime | None = None,
+    commune_insee: str | None = None,
+    until: datetime | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    practitioners: set[int] | None = None,
+) -> list[FreeSlot]:
+    """Free slots across a desk's territories (a regulation service's), in one list.
+
+    Each territory keeps its own booking window and release. With the patient's commune
+    (and its centre), the list is ranked by ``booking.nearest``'s mix of waiting time and
+    straight-line distance; otherwise by start time. With a ``limit``, each territory's
+    soonest ``limit`` slots are ranked and the best ``limit`` kept.
+    """
+    now = now or now_utc()
+    found = _free_slots_in(
+        territory_ids,
+        channel,
+        now=now,
+        until=until,
+        since=since,
+        limit=limit,
+        practitioners=practitioners,
+    )
+    found.sort(key=lambda f: _rank(f, commune_insee))
+    ranked = rank_nearest(found, origin_of(commune_insee), now=now)
+    return ranked if limit is None else ranked[:limit]
+
+
+def user_free_slots(
+    user: User, *, now: datetime | None = None, commune_insee: str | None = None
+) -> list[FreeSlot]:
+    """What the user's search page lists: their desk's free slots on their channel."""
+    return desk_free_slots(
+        booker_territory_ids(user), booker_channel(user), now=now, commune_insee=commune_insee
+    )
+
+
+def territory_of_slot(user: User, slot_id: str) -> int:
+    """The territory of a slot the user may book (their desk's); else ``NotFound``."""
+    parsed = slotlib.parse_slot_id(slot_id)
+    session = db.session.get(Session, parsed[0]) if parsed is not None else None
+    if session is None or session.territory_id not in booker_territory_ids(user):
+        raise NotFound("Ce créneau n'existe pas (ou plus).")
+    return session.territory_id
+
+
+def offer(user: User, slot_id: str, *, now: datetime) -> FreeSlot | None:
+    """The free slot ``slot_id`` if the user may book it right now, else ``None``."""
+    try:
+        territory_id = territory_of_slot(user, slot_id)
+    except NotFound:
+        return None
+    found = free_slots(territory_id, booker_channel(user), now=now)
+    return next((f for f in found if f.id == slot_id), None)
+
+
 def _rank(found: FreeSlot, commune_insee: str | None) -> tuple[datetime, int, str, int]:
     """Soonest first; at the same time, the patient's own commune first."""
     here = bool(commune_insee) and found.site.commune.insee_code == commune_insee
     return (found.slot.starts_at, 0 if here else 1, found.site.name, found.slot.seat)
+
+
+def desk_next_opening(
+    territory_ids: Sequence[int], channel: str, *, now: datetime | None = None
+) -> tuple[FreeSlot, datetime, str] | None:
+    """``next_opening`` over a desk's territories: the soonest, with its territory's zone."""
+    found = [
+        (hit, territory_id)
+        for territory_id in territory_ids
+        if (hit := next_opening(territory_id, channel, now=now)) is not None
+    ]
+    if not found:
+        return None
+    (slot, opens), territory_id = min(found, key=lambda f: (f[0][0].slot.starts_at, f[1]))
+    return slot, opens, _territory(territory_id).timezone
 
 
 def opening_words(opens: datetime, now: datetime, zone: str) -> str:
@@ -536,10 +743,30 @@ def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
-def alternatives(user: User, *, now: datetime, exclude: str, limit: int = 3) -> list[FreeSlot]:
-    assert user.territory_id is not None
-    found = free_slots(user.territory_id, booker_channel(user), now=now, limit=limit + 1)
-    return [f for f in found if f.id != exclude][:limit]
+ALTERNATIVES_SCAN = 60  # soonest free slots per territory weighed for a lost race's alternatives
+
+
+def alternatives(
+    user: User,
+    *,
+    now: datetime,
+    exclude: str,
+    limit: int = 3,
+    commune_insee: str | None = None,
+    near: nearest.Point | None = None,
+) -> list[FreeSlot]:
+    """The slots to offer after a lost race: the nearest in time and distance.
+
+    Distances start from the patient's commune, else from the site of the slot just
+    lost (``near``): the patient was ready to go there, so a slot at the same place an
+    hour later beats one at the same time 40 km away. Ranked by ``booking.nearest``.
+    """
+    found = desk_free_slots(
+        booker_territory_ids(user), booker_channel(user), now=now, limit=ALTERNATIVES_SCAN
+    )
+    origin = origin_of(commune_insee) or near
+    ranked = rank_nearest(found, origin, now=now)
+    return [f for f in ranked if f.id != exclude][:limit]
 
 
 def book(
@@ -559,14 +786,15 @@ def book(
     if patient is None and external is None:
         raise BookingError("Les données du patient sont obligatoires.")
     channel = booker_channel(user)
-    assert user.territory_id is not None
-    territory = _territory(user.territory_id)
+    territory = _territory(territory_of_slot(user, slot_id))
     slot, session, holder = _locate(territory.id, slot_id)
     _check_bookable(slot, channel, territory, now)
     clean = patient.cleaned(now.date()) if patient is not None else None
     booking = _insert(
         user,
         slot,
+        session,
+        clean,
         lambda: Booking(
             territory_id=territory.id,
             reference=new_reference(),
@@ -651,7 +879,13 @@ TAKEN_MESSAGE = "Ce créneau vient d'être pris."
 
 
 def _insert(
-    user: User, slot: slotlib.Slot, new_booking: Callable[[], Booking], *, now: datetime
+    user: User,
+    slot: slotlib.Slot,
+    session: Session,
+    patient: PatientData | None,
+    new_booking: Callable[[], Booking],
+    *,
+    now: datetime,
 ) -> Booking:
     """Add the booking unless the slot is taken (``SlotTaken``, with alternatives).
 
@@ -675,7 +909,16 @@ def _insert(
         except IntegrityError:
             continue  # either the slot was taken meanwhile or the reference exists: re-check
         return booking
-    raise SlotTaken(TAKEN_MESSAGE, alternatives(user, now=now, exclude=slot.id))
+    raise SlotTaken(
+        TAKEN_MESSAGE,
+        alternatives(
+            user,
+            now=now,
+            exclude=slot.id,
+            commune_insee=patient.commune_insee if patient is not None else None,
+            near=nearest.point_or_none(session.site.latitude, session.site.longitude),
+        ),
+    )
 
 
 def _patient_fields(clean: PatientData | None) -> dict[str, Any]:
@@ -731,11 +974,21 @@ def _local(moment: datetime, territory: Territory) -> str:
 def visible_bookings(user: User) -> sa.Select:
     """Bookings the user may read: the coordinator all of the territory's, a regulator those
     of the regulation, a pharmacist their own, a GP those of the seats they hold."""
+    if user.role == Role.REGULATOR and user.regulation_service_id is not None:
+        return service_bookings(user.regulation_service_id)
     query = sa.select(Booking).where(Booking.territory_id == user.territory_id)
     if user.role == Role.COORDINATOR:
         return query
-    if user.role == Role.REGULATOR:
-        return query.where(Booking.booked_by_role == Role.REGULATOR.value)
+    if user.role == Role.REGULATOR:  # a regulator of no service: their territory's desk
+        return query.where(
+            Booking.booked_by_role == Role.REGULATOR.value,
+            sa.or_(
+                Booking.booked_by_id.is_(None),
+                Booking.booked_by_id.not_in(
+                    sa.select(User.id).where(User.regulation_service_id.is_not(None))
+                ),
+            ),
+        )
     if user.role == Role.PHARMACIST:
         return query.where(Booking.booked_by_id == user.id)
     if user.role == Role.GP and user.practitioner_id is not None:
@@ -747,6 +1000,23 @@ def visible_bookings(user: User) -> sa.Select:
             ),
         ).where(Assignment.practitioner_id == user.practitioner_id)
     return query.where(sa.false())
+
+
+def service_bookings(service_id: int) -> sa.Select:
+    """A regulation service's bookings: made by its regulators, in territories it still
+    covers. Another desk's bookings in a shared territory stay out of sight."""
+    return sa.select(Booking).where(
+        Booking.territory_id.in_(
+            sa.select(regulation_service_territory.c.territory_id).where(
+                regulation_service_territory.c.service_id == service_id
+            )
+        ),
+        Booking.booked_by_id.in_(
+            sa.select(User.id).where(
+                User.regulation_service_id == service_id, User.role == Role.REGULATOR
+            )
+        ),
+    )
 
 
 def get_visible(user: User, reference: str) -> Booking:

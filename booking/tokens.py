@@ -44,7 +44,8 @@ def create_token(user: User, label: str, *, by: User | None) -> tuple[str, ApiTo
     ``by`` is the coordinator (who may only equip their own territory) or ``None`` for
     the command line.
     """
-    if user.role not in TOKEN_ROLES or user.territory_id is None:
+    service_regulator = user.role == Role.REGULATOR and user.regulation_service_id is not None
+    if user.role not in TOKEN_ROLES or (user.territory_id is None and not service_regulator):
         raise ValidationError(
             "Seuls les comptes de régulation, de pharmacie et de coordination reçoivent un jeton d'API."
         )
@@ -114,7 +115,8 @@ def authenticate(header: str | None, *, now: datetime | None = None) -> User | N
     """The user behind a bearer header, or ``None`` whatever was wrong (no detail leaks).
 
     Refused: unknown or revoked tokens, deactivated accounts, accounts without a
-    territory or whose role no longer may hold a token (a pharmacist turned GP).
+    territory (unless a regulator of a regulation service: the token then answers across
+    the service's territories) or whose role no longer may hold a token (a pharmacist turned GP).
     May set ``last_used_at`` (at most once a minute), left unflushed so that the caller
     sees it in ``db.session.dirty`` and commits it.
     """
@@ -129,7 +131,10 @@ def authenticate(header: str | None, *, now: datetime | None = None) -> User | N
     if row is None:
         return None
     token, user = row
-    if not user.active or user.territory_id is None or user.role not in TOKEN_ROLES:
+    has_desk = user.territory_id is not None or (
+        user.role == Role.REGULATOR and user.regulation_service_id is not None
+    )
+    if not user.active or not has_desk or user.role not in TOKEN_ROLES:
         return None
     now = now or now_utc()
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:

@@ -82,47 +82,49 @@ def age_label(birth: date | None, day: date) -> str:
 @bp.get("/creneaux")
 @bookers
 def search():
-    """Free slots the booker's channel may take now, the patient's commune first."""
-    territory = current_territory()
-    local_codes = {c.insee_code for c in territory.communes}
+    """Free slots of the booker's desk (a regulation service: all its territories) that
+    their channel may take now, ranked by time and distance from the patient's commune."""
+    desk = reads.desk(current_user)
     text = request.args.get("commune", "")
-    lookup = forms.resolve_commune(text, insee=request.args.get("insee", ""), local=local_codes)
+    lookup = forms.resolve_commune(
+        text, insee=request.args.get("insee", ""), local=desk.local_codes
+    )
     commune = lookup.commune
     replacing = _replacing(request.args.get("remplace", "").strip()[:8])
     found = []
     if not lookup.candidates and not lookup.error:
-        found = services.free_slots(
-            territory.id,
-            services.booker_channel(current_user),
-            now=now_utc(),
-            commune_insee=commune.insee_code if commune else None,
+        found = services.user_free_slots(
+            current_user, now=now_utc(), commune_insee=commune.insee_code if commune else None
         )
     return render_template(
         "booking/search.html",
-        territory=territory,
+        desk=desk,
         text=text if commune is None else forms.datalist_label(commune.name, commune.postal_codes),
         lookup=lookup,
+        did_you_mean=forms.did_you_mean(text, lookup, among=desk.local_codes),
         commune=commune,
-        outside=commune is not None and commune.insee_code not in local_codes,
+        outside=commune is not None and commune.insee_code not in desk.local_codes,
         outside_note=OUTSIDE_NOTE,
-        local_codes=local_codes,
-        suggestions=[forms.datalist_label(c.name, c.postal_codes) for c in territory.communes],
+        local_codes=desk.local_codes,
+        suggestions=desk.labels,
         slots=found[:LIST_LIMIT],
         more=max(0, len(found) - LIST_LIMIT),
+        located=commune is not None and services.origin_of(commune.insee_code) is not None,
         labels=slotlib.CHANNEL_LABELS,
         replacing=replacing,
-        **_opening(territory),
+        **_opening(),
     )
 
 
-def _opening(territory) -> dict:
-    """The next slot beyond the horizon and when it opens (``_opening_note.html``)."""
+def _opening() -> dict:
+    """The desk's next slot beyond the horizon and when it opens (``_opening_note.html``)."""
     now = now_utc()
+    found = services.desk_next_opening(
+        services.booker_territory_ids(current_user), services.booker_channel(current_user), now=now
+    )
     return {
-        "opening": services.next_opening(
-            territory.id, services.booker_channel(current_user), now=now
-        ),
-        "opening_words": lambda opens: services.opening_words(opens, now, territory.timezone),
+        "opening": found[:2] if found else None,
+        "opening_words": lambda opens: services.opening_words(opens, now, found[2]),
     }
 
 
@@ -200,11 +202,7 @@ def _book_page(
     now: datetime,
 ) -> str:
     """The booking form: the slot offered, or why it no longer is, and the alternatives."""
-    territory = current_territory()
-    channel = services.booker_channel(current_user)
-    offer = next(
-        (f for f in services.free_slots(territory.id, channel, now=now) if f.id == slot_id), None
-    )
+    offer = services.offer(current_user, slot_id, now=now) if slot_id else None
     notice = None
     if offer is None and not alternatives and error is None:
         notice = (
@@ -215,7 +213,9 @@ def _book_page(
         )
     insee = (request.values.get("insee") or "").strip()[:5]
     official = communes_ref.get(insee) if insee else None
-    local_codes = {c.insee_code for c in territory.communes}
+    if offer is not None and official is not None:
+        offer = (services.rank_nearest([offer], services.origin_of(insee), now=now) or [offer])[0]
+    local_codes = reads.desk(current_user).local_codes
     return render_template(
         "booking/book.html",
         form=form,

@@ -18,6 +18,7 @@ from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.models import Practitioner, Site, Territory, User
 from app.passwords import hash_password
+from app.regulation import services as regulation
 from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from app.timeutil import now_utc
@@ -27,6 +28,7 @@ from rota.models import ConsultationMode, HolidayRule, RotaPeriod, Session
 
 DEMO_PASSWORD = "demo-tourderole-2026"
 MAIN_SLUG = "cote-de-lumiere"
+SERVICE_NAME = "SAS 85"  # the regulation desk covering both demo CPTS
 ISLAND_SLUG = "ile-de-re"
 
 MAIN_EPCIS = ("200023778", "200071629", "248500258", "248500191")
@@ -312,8 +314,8 @@ _ACCOUNT_LABELS = [
     ("medecin3@demo.tourderole.fr", "Médecin — CPTS Côte de Lumière"),
     ("medecin4@demo.tourderole.fr", "Médecin — CPTS Côte de Lumière"),
     ("medecin5@demo.tourderole.fr", "Médecin — CPTS Côte de Lumière"),
-    ("regulation1@demo.tourderole.fr", "Régulation SAS 85"),
-    ("regulation2@demo.tourderole.fr", "Régulation SAS 85"),
+    ("regulation1@demo.tourderole.fr", "Régulation — service SAS 85 (les deux CPTS)"),
+    ("regulation2@demo.tourderole.fr", "Régulation — service SAS 85 (les deux CPTS)"),
     ("pharmacie1@demo.tourderole.fr", "Pharmacie — CPTS Côte de Lumière"),
     ("pharmacie2@demo.tourderole.fr", "Pharmacie — CPTS Côte de Lumière"),
     ("pharmacie3@demo.tourderole.fr", "Pharmacie — CPTS Côte de Lumière"),
@@ -395,6 +397,43 @@ def _published_rota(
         ],
         volunteers=first_volunteers,
     )
+
+
+def _island_rota(territory: Territory, sites: list[Site], today: date) -> None:
+    """A small published rota on the island too: weekday evenings at its one surgery, so
+    the SAS 85 desk sees slots of both CPTS in one search."""
+    monday = today - timedelta(days=today.weekday())
+    scenarios.publish_period(
+        territory,
+        name=f"Semaines du {monday:%d/%m/%Y}",
+        start=monday,
+        end=monday + timedelta(weeks=5, days=-1),
+        templates=[
+            scenarios.template(
+                sites[0],
+                weekdays=range(5),
+                start=time(17),
+                end=time(20),
+                gps_needed=1,
+                mode=ConsultationMode.SURGERY,
+                sas_slots=4,
+                pharmacy_slots=0,
+                valid_from=monday,
+                on_holidays=HolidayRule.SKIP,
+            )
+        ],
+    )
+
+
+def _regulation_service(*territories: Territory) -> None:
+    """The département's desk: "SAS 85", attached to both CPTS, with the two regulators."""
+    service = regulation.create_service(SERVICE_NAME, by=None)
+    for territory in territories:
+        regulation.attach_territory(service, territory, by=None)
+    for user in db.session.scalars(
+        sa.select(User).where(User.role == Role.REGULATOR).order_by(User.email)
+    ):
+        regulation.assign_regulator(user, service, by=None)
 
 
 DEMO_PATIENTS = [
@@ -499,7 +538,7 @@ def load_demo(today: date | None = None) -> bool:
         )
         _communes_of(island, ISLAND_EPCIS)
         island_sites = _sites(island, ISLAND_SITES)
-        _practitioners(
+        island_gps, _ = _practitioners(
             island, island_sites, gps=5, pharmacists=0, rng=rng, numbers=numbers, names=name_cycle
         )
         _account(
@@ -511,6 +550,8 @@ def load_demo(today: date | None = None) -> bool:
         )
         _account(ADMIN_EMAIL, Role.ADMIN, None, password_hash, name="Administration")
         _published_rota(main, sites, gps, today or now_utc().date())
+        _island_rota(island, island_sites, today or now_utc().date())
+        _regulation_service(main, island)
         _bookings(main)
         db.session.commit()
     except Exception:

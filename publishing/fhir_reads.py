@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Practitioner, Site, Territory
+from app.models import Practitioner, Site, Territory, User
 from app.security import MAX_ID
 from app.timeutil import now_utc
 from booking import services
@@ -29,6 +29,16 @@ def row_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+def desk_territories(user: User) -> list[Territory]:
+    """The territories a token answers for: its regulation service's (every territory
+    the administrator attached), else its account's own; by id, the first one's clock
+    reading the dates sent without an offset."""
+    ids = services.booker_territory_ids(user)
+    return list(
+        db.session.scalars(sa.select(Territory).where(Territory.id.in_(ids)).order_by(Territory.id))
+    )
 
 
 def cpts_of(territory: Territory) -> fhir.Cpts:
@@ -69,25 +79,30 @@ def walk_in_views(
     territory: Territory, low: datetime, high: datetime, practitioner_ids: set[int], now: datetime
 ) -> list[fhir.FreeSlotView]:
     """Walk-in hours held by these GPs: one Slot per GP and session, appointment type WALKIN."""
-    views = []
-    for session in services.published_sessions(territory.id, max(low, now), high):
-        if session.mode != ConsultationMode.WALK_IN:
-            continue
-        for assignment in sorted(session.assignments, key=lambda a: a.seat):
-            if assignment.practitioner_id not in practitioner_ids:
-                continue
-            views.append(
-                fhir.FreeSlotView(
-                    id=walk_in_id(session.id, assignment.seat),
-                    start=session.starts_at,
-                    end=session.ends_at,
-                    doctor=doctor_of(assignment.practitioner),
-                    place=place_of(session.site),
-                    mode=session.mode.value,
-                    channel=None,
-                )
-            )
-    return views
+    return [
+        view
+        for session in services.published_sessions(territory.id, max(low, now), high)
+        for view in _walk_ins(session, practitioner_ids)
+    ]
+
+
+def _walk_ins(session: Session, practitioner_ids: set[int]) -> list[fhir.FreeSlotView]:
+    """A walk-in session's Slots: one per GP asked for (none for an appointment session)."""
+    if session.mode != ConsultationMode.WALK_IN:
+        return []
+    return [
+        fhir.FreeSlotView(
+            id=walk_in_id(session.id, assignment.seat),
+            start=session.starts_at,
+            end=session.ends_at,
+            doctor=doctor_of(assignment.practitioner),
+            place=place_of(session.site),
+            mode=session.mode.value,
+            channel=None,
+        )
+        for assignment in sorted(session.assignments, key=lambda a: a.seat)
+        if assignment.practitioner_id in practitioner_ids
+    ]
 
 
 def practitioners_by_rpps(territory: Territory, rpps: list[str]) -> list[Practitioner]:
@@ -221,4 +236,60 @@ def free_slot_views(
     ]
     views += walk_in_views(territory, window.low, window.high, practitioner_ids, now)
     views.sort(key=lambda v: (v.start, v.place.name, v.doctor.id, v.id))
+    return views
+
+
+def desk_free_slot_views(
+    territories: list[Territory],
+    channel: str,
+    window: fhir.StartRange,
+    rpps: list[str],
+    *,
+    now: datetime,
+) -> list[tuple[fhir.FreeSlotView, Territory]]:
+    """The SAS search over a whole regulation service in a fixed number of statements:
+    the GPs of every territory at once, their free slots, then their walk-in hours; each
+    view with its territory (its CPTS and clock)."""
+    by_id = {t.id: t for t in territories}
+    practitioner_ids = set(
+        db.session.scalars(
+            sa.select(Practitioner.id).where(
+                Practitioner.territory_id.in_(list(by_id)),
+                Practitioner.rpps.in_(rpps),
+                Practitioner.active,
+            )
+        )
+    )
+    if not practitioner_ids:
+        return []
+    found = services.desk_free_slots(
+        list(by_id),
+        channel,
+        now=now,
+        since=window.low,
+        until=window.high,
+        practitioners=practitioner_ids,
+    )
+    views = [
+        (
+            fhir.FreeSlotView(
+                id=f.id,
+                start=f.slot.starts_at,
+                end=f.slot.ends_at,
+                doctor=doctor_of(f.practitioner),
+                place=place_of(f.site),
+                mode=f.session.mode.value,
+                channel=f.channel,
+            ),
+            by_id[f.session.territory_id],
+        )
+        for f in found
+    ]
+    sessions = services.published_sessions_in(list(by_id), max(window.low, now), window.high)
+    views += [
+        (view, by_id[session.territory_id])
+        for session in sessions
+        for view in _walk_ins(session, practitioner_ids)
+    ]
+    views.sort(key=lambda pair: (pair[0].start, pair[0].place.name, pair[0].doctor.id, pair[0].id))
     return views

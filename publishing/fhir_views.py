@@ -11,8 +11,9 @@ same rules and the same database constraint settle a race. Every answer is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -34,6 +35,8 @@ from booking.models import Booking
 from publishing import fhir
 from publishing import fhir_reads as reads
 from publishing.fhir import FhirError
+
+T = TypeVar("T")
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -122,10 +125,17 @@ def _user() -> User:
     return g.fhir_user
 
 
+def _territories() -> list[Territory]:
+    """The token's desk: its regulation service's territories, or its own one."""
+    territories = reads.desk_territories(_user())
+    if not territories:  # a service detached from every territory answers nothing
+        raise FhirError("Ce jeton ne couvre aucun territoire.", status=403, code="forbidden")
+    return territories
+
+
 def _territory() -> Territory:
-    territory = _user().territory
-    assert territory is not None  # tokens.authenticate refuses users without one
-    return territory
+    """The first territory of the desk: its clock reads dates sent without an offset."""
+    return _territories()[0]
 
 
 def _base() -> str:
@@ -167,28 +177,32 @@ def _includes() -> set[str]:
     }
 
 
-def _bundle_for(views: list[fhir.FreeSlotView], territory: Territory) -> dict[str, Any]:
-    """The searchset: the Slots, then what the ``_include`` parameters ask for."""
-    zone, cpts = territory.timezone, reads.cpts_of(territory)
+def _bundle_for(views: list[tuple[fhir.FreeSlotView, Territory]]) -> dict[str, Any]:
+    """The searchset: the Slots (each with its own CPTS), then what ``_include`` asks for."""
     wanted = _includes()
+    cpts_by_territory = {t.id: reads.cpts_of(t) for _, t in views}
     matches = [
         fhir.slot_resource(
-            view, cpts, zone, _booking_url(None if view.channel is None else view.id)
+            view,
+            cpts_by_territory[territory.id],
+            territory.timezone,
+            _booking_url(None if view.channel is None else view.id),
         )
-        for view in views
+        for view, territory in views
     ]
     included: list[dict[str, Any]] = []
-    pairs = list(dict.fromkeys((v.doctor, v.place) for v in views))
+    pairs = list(dict.fromkeys((v.doctor, v.place) for v, _ in views))
     if "Slot:schedule" in wanted:
         included += [fhir.schedule_resource(d, p) for d, p in pairs]
         if "Schedule:actor" in wanted:
             doctors = list(dict.fromkeys(d for d, _ in pairs))
             included += [fhir.practitioner_resource(d) for d in doctors]
             included += [fhir.practitioner_role_resource(d, p) for d, p in pairs]
-    if "Slot:service-type-reference" in wanted and views:
-        included.append(fhir.healthcare_service_resource(cpts))
-        if "HealthcareService:organization" in wanted:
-            included.append(fhir.organization_resource(cpts))
+    if "Slot:service-type-reference" in wanted:
+        for cpts in cpts_by_territory.values():
+            included.append(fhir.healthcare_service_resource(cpts))
+            if "HealthcareService:organization" in wanted:
+                included.append(fhir.organization_resource(cpts))
     return fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches, included)
 
 
@@ -209,22 +223,20 @@ def capability_statement() -> Response:
 @api_rate_limit
 def search_slots() -> Response:
     """The SAS search: free slots of 1–25 GPs starting within [ge, le]."""
-    user, territory = _user(), _territory()
-    zone = territory.timezone
+    user, territories = _user(), _territories()
     fhir.parse_status(request.args.getlist("status"))
-    window = fhir.parse_start(request.args.getlist("start"), zone)
+    window = fhir.parse_start(request.args.getlist("start"), territories[0].timezone)
     wanted = fhir.parse_practitioners(request.args.getlist(PRACTITIONER_PARAM))
-    ids = {p.id for p in reads.practitioners_by_rpps(territory, wanted)}
     channel = services.booker_channel(user)
-    views = reads.free_slot_views(territory, channel, window, ids, now=now_utc())
-    return fhir_response(_bundle_for(views, territory))
+    # The service's CPTS, each with its own GPs and rules, read together.
+    views = reads.desk_free_slot_views(territories, channel, window, wanted, now=now_utc())
+    return fhir_response(_bundle_for(views))
 
 
 @bp.get("/Slot/<slot_id>")
 @api_rate_limit
 def read_slot(slot_id: str) -> Response:
-    territory = _territory()
-    view = reads.slot_view(territory, slot_id)
+    territory, view = _in_desk(lambda t: reads.slot_view(t, slot_id))
     resource = fhir.slot_resource(
         view,
         reads.cpts_of(territory),
@@ -232,6 +244,23 @@ def read_slot(slot_id: str) -> Response:
         _booking_url(None if view.channel is None else view.id),
     )
     return fhir_response(resource)
+
+
+def _in_desk(find: Callable[[Territory], T]) -> tuple[Territory, T]:
+    """The first of the desk's territories where ``find`` succeeds (404 otherwise)."""
+    missing: FhirError | None = None
+    for territory in _territories():
+        try:
+            return territory, find(territory)
+        except FhirError as exc:
+            missing = exc
+    assert missing is not None
+    raise missing
+
+
+def _by_rpps(rpps: str) -> list[Practitioner]:
+    """GPs with this RPPS across the desk (one per territory they practise in)."""
+    return [p for t in _territories() for p in reads.practitioners_by_rpps(t, [rpps])]
 
 
 def _schedules_of(practitioner: Practitioner) -> list[dict[str, Any]]:
@@ -251,9 +280,8 @@ def _one_rpps(param: str) -> str:
 @bp.get("/Schedule")
 @api_rate_limit
 def search_schedules() -> Response:
-    territory = _territory()
     rpps = _one_rpps("actor.identifier")
-    matches = [r for p in reads.practitioners_by_rpps(territory, [rpps]) for r in _schedules_of(p)]
+    matches = [r for p in _by_rpps(rpps) for r in _schedules_of(p)]
     return fhir_response(
         fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
     )
@@ -262,7 +290,7 @@ def search_schedules() -> Response:
 @bp.get("/Schedule/<ident>")
 @api_rate_limit
 def read_schedule(ident: str) -> Response:
-    practitioner, site = reads.schedule_pair(_territory(), ident)
+    _, (practitioner, site) = _in_desk(lambda t: reads.schedule_pair(t, ident))
     return fhir_response(
         fhir.schedule_resource(reads.doctor_of(practitioner), reads.place_of(site))
     )
@@ -271,7 +299,7 @@ def read_schedule(ident: str) -> Response:
 @bp.get("/PractitionerRole/<ident>")
 @api_rate_limit
 def read_practitioner_role(ident: str) -> Response:
-    practitioner, site = reads.schedule_pair(_territory(), ident)
+    _, (practitioner, site) = _in_desk(lambda t: reads.schedule_pair(t, ident))
     return fhir_response(
         fhir.practitioner_role_resource(reads.doctor_of(practitioner), reads.place_of(site))
     )
@@ -280,12 +308,8 @@ def read_practitioner_role(ident: str) -> Response:
 @bp.get("/Practitioner")
 @api_rate_limit
 def search_practitioners() -> Response:
-    territory = _territory()
     rpps = _one_rpps("identifier")
-    matches = [
-        fhir.practitioner_resource(reads.doctor_of(p))
-        for p in reads.practitioners_by_rpps(territory, [rpps])
-    ]
+    matches = [fhir.practitioner_resource(reads.doctor_of(p)) for p in _by_rpps(rpps)]
     return fhir_response(
         fhir.searchset(public_path(request.full_path.rstrip("?")), _base(), matches)
     )
@@ -294,19 +318,22 @@ def search_practitioners() -> Response:
 @bp.get("/Practitioner/<ident>")
 @api_rate_limit
 def read_practitioner(ident: str) -> Response:
-    territory = _territory()
     fhir.resource_id(ident)
-    practitioner = reads.practitioner(territory, ident)
+    practitioner = next(
+        (p for t in _territories() if (p := reads.practitioner(t, ident)) is not None), None
+    )
     if practitioner is None:
         raise FhirError("Praticien introuvable.", status=404, code="not_found")
     return fhir_response(fhir.practitioner_resource(reads.doctor_of(practitioner)))
 
 
 def _cpts_or_404(ident: str) -> fhir.Cpts:
-    cpts = reads.cpts_of(_territory())
-    if ident != cpts.key:
-        raise FhirError("Ressource introuvable.", status=404, code="not_found")
-    return cpts
+    """One of the desk's CPTS (a service's token reads each territory it covers)."""
+    for territory in _territories():
+        cpts = reads.cpts_of(territory)
+        if ident == cpts.key:
+            return cpts
+    raise FhirError("Ressource introuvable.", status=404, code="not_found")
 
 
 @bp.get("/HealthcareService/<ident>")
@@ -370,12 +397,22 @@ def _replay(user: User, wanted: fhir.AppointmentRequest) -> Response | None:
     return fhir_response(appointment_of(booking), 200, _location(booking))
 
 
-def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
-    """Our slot for this GP and time (and the Slot reference, when the platform gives one)."""
-    practitioner = reads.practitioner_by_rpps(territory, wanted.rpps)
-    if practitioner is None:
+def _slot_for(wanted: fhir.AppointmentRequest) -> str:
+    """Our slot for this GP and time (and the Slot reference, when the platform gives one),
+    in whichever of the desk's territories the GP holds it."""
+    practitioners = [
+        (t, p) for t in _territories() if (p := reads.practitioner_by_rpps(t, wanted.rpps))
+    ]
+    if not practitioners:
         raise FhirError("Ce médecin n'exerce pas dans la CPTS.", status=422, code="unknown_gp")
-    found = services.slot_at(territory.id, practitioner.id, wanted.start, wanted.end)
+    found = next(
+        (
+            slot
+            for t, p in practitioners
+            if (slot := services.slot_at(t.id, p.id, wanted.start, wanted.end)) is not None
+        ),
+        None,
+    )
     if wanted.slot_id is not None and wanted.slot_id != found:
         raise FhirError(
             "Le créneau référencé ne correspond pas au médecin et à l'horaire du rendez-vous.",
@@ -396,13 +433,13 @@ def _slot_for(territory: Territory, wanted: fhir.AppointmentRequest) -> str:
 @limiter.limit(booking_rate_limit, key_func=token_rate_key)
 def create_appointment() -> Response:
     """Book the GP's slot at that time for the SAS platform: 201, or 422 with the reason."""
-    user, territory = _user(), _territory()
+    user = _user()
     wanted = fhir.read_appointment(_json_body())
     if wanted.status != "booked":
         raise FhirError("Un nouveau rendez-vous a le statut booked.")
     if (replayed := _replay(user, wanted)) is not None:
         return replayed
-    slot_id = _slot_for(territory, wanted)
+    slot_id = _slot_for(wanted)
     external = services.ExternalRef(
         system=wanted.identifier_system, value=wanted.identifier_value, operator=wanted.operator
     )

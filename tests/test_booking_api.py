@@ -101,6 +101,9 @@ def test_regulator_lists_books_reads_and_cancels(api, booking_world):
         "address": f"1 rue de la Gare, {world.site.postal_code} Challans",
         "commune": "Challans",
         "commune_insee": "85047",
+        "territory": world.territory.name,
+        "latitude": world.site.latitude,
+        "longitude": world.site.longitude,
     }
     assert set(first["practitioner"]) == {"rpps", "name"}
     assert first["mode"] == "surgery"

@@ -274,3 +274,113 @@ def test_the_coordinator_cannot_issue_a_token_to_a_gp_or_an_admin(app, team, mak
         assert not re.search(r"tdr_[A-Za-z0-9_-]{43}", answer.get_data(as_text=True))
 
     assert not changes(before, dump_database())
+
+
+# --- regulation services: service × territory × role -----------------------------------------------
+
+
+@pytest.fixture
+def desks(booking_world, make_user):
+    """Service "SAS 85" over both territories (one regulator with no territory, one of the
+    Marais), service "SAS 17" over the island only; a coordinator, a pharmacist and a GP
+    account on each side. One booking by SAS 85 in each territory."""
+    from app.regulation import services as regulation
+
+    world = booking_world
+    marais, island = world.territory, world.other_territory
+    sas85 = regulation.create_service("SAS 85", by=None)
+    sas17 = regulation.create_service("SAS 17", by=None)
+    for territory in (marais, island):
+        regulation.attach_territory(sas85, territory, by=None)
+    regulation.attach_territory(sas17, island, by=None)
+    people = {
+        "sas85": make_user(Role.REGULATOR, marais, email="sas85@example.org"),
+        "sas85_marais": world.users["regulator"],
+        "sas17": make_user(Role.REGULATOR, island, email="sas17@example.org"),
+        "no_service_marais": world.users["regulator2"],
+        "coordinator_marais": world.users["coordinator"],
+        "coordinator_island": make_user(Role.COORDINATOR, island, email="ci@example.org"),
+        "pharmacist_marais": world.users["pharmacist"],
+        "pharmacist_island": make_user(Role.PHARMACIST, island, email="pi@example.org"),
+        "gp_marais": world.users["gp"],
+    }
+    regulation.assign_regulator(people["sas85"], sas85, by=None)
+    regulation.assign_regulator(people["sas85_marais"], sas85, by=None)
+    regulation.assign_regulator(people["sas17"], sas17, by=None)
+    people["sas85"].territory_id = None
+    db.session.commit()
+    with time_machine.travel(world.now, tick=False):
+        references = {}
+        for name, territory in (("marais", marais), ("island", island)):
+            slot = booking_services.free_slots(territory.id, "sas", now=world.now)[0]
+            booking = booking_services.book(people["sas85"], slot.id, PATIENT, now=world.now)
+            references[name] = booking.reference
+        db.session.commit()
+        yield people, references
+
+
+# (viewer, booking's territory) -> may see it. SAS 85 sees its own bookings in both
+# territories; each coordinator those in their territory only; the other desk, a regulator
+# of no service and the pharmacists nothing; the GP only bookings on their own seat.
+DESK_VISIBILITY = {
+    ("sas85", "marais"): True,
+    ("sas85", "island"): True,
+    ("sas85_marais", "marais"): True,
+    ("sas85_marais", "island"): True,
+    ("sas17", "marais"): False,
+    ("sas17", "island"): False,
+    ("no_service_marais", "marais"): False,
+    ("no_service_marais", "island"): False,
+    ("coordinator_marais", "marais"): True,
+    ("coordinator_marais", "island"): False,
+    ("coordinator_island", "marais"): False,
+    ("coordinator_island", "island"): True,
+    ("pharmacist_marais", "marais"): False,
+    ("pharmacist_marais", "island"): False,
+    ("pharmacist_island", "marais"): False,
+    ("pharmacist_island", "island"): False,
+}
+
+
+@pytest.mark.parametrize(("viewer", "where"), sorted(DESK_VISIBILITY))
+def test_service_territory_role_visibility_of_a_desk_booking(app, desks, viewer, where):
+    people, references = desks
+    page = logged_in(app, people[viewer].email).get(f"/rendez-vous/{references[where]}")
+    assert page.status_code == (200 if DESK_VISIBILITY[(viewer, where)] else 404)
+
+
+# (booker, slot's territory) -> may book there: a service's regulators across the territories
+# attached to it, everyone else in their own territory only (pharmacists stay per territory).
+DESK_BOOKING = {
+    ("sas85", "marais"): True,
+    ("sas85", "island"): True,
+    ("sas17", "marais"): False,
+    ("sas17", "island"): True,
+    ("no_service_marais", "marais"): True,
+    ("no_service_marais", "island"): False,
+    ("pharmacist_marais", "marais"): True,
+    ("pharmacist_marais", "island"): False,
+    ("coordinator_island", "marais"): False,
+    ("coordinator_island", "island"): True,
+}
+
+
+@pytest.mark.parametrize(("booker", "where"), sorted(DESK_BOOKING))
+def test_service_territory_role_booking_of_a_slot(app, booking_world, desks, booker, where):
+    people, _ = desks
+    territory = booking_world.territory if where == "marais" else booking_world.other_territory
+    user = people[booker]
+    slot = booking_services.free_slots(
+        territory.id, booking_services.booker_channel(user), now=booking_world.now
+    )[-1]
+    before = dump_database()
+    try:
+        booking_services.book(user, slot.id, PATIENT, now=booking_world.now)
+        db.session.commit()
+        booked = True
+    except booking_services.NotFound:
+        db.session.rollback()
+        booked = False
+    assert booked == DESK_BOOKING[(booker, where)]
+    if not booked:
+        assert changes(before, dump_database()) == {}
