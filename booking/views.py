@@ -24,6 +24,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from app import communes_ref
+from app.collation import by_name
 from app.enums import Role
 from app.extensions import db, limiter
 from app.security import roles_required
@@ -105,7 +106,9 @@ def search():
         outside=commune is not None and commune.insee_code not in local_codes,
         outside_note=OUTSIDE_NOTE,
         local_codes=local_codes,
-        suggestions=[forms.datalist_label(c.name, c.postal_codes) for c in territory.communes],
+        suggestions=[
+            forms.datalist_label(c.name, c.postal_codes) for c in by_name(territory.communes)
+        ],
         slots=found[:LIST_LIMIT],
         more=max(0, len(found) - LIST_LIMIT),
         labels=slotlib.CHANNEL_LABELS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.collation import french_key
 from rota import engine
 
 
@@ -53,7 +54,7 @@ def fairness_rows(problem: engine.Problem, held: Sequence[tuple[int, int]]) -> l
     rows = [
         FairnessRow(d.id, d.name, loads[d.id], goal[d.id], share[d.id]) for d in problem.doctors
     ]
-    return sorted(rows, key=lambda r: (r.name, r.doctor_id))
+    return sorted(rows, key=lambda r: (french_key(r.name), r.doctor_id))
 
 
 def ledger_rows(entries: Sequence[tuple[int, str, str, float, float, int]]) -> list[FairnessRow]:
@@ -73,7 +74,7 @@ def ledger_rows(entries: Sequence[tuple[int, str, str, float, float, int]]) -> l
         targets[category] = share + carried
         shares[category] = share
     rows = [FairnessRow(gp, *values) for gp, values in by_gp.items()]
-    return sorted(rows, key=lambda r: (r.name, r.doctor_id))
+    return sorted(rows, key=lambda r: (french_key(r.name), r.doctor_id))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.collation import by_name, french_sorted
 from app.extensions import db
 from app.models import Practitioner, Site, Territory
 from app.timeutil import now_utc
@@ -114,15 +115,13 @@ def gps_with_sites(territory_id: int) -> list[Practitioner]:
 
 
 def session_templates(territory_id: int) -> list[SessionTemplate]:
-    return list(
-        db.session.scalars(
-            sa.select(SessionTemplate)
-            .join(Site, Site.id == SessionTemplate.site_id)
-            .where(SessionTemplate.territory_id == territory_id)
-            .order_by(Site.name, SessionTemplate.start_time)
-            .options(joinedload(SessionTemplate.site))
-        )
+    templates = db.session.scalars(
+        sa.select(SessionTemplate)
+        .where(SessionTemplate.territory_id == territory_id)
+        .order_by(SessionTemplate.start_time, SessionTemplate.id)
+        .options(joinedload(SessionTemplate.site))
     )
+    return french_sorted(templates, key=lambda t: t.site.name)
 
 
 def periods_of(
@@ -220,7 +219,7 @@ def period_review(period: RotaPeriod, territory: Territory) -> PeriodReview:
     )
     return PeriodReview(
         days=sorted({s.local_date for s in sessions}),
-        sites=[s for s in territory.sites if any(x.site_id == s.id for x in sessions)],
+        sites=[s for s in by_name(territory.sites) if any(x.site_id == s.id for x in sessions)],
         grid=grid,
         unfilled=[s for s in sessions if not s.cancelled and len(s.assignments) < s.gps_needed],
         rows=shown,
@@ -258,7 +257,7 @@ def print_sheet(period: RotaPeriod, territory: Territory, month: date) -> PrintS
     return PrintSheet(
         month=month,
         days=sorted({s.local_date for s in sessions}),
-        sites=[s for s in territory.sites if s.id in site_ids],
+        sites=[s for s in by_name(territory.sites) if s.id in site_ids],
         cells=cells,
         previous=previous if previous >= period.start_date.replace(day=1) else None,
         following=after if after <= period.end_date else None,
