@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Register the rota's pages and commands."""
-    from rota import todo
+    from rota import home, todo
     from rota.cli import rota_cli
     from rota.fairness_views import bp as fairness_bp
     from rota.views import bp
@@ -24,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(fairness_bp)
     app.cli.add_command(rota_cli)
     todo.connect()
+    home.connect()

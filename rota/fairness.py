@@ -96,6 +96,12 @@ class Chart:
     scale_max: int
     bars: tuple[Bar, ...]
     ticks: tuple[tuple[float, int], ...]
+    legend: tuple[tuple[str, str], ...] = ()  # (CSS class of the mark, what it means)
+
+
+LOAD_KEY = ("bar", "Plages attribuées")
+OVER_KEY = ("bar over", "Plages attribuées, plus d'une au-dessus de la cible")
+TARGET_KEY = ("target", "Cible équitable (part et report)")
 
 
 def bar_chart(rows: Sequence[FairnessRow], *, width: int = 720, bar_height: int = 18) -> Chart:
@@ -118,4 +124,8 @@ def bar_chart(rows: Sequence[FairnessRow], *, width: int = 720, bar_height: int 
     )
     step = max(1, scale_max // 8)
     ticks = tuple((round(label_width + k * unit, 1), k) for k in range(0, scale_max + 1, step))
-    return Chart(width, 30 + len(rows) * (bar_height + 6), label_width, scale_max, bars, ticks)
+    # Every kind of mark drawn is in the legend: the brown bars of GPs above target too.
+    legend = (LOAD_KEY, *((OVER_KEY,) if any(b.over for b in bars) else ()), TARGET_KEY)
+    return Chart(
+        width, 30 + len(rows) * (bar_height + 6), label_width, scale_max, bars, ticks, legend
+    )

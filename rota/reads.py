@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.collation import by_name, french_sorted
 from app.extensions import db
 from app.models import Practitioner, Site, Territory
+from app.names import Person, short_names
 from app.timeutil import now_utc
 from rota import services
 from rota.fairness import Chart, FairnessRow, bar_chart
@@ -162,6 +163,16 @@ def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def gp_names(sessions: Iterable[Session]) -> dict[int, str]:
+    """The short name of every GP holding one of ``sessions`` (``app.names.short_names``):
+    "É. Laurent", or the given name spelled out when two of them would read the same."""
+    return short_names(
+        Person(gp.id, gp.given_name, gp.family_name, f"RPPS …{gp.rpps[-4:]}")
+        for s in sessions
+        for gp in (a.practitioner for a in s.assignments)
+    )
+
+
 # --- the period's review page ------------------------------------------------------------------
 
 
@@ -177,6 +188,7 @@ class PeriodReview:
     chart: Chart
     answered: int
     gp_count: int
+    names: dict[int, str]  # practitioner id → "É. Laurent", told apart from namesakes
 
 
 def load_sessions(period: RotaPeriod) -> list[Session]:
@@ -226,6 +238,7 @@ def period_review(period: RotaPeriod, territory: Territory) -> PeriodReview:
         chart=bar_chart(shown),
         answered=answered or 0,
         gp_count=len(services.active_gps(territory.id)),
+        names=gp_names(sessions),
     )
 
 
@@ -242,6 +255,7 @@ class PrintSheet:
     cells: dict[tuple[int, date], list[Session]]
     previous: date | None
     following: date | None
+    names: dict[int, str]  # practitioner id → "É. Laurent", told apart from namesakes
 
 
 def print_sheet(period: RotaPeriod, territory: Territory, month: date) -> PrintSheet:
@@ -261,4 +275,5 @@ def print_sheet(period: RotaPeriod, territory: Territory, month: date) -> PrintS
         cells=cells,
         previous=previous if previous >= period.start_date.replace(day=1) else None,
         following=after if after <= period.end_date else None,
+        names=gp_names(sessions),
     )

@@ -241,7 +241,8 @@ def _fhir_search(world: Scaled) -> str:
 
 # page: (who asks, its path, at most this many statements, whether the big page lists more)
 PAGES = {
-    "gp home": ("gp", lambda w: "/", 5, False),
+    # The home's panels (app.home): next session, offers, open places, the year's balance.
+    "gp home": ("gp", lambda w: "/", 18, False),
     "mes plages": ("gp", lambda w: "/mes-plages", 45, True),
     "ma journée": ("gp", lambda w: f"/ma-journee?date={DAY.isoformat()}", 14, True),
     "period page": ("coordinator", lambda w: f"/coordination/periodes/{w.period.id}", 32, True),
