@@ -36,3 +36,20 @@ def french_sorted(items: Iterable[T], key: Callable[[T], str | None] | None = No
     """
     get: Callable[[T], str | None] = key if key is not None else (lambda item: str(item))
     return sorted(items, key=lambda item: french_key(get(item)))
+
+
+def by_name(items: Iterable[T]) -> list[T]:
+    """Sites, communes, territories… (anything with a ``name``) in French order of it."""
+    return french_sorted(items, key=lambda item: getattr(item, "name", None))
+
+
+def by_family_name(people: Iterable[T]) -> list[T]:
+    """Practitioners (``family_name``, ``given_name``, ``id``) as a French directory lists them."""
+    return sorted(
+        people,
+        key=lambda p: (
+            french_key(getattr(p, "family_name", None)),
+            french_key(getattr(p, "given_name", None)),
+            getattr(p, "id", 0) or 0,
+        ),
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from app.collation import french_key
 from app.commune_names import fuzzy_matches, search_key
 
 
@@ -158,9 +159,9 @@ def search(query: str, *, among: Collection[str] = (), limit: int = 50) -> list[
     folded = fold(q)
     epcis = [code for code, _, key in _epci_keys() if key == folded]
     if epcis:
-        return sorted((c for e in epcis for c in ref.by_epci.get(e, ())), key=lambda c: c.name)[
-            :limit
-        ]
+        return sorted(
+            (c for e in epcis for c in ref.by_epci.get(e, ())), key=lambda c: french_key(c.name)
+        )[:limit]
     wanted = search_key(q)
     if not wanted:
         return []

@@ -22,6 +22,10 @@ practitioner_deactivated = signals.signal("practitioner-deactivated")
 #: The coordinator's home page asks what is waiting (sender: the ``Territory``; ``now``: aware
 #: UTC). Each layer answers a list of ``app.todo.TodoItem`` about what it owns.
 todo_items = signals.signal("todo-items")
+#: A GP opens their home page (sender: the GP's ``Practitioner``; ``now``: aware UTC). Each
+#: layer answers a list of ``app.home.HomePanel`` about what it owns (next session, proposals,
+#: open places, balance), shown in their ``order``.
+gp_home_panels = signals.signal("gp-home-panels")
 #: An account was deactivated (sender: the ``User``; ``by``: the ``User`` or None). What it
 #: could open without a session (API tokens, its GP's calendar feed) is revoked for good:
 #: reactivating the account does not bring it back.

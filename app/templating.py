@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from flask import Flask, current_app
 from flask_login import current_user
 
+from app.collation import french_sorted
 from app.enums import Profession, Role, SiteKind
 from app.timeutil import format_local, local
 from app.validators import display_phone
@@ -70,7 +73,13 @@ def decimal_filter(value: float, digits: int = 1) -> str:
     return f"{value:.{digits}f}".replace(".", ",")
 
 
+def french_filter(items: Iterable[Any], attribute: str = "name") -> list[Any]:
+    """``items`` in French order of ``attribute``: relationships come in code-point order."""
+    return french_sorted(items, key=lambda item: getattr(item, attribute))
+
+
 def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["french"] = french_filter
     app.jinja_env.filters["decimal"] = decimal_filter
     app.jinja_env.filters["local"] = local_filter
     app.jinja_env.filters["local_day"] = local_day_filter

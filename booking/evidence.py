@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.collation import french_key
 from app.extensions import db
 from app.models import Practitioner, Territory
 from app.territory.services import holiday_subdivision_code
@@ -283,7 +284,7 @@ def territory_counts(territory: Territory, month: date) -> list[GpCount]:
                 weeks_over_cap=sum(1 for w in weeks if w.over_cap),
             )
         )
-    return sorted(out, key=lambda c: (c.name, c.practitioner_id))
+    return sorted(out, key=lambda c: (french_key(c.name), c.practitioner_id))
 
 
 def parse_month(text: str | None, today: date) -> date:

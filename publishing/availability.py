@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app import communes_ref
+from app.collation import french_key, french_sorted
 from app.extensions import db
 from app.models import Commune, Site, Territory
 from app.timeutil import local
@@ -164,7 +165,7 @@ def day_availability(territory: Territory, day: date, *, now: datetime) -> list[
             opens_at=first_opening(shape(session), held, taken, now=now, horizon=rules.horizon),
         )
         by_site.setdefault(session.site_id, SiteDay(site=session.site)).openings.append(opening)
-    return sorted(by_site.values(), key=lambda d: d.site.name)
+    return sorted(by_site.values(), key=lambda d: (french_key(d.site.name), d.site.id))
 
 
 DAYS = {"aujourdhui": 0, "demain": 1}
@@ -213,12 +214,15 @@ def find_communes(text: str) -> tuple[list[Commune], str | None]:
     codes = [c.insee_code for c in communes_ref.search(query, limit=50)]
     if not codes:
         return [], f"Aucune commune ne correspond à « {query} »."
-    found = db.session.scalars(
-        sa.select(Commune)
-        .where(Commune.insee_code.in_(codes))
-        .options(joinedload(Commune.territory))
-        .order_by(Commune.name)
-    ).all()
+    found = french_sorted(
+        db.session.scalars(
+            sa.select(Commune)
+            .where(Commune.insee_code.in_(codes))
+            .options(joinedload(Commune.territory))
+            .order_by(Commune.id)
+        ),
+        key=lambda c: c.name,
+    )
     if not found:
         return [], (
             f"Aucune CPTS de ce service ne couvre « {query} » : appelez le 15, qui vous orientera."
@@ -262,8 +266,9 @@ def public_page(
         RotaPeriod.territory_id == Territory.id,
         RotaPeriod.status.in_([PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED]),
     )
-    territories = list(
-        db.session.scalars(sa.select(Territory).where(shown).order_by(Territory.name))
+    territories = french_sorted(
+        db.session.scalars(sa.select(Territory).where(shown).order_by(Territory.id)),
+        key=lambda t: t.name,
     )
     matches, message = find_communes(query) if query else ([], None)
     page = PublicPage(
@@ -280,7 +285,7 @@ def public_page(
         return page
     page.territory = territory
     page.day = local(now, territory.timezone).date() + timedelta(days=DAYS[day_key])
-    page.communes = list(territory.communes)
+    page.communes = french_sorted(territory.communes, key=lambda c: c.name)
     page.chosen = next((c for c in page.communes if c.insee_code == commune_code), None)
     sites = day_availability(territory, page.day, now=now)
     page.here = [

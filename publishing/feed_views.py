@@ -29,6 +29,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from app.collation import by_name
 from app.confirmation import Confirmation, ask, is_confirmed
 from app.enums import Role
 from app.extensions import limiter
@@ -375,7 +376,7 @@ def territory_subscribe():
         feed = feeds.territory_feed(territory)
     sites = [
         (site, _addresses("feeds.site_feed", site_id=site.id))
-        for site in territory.sites
+        for site in by_name(territory.sites)
         if site.active
     ]
     return render_template(

@@ -186,6 +186,7 @@ class ProgressChart:
     label_width: int
     plot: float
     bars: tuple[ProgressBar, ...]
+    legend: tuple[tuple[str, str], ...] = ()  # (CSS class of the mark, what it means)
 
 
 def progress_bars(
@@ -206,4 +207,9 @@ def progress_bars(
         )
         for i, (label, ratio, text) in enumerate(items)
     )
-    return ProgressChart(width, 20 + len(items) * 30, label_width, plot, bars)
+    legend = (
+        *((("bar", "Part de la cible atteinte"),) if any(not b.reached for b in bars) else ()),
+        *((("bar reached", "Cible atteinte"),) if any(b.reached for b in bars) else ()),
+        ("target", "Cible (100 %)"),
+    )
+    return ProgressChart(width, 20 + len(items) * 30, label_width, plot, bars, legend)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app import audit
+from app.collation import french_sorted
 from app.extensions import db
 from app.models import Territory, User
 from app.validators import ValidationError
@@ -107,13 +108,14 @@ def delete_target(target: IndicatorTarget, *, by: User | None) -> None:
 
 
 def targets_of(territory_id: int) -> list[IndicatorTarget]:
-    return list(
+    return french_sorted(
         db.session.scalars(
             sa.select(IndicatorTarget)
             .where(IndicatorTarget.territory_id == territory_id)
-            .order_by(IndicatorTarget.name)
+            .order_by(IndicatorTarget.id)
             .options(selectinload(IndicatorTarget.years))
-        )
+        ),
+        key=lambda t: t.name,
     )
 
 

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import audit
+from app.collation import french_key, french_sorted
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, Territory
@@ -372,14 +373,10 @@ def minutes_between(start: Any, end: Any) -> ColumnElement[int]:
 
 def site_choices(territory_id: int) -> list[tuple[int, str]]:
     """The territory's sites (active or not: past figures may name a closed one)."""
-    return [
-        (i, n)
-        for i, n in db.session.execute(
-            sa.select(Site.id, Site.name)
-            .where(Site.territory_id == territory_id)
-            .order_by(Site.name)
-        )
-    ]
+    rows = db.session.execute(
+        sa.select(Site.id, Site.name).where(Site.territory_id == territory_id).order_by(Site.id)
+    )
+    return french_sorted(((i, n) for i, n in rows), key=lambda row: row[1])
 
 
 # --- the queries ------------------------------------------------------------------------------
@@ -595,7 +592,7 @@ def _sites(territory_id: int, s: Any, b: Any) -> tuple[SiteRow, ...]:
             sa.select(Site.id, Site.name).where(Site.territory_id == territory_id)
         ).all()
     )
-    ids = sorted(set(offer) | set(activity), key=lambda i: (names.get(i, ""), i))
+    ids = sorted(set(offer) | set(activity), key=lambda i: (french_key(names.get(i)), i))
     return tuple(
         SiteRow(
             site_id=i,
@@ -776,7 +773,7 @@ def rota_lines(territory: Territory, date_from: date, date_to: date) -> list[Rot
             Session.local_date >= date_from,
             Session.local_date <= date_to,
         )
-        .order_by(Session.starts_at, Site.name, Session.id, Assignment.seat)
+        .order_by(Session.starts_at, Session.id, Assignment.seat)
     ).all()
     lines: list[RotaLine] = []
     for _, group in groupby(rows, key=lambda r: r[1]):
@@ -789,7 +786,8 @@ def rota_lines(territory: Territory, date_from: date, date_to: date) -> list[Rot
             lines.append(
                 RotaLine(site, start.date(), start.time(), end.time(), gp, rpps, bool(cancelled))
             )
-    return lines
+    # Sessions starting together: their sites in French order (a stable sort keeps the seats).
+    return sorted(lines, key=lambda line: (line.day, line.start, french_key(line.site)))
 
 
 # --- a short memory of recent computations ------------------------------------------------------

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Register the rota's pages and commands."""
-    from rota import todo
+    from rota import home, todo
     from rota.cli import rota_cli
     from rota.declaration_views import bp as declarations_bp
     from rota.exchange_views import bp as exchanges_bp
@@ -28,3 +28,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(exchanges_bp)
     app.cli.add_command(rota_cli)
     todo.connect()
+    home.connect()

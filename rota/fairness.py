@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.collation import french_key
 from rota import engine
 
 
@@ -53,7 +54,7 @@ def fairness_rows(problem: engine.Problem, held: Sequence[tuple[int, int]]) -> l
     rows = [
         FairnessRow(d.id, d.name, loads[d.id], goal[d.id], share[d.id]) for d in problem.doctors
     ]
-    return sorted(rows, key=lambda r: (r.name, r.doctor_id))
+    return sorted(rows, key=lambda r: (french_key(r.name), r.doctor_id))
 
 
 def ledger_rows(entries: Sequence[tuple[int, str, str, float, float, int]]) -> list[FairnessRow]:
@@ -73,7 +74,7 @@ def ledger_rows(entries: Sequence[tuple[int, str, str, float, float, int]]) -> l
         targets[category] = share + carried
         shares[category] = share
     rows = [FairnessRow(gp, *values) for gp, values in by_gp.items()]
-    return sorted(rows, key=lambda r: (r.name, r.doctor_id))
+    return sorted(rows, key=lambda r: (french_key(r.name), r.doctor_id))
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ class Chart:
     scale_max: int
     bars: tuple[Bar, ...]
     ticks: tuple[tuple[float, int], ...]
+    legend: tuple[tuple[str, str], ...] = ()  # (CSS class of the mark, what it means)
+
+
+LOAD_KEY = ("bar", "Plages attribuées")
+OVER_KEY = ("bar over", "Plages attribuées, plus d'une au-dessus de la cible")
+TARGET_KEY = ("target", "Cible équitable (part et report)")
 
 
 def bar_chart(rows: Sequence[FairnessRow], *, width: int = 720, bar_height: int = 18) -> Chart:
@@ -117,4 +124,8 @@ def bar_chart(rows: Sequence[FairnessRow], *, width: int = 720, bar_height: int 
     )
     step = max(1, scale_max // 8)
     ticks = tuple((round(label_width + k * unit, 1), k) for k in range(0, scale_max + 1, step))
-    return Chart(width, 30 + len(rows) * (bar_height + 6), label_width, scale_max, bars, ticks)
+    # Every kind of mark drawn is in the legend: the brown bars of GPs above target too.
+    legend = (LOAD_KEY, *((OVER_KEY,) if any(b.over for b in bars) else ()), TARGET_KEY)
+    return Chart(
+        width, 30 + len(rows) * (bar_height + 6), label_width, scale_max, bars, ticks, legend
+    )

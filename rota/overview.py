@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.collation import by_family_name
 from app.extensions import db
 from app.models import Practitioner
 from rota import reads
@@ -95,7 +96,9 @@ def _colleagues(
 ) -> dict[int, list[Practitioner]]:
     """The other GPs of each site, to whom I may hand a session there."""
     return {
-        site_id: [gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}]
+        site_id: by_family_name(
+            gp for gp in gps if gp.id != me.id and site_id in {x.id for x in gp.sites}
+        )
         for site_id in site_ids
     }
 

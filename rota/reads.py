@@ -15,8 +15,10 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.collation import by_name, french_sorted
 from app.extensions import db
 from app.models import Practitioner, Site, Territory
+from app.names import Person, short_names
 from app.timeutil import now_utc
 from rota import services
 from rota.fairness import Chart, FairnessRow, bar_chart
@@ -114,15 +116,13 @@ def gps_with_sites(territory_id: int) -> list[Practitioner]:
 
 
 def session_templates(territory_id: int) -> list[SessionTemplate]:
-    return list(
-        db.session.scalars(
-            sa.select(SessionTemplate)
-            .join(Site, Site.id == SessionTemplate.site_id)
-            .where(SessionTemplate.territory_id == territory_id)
-            .order_by(Site.name, SessionTemplate.start_time)
-            .options(joinedload(SessionTemplate.site))
-        )
+    templates = db.session.scalars(
+        sa.select(SessionTemplate)
+        .where(SessionTemplate.territory_id == territory_id)
+        .order_by(SessionTemplate.start_time, SessionTemplate.id)
+        .options(joinedload(SessionTemplate.site))
     )
+    return french_sorted(templates, key=lambda t: t.site.name)
 
 
 def periods_of(
@@ -163,6 +163,16 @@ def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def gp_names(sessions: Iterable[Session]) -> dict[int, str]:
+    """The short name of every GP holding one of ``sessions`` (``app.names.short_names``):
+    "É. Laurent", or the given name spelled out when two of them would read the same."""
+    return short_names(
+        Person(gp.id, gp.given_name, gp.family_name, f"RPPS …{gp.rpps[-4:]}")
+        for s in sessions
+        for gp in (a.practitioner for a in s.assignments)
+    )
+
+
 # --- the period's review page ------------------------------------------------------------------
 
 
@@ -178,6 +188,7 @@ class PeriodReview:
     chart: Chart
     answered: int
     gp_count: int
+    names: dict[int, str]  # practitioner id → "É. Laurent", told apart from namesakes
 
 
 def load_sessions(period: RotaPeriod) -> list[Session]:
@@ -220,13 +231,14 @@ def period_review(period: RotaPeriod, territory: Territory) -> PeriodReview:
     )
     return PeriodReview(
         days=sorted({s.local_date for s in sessions}),
-        sites=[s for s in territory.sites if any(x.site_id == s.id for x in sessions)],
+        sites=[s for s in by_name(territory.sites) if any(x.site_id == s.id for x in sessions)],
         grid=grid,
         unfilled=[s for s in sessions if not s.cancelled and len(s.assignments) < s.gps_needed],
         rows=shown,
         chart=bar_chart(shown),
         answered=answered or 0,
         gp_count=len(services.active_gps(territory.id)),
+        names=gp_names(sessions),
     )
 
 
@@ -243,6 +255,7 @@ class PrintSheet:
     cells: dict[tuple[int, date], list[Session]]
     previous: date | None
     following: date | None
+    names: dict[int, str]  # practitioner id → "É. Laurent", told apart from namesakes
 
 
 def print_sheet(period: RotaPeriod, territory: Territory, month: date) -> PrintSheet:
@@ -258,8 +271,9 @@ def print_sheet(period: RotaPeriod, territory: Territory, month: date) -> PrintS
     return PrintSheet(
         month=month,
         days=sorted({s.local_date for s in sessions}),
-        sites=[s for s in territory.sites if s.id in site_ids],
+        sites=[s for s in by_name(territory.sites) if s.id in site_ids],
         cells=cells,
         previous=previous if previous >= period.start_date.replace(day=1) else None,
         following=after if after <= period.end_date else None,
+        names=gp_names(sessions),
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app import audit
+from app.collation import french_key
 from app.enums import Profession, Role
 from app.events import answers
 from app.extensions import db
@@ -1222,7 +1223,7 @@ def running_balances(territory_id: int, *, year: int) -> list[LedgerLine]:
         LedgerLine(gp_id, names.get(gp_id, ""), int(load or 0), float(share or 0), float(owed or 0))
         for gp_id, load, share, owed in rows
     ]
-    return sorted(lines, key=lambda x: (x.name, x.practitioner_id))
+    return sorted(lines, key=lambda x: (french_key(x.name), x.practitioner_id))
 
 
 @dataclass(frozen=True)

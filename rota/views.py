@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.collation import by_name
 from app.confirmation import Confirmation, ask, is_confirmed
 from app.enums import Role
 from app.forms import ConfirmForm, select_choices
@@ -48,7 +49,9 @@ def templates():
     """Session templates of the territory, and a form to add one."""
     territory = current_territory()
     form = forms.TemplateForm()
-    form.site_id.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
+    form.site_id.choices = select_choices(
+        (s.id, s.name) for s in by_name(territory.sites) if s.active
+    )
     if form.validate_on_submit():
         data = _template_data(form)
         ok, _ = attempt(lambda: services.create_template(territory, data, by=current_user))
@@ -84,7 +87,7 @@ def edit_template(template_id: int):
     territory = current_territory()
     form = forms.TemplateForm(obj=template)
     form.site_id.choices = select_choices(
-        (s.id, s.name) for s in territory.sites if s.active or s.id == template.site_id
+        (s.id, s.name) for s in by_name(territory.sites) if s.active or s.id == template.site_id
     )
     if request.method == "GET":
         form.weekdays.data = sorted(template.weekdays)
@@ -480,7 +483,7 @@ def _wish_prefix(period_id: int) -> str:
 def _wish_form(me: Practitioner, period_id: int, wish: Wish | None) -> forms.WishForm:
     """The wishes form of one open period, filled with my earlier answer if any."""
     form = forms.WishForm(formdata=None, prefix=_wish_prefix(period_id))
-    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
+    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in by_name(me.sites))
     if wish is not None:
         form.weight.data = wish.weight
         form.preferred_weekdays.data = sorted(mask_to_weekdays(wish.preferred_weekday_mask))
@@ -501,7 +504,7 @@ def save_wish(period_id: int):
     me = _me()
     period = get_in_territory_or_404(RotaPeriod, period_id)
     form = forms.WishForm(prefix=_wish_prefix(period.id))
-    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in me.sites)
+    form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in by_name(me.sites))
     if not form.validate():
         flash(
             "Souhaits invalides : " + " ".join(e for errs in form.errors.values() for e in errs),

@@ -241,8 +241,9 @@ def _fhir_search(world: Scaled) -> str:
 
 # page: (who asks, its path, at most this many statements, whether the big page lists more)
 PAGES = {
-    # One more than before exchanges: the proposals waiting for me (badge and home block).
-    "gp home": ("gp", lambda w: "/", 6, False),
+    # The home's panels (app.home): next session, offers, open places, the year's balance,
+    # and the exchange proposals waiting for me (badge and home block).
+    "gp home": ("gp", lambda w: "/", 19, False),
     "mes plages": ("gp", lambda w: "/mes-plages", 45, True),
     "ma journée": ("gp", lambda w: f"/ma-journee?date={DAY.isoformat()}", 14, True),
     "period page": ("coordinator", lambda w: f"/coordination/periodes/{w.period.id}", 32, True),

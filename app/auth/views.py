@@ -33,6 +33,7 @@ from app.database import write_transactions
 from app.enums import Role
 from app.errors import error_response
 from app.extensions import db, limiter
+from app.home import gp_panels
 from app.models import User
 from app.security import roles_required
 from app.territory import invitations
@@ -124,7 +125,8 @@ def home():
         return redirect(url_for("territory.overview"))
     if current_user.role == Role.ADMIN:
         return redirect(url_for("territory.admin_territories"))
-    return render_template("auth/home.html")
+    panels = gp_panels(current_user.practitioner) if current_user.role == Role.GP else []
+    return render_template("auth/home.html", panels=panels)
 
 
 # --- second factor, Pro Santé Connect, password reset and change, sessions ------------------

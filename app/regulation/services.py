@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app import audit
+from app.collation import french_sorted
 from app.enums import Role
 from app.extensions import db
 from app.models import RegulationService, Territory, User, regulation_service_territory
@@ -117,11 +118,13 @@ def service_territory_ids(service_id: int) -> list[int]:
 
 
 def list_services() -> list[RegulationService]:
-    return list(db.session.scalars(sa.select(RegulationService).order_by(RegulationService.name)))
+    services = db.session.scalars(sa.select(RegulationService).order_by(RegulationService.id))
+    return french_sorted(services, key=lambda s: s.name)
 
 
 def list_territories() -> list[Territory]:
-    return list(db.session.scalars(sa.select(Territory).order_by(Territory.name)))
+    territories = db.session.scalars(sa.select(Territory).order_by(Territory.id))
+    return french_sorted(territories, key=lambda t: t.name)
 
 
 def list_regulators() -> list[User]:

@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from app.collation import by_family_name, by_name
 from app.enums import Profession, Role
 from app.extensions import db
 from app.models import AddressInvitation, Commune, Practitioner, Site, Territory, User
@@ -69,7 +70,7 @@ def practitioners(territory: Territory, *, query: str, profession: str) -> list[
         sa.select(Practitioner)
         .where(Practitioner.territory_id == territory.id)
         .options(selectinload(Practitioner.sites))
-        .order_by(Practitioner.family_name, Practitioner.given_name)
+        .order_by(Practitioner.id)
     )
     if query:
         like = f"%{query.lower()}%"
@@ -82,7 +83,7 @@ def practitioners(territory: Territory, *, query: str, profession: str) -> list[
         )
     if profession in {p.value for p in Profession}:
         stmt = stmt.where(Practitioner.profession == Profession(profession))
-    return list(db.session.scalars(stmt))
+    return by_family_name(db.session.scalars(stmt))
 
 
 @dataclass(frozen=True)
@@ -134,19 +135,17 @@ def account_row(territory: Territory, email: str) -> AccountRow | None:
 def unlinked_practitioners(territory: Territory) -> list[Practitioner]:
     """Active GPs and pharmacists without an account yet: whom an invitation may name."""
     linked = sa.select(User.practitioner_id).where(User.practitioner_id.is_not(None))
-    return list(
+    return by_family_name(
         db.session.scalars(
-            sa.select(Practitioner)
-            .where(
+            sa.select(Practitioner).where(
                 Practitioner.territory_id == territory.id,
                 Practitioner.active,
                 Practitioner.profession.in_([Profession.GP, Profession.PHARMACIST]),
                 Practitioner.id.not_in(linked),
             )
-            .order_by(Practitioner.family_name)
         )
     )
 
 
 def territories() -> list[Territory]:
-    return list(db.session.scalars(sa.select(Territory).order_by(Territory.name)))
+    return by_name(db.session.scalars(sa.select(Territory).order_by(Territory.id)))

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from app import communes_ref, todo
+from app.collation import by_name
 from app.enums import Profession, Role, SiteKind
 from app.extensions import db
 from app.forms import ConfirmForm, select_choices
@@ -227,7 +228,7 @@ def set_commune_centre(commune_id: int):
 def _site_form(territory: Territory, site: Site | None = None) -> forms.SiteForm:
     form = forms.SiteForm(obj=site)
     form.commune_id.choices = select_choices(
-        (c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in territory.communes
+        (c.id, f"{c.name} ({', '.join(c.postal_codes)})") for c in by_name(territory.communes)
     )
     return form
 
@@ -251,7 +252,10 @@ def _site_data(form: forms.SiteForm) -> services.SiteData:
 def sites():
     territory = current_territory()
     return render_template(
-        "territory/sites.html", territory=territory, sites=territory.sites, form=ConfirmForm()
+        "territory/sites.html",
+        territory=territory,
+        sites=by_name(territory.sites),
+        form=ConfirmForm(),
     )
 
 
@@ -298,7 +302,9 @@ def _practitioner_form(
     territory: Territory, practitioner: Practitioner | None = None
 ) -> forms.PractitionerForm:
     form = forms.PractitionerForm(obj=practitioner)
-    form.site_ids.choices = select_choices((s.id, s.name) for s in territory.sites if s.active)
+    form.site_ids.choices = select_choices(
+        (s.id, s.name) for s in by_name(territory.sites) if s.active
+    )
     if practitioner is not None and request.method == "GET":
         form.site_ids.data = [s.id for s in practitioner.sites]
     return form
