@@ -501,8 +501,8 @@ def _rank(found: FreeSlot, commune_insee: str | None) -> tuple[datetime, int, st
 
 def desk_next_opening(
     territory_ids: Sequence[int], channel: str, *, now: datetime | None = None
-) -> tuple[FreeSlot, datetime, str] | None:
-    """``next_opening`` over a desk's territories: the soonest, with its territory's zone."""
+) -> tuple[FreeSlot, datetime, Territory] | None:
+    """``next_opening`` over a desk's territories: the soonest, with its territory."""
     found = [
         (hit, territory_id)
         for territory_id in territory_ids
@@ -511,7 +511,7 @@ def desk_next_opening(
     if not found:
         return None
     (slot, opens), territory_id = min(found, key=lambda f: (f[0][0].slot.starts_at, f[1]))
-    return slot, opens, _territory(territory_id).timezone
+    return slot, opens, _territory(territory_id)
 
 
 def opening_words(opens: datetime, now: datetime, zone: str) -> str:

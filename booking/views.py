@@ -124,7 +124,8 @@ def _opening() -> dict:
     )
     return {
         "opening": found[:2] if found else None,
-        "opening_words": lambda opens: services.opening_words(opens, now, found[2]),
+        "opening_territory": found[2] if found else None,
+        "opening_words": lambda opens: services.opening_words(opens, now, found[2].timezone),
     }
 
 

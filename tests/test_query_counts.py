@@ -250,8 +250,9 @@ PAGES = {
     "print page": ("coordinator", lambda w: f"/tableaux/{w.period.id}/impression", 10, True),
     # One more for absences "à remplacer", one more for exchanges awaiting approval.
     "gaps page": ("coordinator", lambda w: "/coordination/a-pourvoir", 11, True),
-    # Two of them say when the next slot beyond the horizon opens (sessions, taken slots).
-    "regulator search": ("regulator", lambda w: "/creneaux", 12, False),
+    # Two of them say when the next slot beyond the horizon opens (sessions, taken slots),
+    # one reads the desk (the territories of the regulator's service).
+    "regulator search": ("regulator", lambda w: "/creneaux", 13, False),
     "booking list": ("regulator", lambda w: "/rendez-vous", 14, True),
     "territory bookings": (
         "coordinator",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rota import rules
@@ -88,12 +88,13 @@ def exchange_check(sessions, doctors, pairs, min_rest, first, second):
     return found
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(worlds(), st.data())
 def test_an_allowed_exchange_never_breaks_a_hard_rule(world, data):
     sessions, doctors, pairs, min_rest = world
     assert rota_breaches(sessions, doctors, pairs, min_rest) == []
     held = sorted(pairs)
+    assume(len(held) >= 2)  # a world where no GP could take a session has nothing to swap
     first = data.draw(st.sampled_from(held))
     others = [s for s in held if pairs[s] != pairs[first]]
     if not others:

@@ -18,17 +18,19 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("territory", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "absence_on_duty_to_replace",
-                sa.Boolean(),
-                server_default=sa.false(),
-                nullable=False,
-            )
-        )
+    # A plain ADD COLUMN, never a batch copy: on SQLite, recreating "territory" drops the
+    # old table, and with foreign keys on that deletes every row referencing it in
+    # cascade (the regulation services' territories were lost that way).
+    op.add_column(
+        "territory",
+        sa.Column(
+            "absence_on_duty_to_replace",
+            sa.Boolean(),
+            server_default=sa.false(),
+            nullable=False,
+        ),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("territory", schema=None) as batch_op:
-        batch_op.drop_column("absence_on_duty_to_replace")
+    op.drop_column("territory", "absence_on_duty_to_replace")
