@@ -106,6 +106,7 @@ def test_public_page_on_a_phone_shows_the_first_result_without_scrolling(
 ) -> None:
     patient = journey.person(viewport=PHONE, is_mobile=True, has_touch=True)
     patient.goto("/disponibilites")
+    patient.get_by_role("link", name="CPTS Côte de Lumière").click()
     patient.get_by_label("Votre commune").select_option(label="Challans (85300)")
     patient.get_by_role("button", name="Afficher").click()
     card = patient.locator("article.site-card").first

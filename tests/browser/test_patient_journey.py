@@ -32,10 +32,10 @@ def test_patient_sees_the_free_slot_count_drop_after_a_booking(journey: Journey)
     expect(patient.get_by_role("note")).to_contain_text("appelez le 15")
     journey.step(patient, "choix-de-la-cpts")
 
-    # The island CPTS has published no rota yet, so it is not listed: the page opens the one
-    # CPTS patients can use.
+    # Both demo CPTS publish a rota: the patient picks theirs.
+    expect(patient.get_by_role("link", name="CPTS Île de Ré")).to_have_count(1)
+    patient.get_by_role("link", name="CPTS Côte de Lumière").click()
     expect(patient.locator("p.lead")).to_contain_text("CPTS Côte de Lumière")
-    expect(patient.get_by_role("link", name="CPTS Île de Ré")).to_have_count(0)
     patient.get_by_label("Votre commune").select_option(label="Challans (85300)")
     expect(patient.get_by_label("Aujourd'hui")).to_be_checked()
     patient.get_by_role("button", name="Afficher").click()
