@@ -52,7 +52,7 @@ test: $(STAMP)  ## ruff + the whole test suite (SQLite; PostgreSQL too with TEST
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports  # the architecture contracts in setup.cfg
-	$(BIN)/pytest -n auto  # one worker per core; each worker has its own databases
+	$(BIN)/pytest -n auto --durations=25  # one worker per core, own databases; the 25 slowest printed
 
 lint: $(STAMP)  ## ruff check
 	$(BIN)/ruff check .

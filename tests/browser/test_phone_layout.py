@@ -14,6 +14,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.browser.facts import GP_ACCOUNTS
 from tests.browser.journey import Journey, open_period
 
@@ -112,6 +114,9 @@ _OFF_SCREEN = """(width) => Array.from(document.querySelectorAll('table.grid td:
   .map((td) => td.dataset.label)"""
 
 
+# Layout doesn't depend on the database engine, and this walk is the suite's longest test:
+# it runs on SQLite only; every journey still runs on both engines.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_gp_and_coordinator_pages_fit_a_phone(journey: Journey) -> None:
     coordinator = journey.login("coordination@demo.tourderole.fr")
     open_period(journey, coordinator, "Semaine du 12 avril 2027", "2027-04-12", "2027-04-18")
