@@ -288,6 +288,7 @@ def _patient_request(payload: dict[str, Any]) -> tuple[str, services.PatientData
     if not isinstance(consent, bool):
         raise bad_request("Champ « patient.contact_consent » : true ou false attendu.")
     return slot_id, services.PatientData(
+        commune_insee=_patient_commune(patient),
         family_name=_text(patient, "family_name", "patient.family_name"),
         given_name=_text(patient, "given_name", "patient.given_name"),
         birth_date=birth_date,
@@ -299,6 +300,17 @@ def _patient_request(payload: dict[str, Any]) -> tuple[str, services.PatientData
         mobile=_optional_text(patient, "mobile", "patient.mobile"),
         contact_consent=consent,
     )
+
+
+def _patient_commune(patient: dict[str, Any]) -> str | None:
+    """The patient's commune (INSEE code), optional: counted in the indicators, never shown."""
+    raw = _optional_text(patient, "commune_insee", "patient.commune_insee").strip()
+    if not raw:
+        return None
+    try:
+        return normalise_insee(raw[:10])
+    except ValidationError as exc:
+        raise bad_request(f"Champ « patient.commune_insee » : {exc}") from exc
 
 
 def _optional_text(data: dict[str, Any], name: str, label: str) -> str:

@@ -186,6 +186,14 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Optional: the patient's e-mail, for the confirmation with a "
                 "cancellation link (needs contact_consent).",
             },
+            "commune_insee": {
+                "type": ["string", "null"],
+                "pattern": "^(\\d{5}|2[AB]\\d{3})$",
+                "description": "Optional: the INSEE code of the patient's commune. Only counted "
+                "in the coordinator's indicators (patients from inside or outside the "
+                "territory); never answered back.",
+                "examples": ["85047"],
+            },
             "contact_consent": {
                 "type": "boolean",
                 "default": False,

@@ -187,8 +187,8 @@ def _figures() -> dict[str, Figure]:
         Figure(
             "activity.communes.unknown",
             "Commune du patient non renseignée",
-            "Rendez-vous non annulés sans commune de patient (plateforme SAS, données "
-            "effacées ou non saisie).",
+            "Rendez-vous non annulés sans commune de patient (plateforme SAS, qui ne transmet "
+            "pas le patient ; données effacées ; commune non saisie).",
         ),
     ]
     return {f.key: f for f in out}

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from app import audit
 from app.extensions import db
 from app.models import Practitioner, Territory, User
+from app.outbox import notify
 from app.timeutil import local, now_utc
 from app.validators import ValidationError
 from rota import services
@@ -116,6 +117,8 @@ def declare(
         else:
             services.unassign(assignment, by=by)
             released += 1
+    if to_replace:
+        _tell_coordinators(territory, practitioner, to_replace)
     if rostered:
         audit.record(
             "unavailability.on_duty",
@@ -125,6 +128,28 @@ def declare(
             detail={"to_replace": [a.id for a in to_replace], "released": released},
         )
     return Declared(item, tuple(to_replace), released)
+
+
+def _tell_coordinators(
+    territory: Territory, practitioner: Practitioner, to_replace: list[Assignment]
+) -> None:
+    """One e-mail to each coordinator: who is away, and which sessions need a GP."""
+    tz = territory.timezone
+    lines = "\n".join(
+        f"- {a.session.local_date:%d/%m/%Y}, {local(a.session.starts_at, tz):%H:%M}–"
+        f"{local(a.session.ends_at, tz):%H:%M}, {a.session.site.name}"
+        for a in to_replace
+    )
+    for email in services.coordinator_emails(practitioner.territory_id):
+        notify(
+            practitioner.territory_id,
+            email,
+            "Tour de rôle : plage(s) à remplacer",
+            f"{practitioner.display_name} a déclaré une indisponibilité un jour de garde. "
+            f"Plage(s) à remplacer, proposées sur la bourse :\n{lines}\n"
+            "Tant que personne ne les reprend, le médecin en reste titulaire. Suivez-les dans "
+            "Tour de rôle (À faire, plages à pourvoir).",
+        )
 
 
 def _to_bourse(assignment: Assignment, *, by: User | None) -> None:

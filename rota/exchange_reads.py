@@ -19,6 +19,7 @@ from rota.exchanges import LIVE, month_of
 from rota.models import (
     Assignment,
     ExchangeCounterpart,
+    ExchangeDecline,
     ExchangeProposal,
     PeriodStatus,
     RotaPeriod,
@@ -53,6 +54,7 @@ def _loaded(query: sa.Select) -> sa.Select:
         .joinedload(ExchangeCounterpart.session)
         .joinedload(Session.site),
         selectinload(ExchangeProposal.counterparts).joinedload(ExchangeCounterpart.practitioner),
+        selectinload(ExchangeProposal.declines).joinedload(ExchangeDecline.practitioner),
     )
 
 
@@ -77,9 +79,12 @@ def _my_upcoming(practitioner_id: int, now: datetime) -> list[Assignment]:
 
 def offers_for(practitioner: Practitioner, now: datetime) -> list[Offer]:
     """Open proposals I can answer: naming one of my sessions, or any session of a month
-    in which I hold one. Soonest first."""
+    in which I hold one, that I haven't declined. Soonest first."""
     named_ids = sa.select(ExchangeCounterpart.proposal_id).where(
         ExchangeCounterpart.practitioner_id == practitioner.id
+    )
+    declined_ids = sa.select(ExchangeDecline.proposal_id).where(
+        ExchangeDecline.practitioner_id == practitioner.id
     )
     proposals = db.session.scalars(
         _loaded(
@@ -91,6 +96,7 @@ def offers_for(practitioner: Practitioner, now: datetime) -> list[Offer]:
                 ExchangeProposal.from_practitioner_id != practitioner.id,
                 Session.starts_at > now,
                 sa.or_(ExchangeProposal.any_in_month, ExchangeProposal.id.in_(named_ids)),
+                ExchangeProposal.id.not_in(declined_ids),
             )
             .order_by(Session.starts_at, ExchangeProposal.id)
         )

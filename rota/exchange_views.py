@@ -128,6 +128,23 @@ def accept(proposal_id: int):
     return redirect(url_for("exchanges.page"))
 
 
+@bp.post("/echanges/propositions/<int:proposal_id>/decliner")
+@gp_only
+def decline(proposal_id: int):
+    """Say no to a proposal addressed to me: it leaves my list, its author is told."""
+    me = _me()
+    proposal = get_in_territory_or_404(ExchangeProposal, proposal_id)
+    ok, closed = attempt(lambda: exchanges.decline(proposal, me, by=current_user))
+    if ok:
+        flash(
+            "Proposition déclinée : son auteur est prévenu et garde sa plage."
+            if closed or not proposal.any_in_month
+            else "Proposition déclinée : elle ne vous sera plus présentée.",
+            "success",
+        )
+    return redirect(url_for("exchanges.page"))
+
+
 @bp.post("/echanges/propositions/<int:proposal_id>/retirer")
 @gp_only
 def withdraw(proposal_id: int):

@@ -33,6 +33,7 @@ from rota.models import (
     Assignment,
     AssignmentSource,
     ExchangeCounterpart,
+    ExchangeDecline,
     ExchangeProposal,
     PeriodStatus,
     Session,
@@ -418,3 +419,63 @@ def withdraw(proposal: ExchangeProposal, *, by: User | None) -> None:
         values={"status": SwapStatus.CANCELLED, "decided_at": now_utc()},
     )
     audit.record("exchange.cancel", by=by, territory_id=proposal.territory_id, target=proposal)
+
+
+def decline(proposal: ExchangeProposal, gp: Practitioner, *, by: User | None) -> bool:
+    """``gp`` says no to an open proposal addressed to them: True when that closed it.
+
+    The proposal leaves ``gp``'s list for good. A named proposal tells its author who
+    declined, and closes once every named colleague has; an "any session this month" one
+    is a market offer and stays open for the others, so its author hears nothing.
+    """
+    if proposal.status != SwapStatus.OPEN:
+        raise ValidationError(TAKEN_BY_ANOTHER)
+    named = {c.practitioner_id for c in proposal.counterparts}
+    if gp.id == proposal.from_practitioner_id or not (proposal.any_in_month or gp.id in named):
+        raise ValidationError("Cette proposition ne vous est pas adressée.")
+    already = db.session.scalar(
+        sa.select(ExchangeDecline.id).where(
+            ExchangeDecline.proposal_id == proposal.id, ExchangeDecline.practitioner_id == gp.id
+        )
+    )
+    if already is None:
+        db.session.add(ExchangeDecline(proposal_id=proposal.id, practitioner_id=gp.id))
+        db.session.flush()
+    audit.record("exchange.decline", by=by, territory_id=proposal.territory_id, target=proposal)
+    if proposal.any_in_month:
+        return False
+    declined = set(
+        db.session.scalars(
+            sa.select(ExchangeDecline.practitioner_id).where(
+                ExchangeDecline.proposal_id == proposal.id
+            )
+        )
+    )
+    closes = named <= declined
+    if closes:
+        _claim(
+            proposal,
+            status=SwapStatus.OPEN,
+            values={"status": SwapStatus.CANCELLED, "decided_at": now_utc()},
+        )
+    _tell_author_declined(proposal, gp, closes=closes)
+    return closes
+
+
+def _tell_author_declined(proposal: ExchangeProposal, gp: Practitioner, *, closes: bool) -> None:
+    author = proposal.from_practitioner
+    if not author.email:
+        return
+    session = proposal.session
+    text = (
+        f"{gp.display_name} décline votre proposition d'échange de la plage du "
+        f"{session.local_date:%d/%m/%Y} à {session.site.name}."
+    )
+    if closes:
+        text += (
+            " Tous les confrères sollicités ont décliné : la proposition est close et vous gardez "
+            "votre plage. Vous pouvez en faire une autre, ou céder la plage à la bourse."
+        )
+    notify(
+        proposal.territory_id, author.email, "Tour de rôle : proposition d'échange déclinée", text
+    )

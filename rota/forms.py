@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from wtforms import DateField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 
 from app.forms import AppForm, MultiCheckboxField, NumberField, select_choices
+from app.validators import ValidationError, parse_french_dates
 from rota.models import WEEKDAY_LABELS, ConsultationMode, HolidayRule
 
 REQUIRED = "Ce champ est obligatoire."
@@ -87,6 +95,18 @@ class WishForm(AppForm):
         "Maximum de plages sur la période (facultatif)",
         validators=[Optional(), NumberRange(0, 100, "Entre 0 et 100 plages.")],
     )
+
+    def validate_avoid_dates(self, field: StringField) -> None:
+        """Unreadable days are the field's error (summarised at the top), not a flash."""
+        try:
+            parse_french_dates(field.data or "")
+        except ValidationError as exc:
+            raise StopValidation(str(exc)) from exc
+
+    def validate_target_sessions(self, field: NumberField) -> None:
+        most = self.max_per_period.data
+        if field.data is not None and most is not None and field.data > most:
+            raise StopValidation("Il dépasse le maximum que vous avez fixé pour la période.")
 
 
 class ExemptionForm(AppForm):

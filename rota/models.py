@@ -459,6 +459,9 @@ class ExchangeProposal(db.Model):
     counterparts: Mapped[list[ExchangeCounterpart]] = relationship(
         back_populates="proposal", cascade="all, delete-orphan", order_by="ExchangeCounterpart.id"
     )
+    declines: Mapped[list[ExchangeDecline]] = relationship(
+        viewonly=True, order_by="ExchangeDecline.id"
+    )
 
     __table_args__ = (
         # At most one live exchange (open, or accepted and awaiting approval) per assignment.
@@ -507,3 +510,26 @@ class ExchangeCounterpart(db.Model):
     practitioner: Mapped[Practitioner] = relationship(viewonly=True)
 
     __table_args__ = (sa.UniqueConstraint("proposal_id", "assignment_id"),)
+
+
+class ExchangeDecline(db.Model):
+    """A colleague said no to a proposal: it leaves their list (and their badge) for good.
+
+    A named proposal that every named colleague has declined closes (``exchanges.decline``);
+    an "any session this month" one stays open for the others.
+    """
+
+    __tablename__ = "exchange_decline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("exchange_proposal.id", ondelete="CASCADE")
+    )
+    practitioner_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("practitioner.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+    practitioner: Mapped[Practitioner] = relationship(viewonly=True)
+
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "practitioner_id"),)

@@ -460,10 +460,20 @@ def _me() -> Practitioner:
 @gp_only
 def my_sessions():
     """My upcoming sessions, exchanges, wishes; my unavailability has its own page."""
-    me = _me()
+    return _my_sessions_page(_me())
+
+
+def _my_sessions_page(
+    me: Practitioner, failed: tuple[int, forms.WishForm] | None = None
+) -> tuple[str, int] | str:
+    """The page; ``failed`` is a period's wishes form sent back with its errors, shown in
+    place of the saved answer and summarised at the top (status 422)."""
     overview = gp_overview(me, now=now_utc())
-    wishes = [(p, wish, _wish_form(me, p.id, wish)) for p, wish in overview.open_periods]
-    return render_template(
+    wishes = [
+        (p, wish, failed[1] if failed and failed[0] == p.id else _wish_form(me, p.id, wish))
+        for p, wish in overview.open_periods
+    ]
+    page = render_template(
         "rota/my_sessions.html",
         **(vars(overview) | {"open_periods": wishes}),
         me=me,
@@ -472,7 +482,9 @@ def my_sessions():
         ),
         confirm=ConfirmForm(),
         PeriodStatus=PeriodStatus,
+        form=failed[1] if failed else None,
     )
+    return (page, 422) if failed else page
 
 
 def _wish_prefix(period_id: int) -> str:
@@ -506,11 +518,7 @@ def save_wish(period_id: int):
     form = forms.WishForm(prefix=_wish_prefix(period.id))
     form.preferred_site_ids.choices = select_choices((s.id, s.name) for s in by_name(me.sites))
     if not form.validate():
-        flash(
-            "Souhaits invalides : " + " ".join(e for errs in form.errors.values() for e in errs),
-            "error",
-        )
-        return redirect(url_for("rota.my_sessions"))
+        return _my_sessions_page(me, failed=(period.id, form))
 
     def save() -> Wish:
         return services.save_wish(

@@ -31,6 +31,7 @@ from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from rota import scenarios
 from rota.models import RotaPeriod
+from tests import fast_routing
 from tests.feed_world import FeedWorld, build_feed_world
 from tests.helpers import (
     BOOKING_DAY,
@@ -43,6 +44,8 @@ from tests.helpers import (
     next_rpps,
     password_hash,
 )
+
+fast_routing.install()
 
 
 def _postgres_available(url: str) -> bool:
@@ -85,27 +88,48 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         admin.dispose()
 
 
-_schema_ready: set[str] = set()
+# Per database URL: the statements that empty it (the schema is built once per run).
+_emptying: dict[str, list[sa.TextClause]] = {}
 
 
 def _reset_database(app: Flask) -> None:
+    """Empty every table, children first, and restart the ids at 1.
+
+    PostgreSQL's ``TRUNCATE ... RESTART IDENTITY`` gives every table and index a new file:
+    ~150 ms a test. On tables of a few rows, ``DELETE`` and ``setval`` do the same in a few
+    milliseconds, in one round trip each.
+    """
     with app.app_context():
         engine = db.engine
-        if engine.url.render_as_string() not in _schema_ready:
+        key = engine.url.render_as_string()
+        if key not in _emptying:
             db.drop_all()
             with engine.begin() as conn:
                 conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
             db.create_all()
-            _schema_ready.add(engine.url.render_as_string())
+            _emptying[key] = _emptying_statements(engine)
             return
-        tables = list(reversed(db.metadata.sorted_tables))
         with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+            for statement in _emptying[key]:
+                conn.execute(statement)
+
+
+def _emptying_statements(engine: sa.Engine) -> list[sa.TextClause]:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if engine.dialect.name != "postgresql":
+        return [sa.text(f'DELETE FROM "{name}"') for name in tables]
+    with engine.connect() as conn:
+        sequences = conn.scalars(
+            sa.text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
+            )
+        ).all()
+    statements = [sa.text("; ".join(f'DELETE FROM "{name}"' for name in tables))]
+    if sequences:
+        restart = ", ".join(f"setval('\"{name}\"', 1, false)" for name in sequences)
+        statements.append(sa.text(f"SELECT {restart}"))
+    return statements
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

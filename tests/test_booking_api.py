@@ -145,6 +145,20 @@ def test_regulator_lists_books_reads_and_cancels(api, booking_world):
     error(api.delete(reference), 409, "already_cancelled")
 
 
+def test_the_patient_commune_is_kept_for_the_indicators_never_answered(api, booking_world):
+    """Issue 12: API bookings counted "commune unknown" for want of a field to say it."""
+    slot = free(booking_world)[0]
+    patient = dict(PATIENT, commune_insee="85194")  # outside the territory
+    answer = api.post(body(slot.id, patient=patient))
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    reference = answer.get_json()["reference"]
+    booking = db.session.scalar(sa.select(Booking).where(Booking.reference == reference))
+    assert booking.patient_insee == "85194"
+    read = api.get(f"/api/v1/bookings/{reference}").get_json()
+    assert "85194" not in json.dumps(read)
+    assert "commune_insee" not in read["patient"]
+
+
 def test_cancel_with_a_reason_and_bad_bodies(api, booking_world):
     reference = api.post(body(free(booking_world)[0].id)).get_json()["reference"]
     url = f"/api/v1/bookings/{reference}"
@@ -401,6 +415,10 @@ def _bad(slot_id: str, case: str):
         return body(slot_id, without_gp="oui")
     elif case == "long_reason":
         return body(slot_id, reason="x" * 201)
+    elif case == "bad_commune":
+        patient["commune_insee"] = "Challans"
+    elif case == "commune_number":
+        patient["commune_insee"] = 85047
     return body(slot_id, patient=patient)
 
 
@@ -423,6 +441,8 @@ def _bad(slot_id: str, case: str):
         "unknown_reason_code",
         "without_gp_text",
         "long_reason",
+        "bad_commune",
+        "commune_number",
     ],
 )
 def test_bad_bodies_are_400_and_write_nothing(api, booking_world, case):

@@ -115,6 +115,10 @@ def test_absence_to_replace_goes_to_the_bourse_and_the_todo(app, world):
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "1 plage(s) de garde passent « à remplacer »" in page
+    told = db.session.scalars(sa.select(OutboxMessage)).all()  # the fixture emptied it
+    assert [m.recipient for m in told] == ["coord@example.org"]
+    assert told[0].body.startswith("Dr Anne Martin a déclaré une indisponibilité")
+    assert f"{day:%d/%m/%Y}, 17:00–20:00, MSP des Marais" in told[0].body
     offer = db.session.scalar(sa.select(SwapRequest))
     assert (offer.status, offer.to_practitioner_id) == (SwapStatus.OPEN, None)
     assert offer.message == declarations.TO_REPLACE_MESSAGE

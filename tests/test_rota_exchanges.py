@@ -13,13 +13,15 @@ from hypothesis import strategies as st
 from app.extensions import db
 from app.models import Practitioner
 from app.outbox import OutboxMessage
+from app.timeutil import now_utc
 from app.validators import ValidationError
 from publishing.models import FeedTombstone
-from rota import engine, exchanges, scenarios
+from rota import engine, exchange_reads, exchanges, scenarios
 from rota import services as rota_services
 from rota.models import (
     Assignment,
     AssignmentSource,
+    ExchangeDecline,
     ExchangeProposal,
     FairnessLedger,
     RotaPeriod,
@@ -487,6 +489,82 @@ def test_a_colleague_who_is_not_named_cannot_accept(app, world, gp_users):
     )
     assert "plus ouverte" in answer.get_data(as_text=True)
     assert (holder(mine), holder(theirs)) == (a.id, b.id)
+
+
+def test_named_colleagues_decline_and_the_last_no_closes_the_proposal(app, world, gp_users):
+    a, b, c, _ = world.gps
+    mine = world.sessions_of(a)[1]
+    theirs, other = world.sessions_of(b)[1], world.sessions_of(c)[1]
+    proposal = exchanges.propose(
+        world.seat(mine),
+        counterparts=[world.seat(theirs), world.seat(other)],
+        any_in_month=False,
+        message="",
+        by=None,
+    )
+    db.session.commit()
+    outbox_before = count(OutboxMessage)
+    # A colleague who isn't named can't decline (nor see) it; nothing is written.
+    stranger = logged_in(app, gp_users[3].email)
+    answer = stranger.post(f"/echanges/propositions/{proposal.id}/decliner", follow_redirects=True)
+    assert "pas adressée" in answer.get_data(as_text=True)
+    assert count(ExchangeDecline) == 0
+    # The first named colleague declines from the page: it leaves their list and badge.
+    first = logged_in(app, gp_users[1].email)
+    assert "Propositions pour vous (1)" in first.get("/echanges").get_data(as_text=True)
+    answer = first.post(f"/echanges/propositions/{proposal.id}/decliner", follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    assert "Proposition déclinée" in page
+    assert "Propositions pour vous" not in page
+    assert "badge count" not in first.get("/").get_data(as_text=True)
+    db.session.refresh(proposal)
+    assert proposal.status == SwapStatus.OPEN  # the other named colleague may still accept
+    told = db.session.scalars(
+        sa.select(OutboxMessage).order_by(OutboxMessage.id).offset(outbox_before)
+    ).all()
+    assert [m.recipient for m in told] == ["gp0@example.org"]
+    assert "Émery décline votre proposition" in told[0].body
+    # The author sees who declined on their own page.
+    author = logged_in(app, gp_users[0].email)
+    assert "A décliné : " in author.get("/echanges").get_data(as_text=True)
+    # The declined colleague can no longer accept it.
+    answer = first.post(
+        f"/echanges/propositions/{proposal.id}/accepter",
+        data={f"offre-{proposal.id}-counterpart": str(world.seat(theirs).id)},
+        follow_redirects=True,
+    )
+    assert "plus ouverte" in answer.get_data(as_text=True)
+    assert holder(theirs) == b.id
+    # The last named colleague declines: the proposal closes, the author keeps the session.
+    assert exchanges.decline(proposal, c, by=None) is True
+    db.session.commit()
+    assert proposal.status == SwapStatus.CANCELLED
+    assert (holder(mine), holder(theirs), holder(other)) == (a.id, b.id, c.id)
+    last = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert last.recipient == "gp0@example.org"
+    assert "proposition est close" in last.body
+    with pytest.raises(ValidationError, match="plus ouverte"):
+        exchanges.decline(proposal, b, by=None)
+    # And the closed proposal frees the seat for another offer.
+    exchanges.propose(world.seat(mine), counterparts=[], any_in_month=True, message="", by=None)
+
+
+def test_declining_a_month_wide_offer_hides_it_for_me_only(world):
+    a, b, c, _ = world.gps
+    proposal = exchanges.propose(
+        world.seat(world.sessions_of(a)[0]), counterparts=[], any_in_month=True, message="", by=None
+    )
+    db.session.commit()
+    outbox_before = count(OutboxMessage)
+    assert exchanges.decline(proposal, b, by=None) is False
+    exchanges.decline(proposal, b, by=None)  # twice is once
+    db.session.commit()
+    assert count(ExchangeDecline) == 1
+    assert count(OutboxMessage) == outbox_before  # a market offer: its author isn't told
+    assert exchange_reads.offers_for(b, now_utc()) == []
+    assert [o.proposal.id for o in exchange_reads.offers_for(c, now_utc())] == [proposal.id]
+    assert proposal.status == SwapStatus.OPEN
+    assert exchanges.accept(proposal, c, world.seat(world.sessions_of(c)[0]), by=None) is True
 
 
 def test_the_coordinator_approves_from_the_gaps_page(app, world, gp_users, make_user):

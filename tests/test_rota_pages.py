@@ -273,7 +273,21 @@ def test_gp_saves_wishes_and_coordinator_reminds_the_others(app, setup):
         data=wish_form(period.id, {"weight": "1.0", "avoid_dates": "31/02/2027"}),
         follow_redirects=True,
     )
-    assert "Date illisible" in bad.get_data(as_text=True)
+    # The errors are summarised at the top, each a link to its field, the typed values kept.
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    summary = text[text.index('id="erreurs"') : text.index("</div>", text.index('id="erreurs"'))]
+    assert f'href="#souhaits-{period.id}-avoid_dates"' in summary
+    assert "Date illisible" in summary
+    assert text.index('id="erreurs"') < text.index("Mes souhaits pour")
+    assert 'value="31/02/2027"' in text
+    assert "Souhaits invalides" not in text  # no more flash line for field errors
+    over = gp.post(
+        f"/periodes/{period.id}/souhaits",
+        data=wish_form(period.id, {"weight": "1.0", "target_sessions": "5", "max_per_period": "2"}),
+    ).get_data(as_text=True)
+    assert f'href="#souhaits-{period.id}-target_sessions"' in over
+    assert "dépasse le maximum" in over
     assert db.session.scalar(sa.select(sa.func.count(Wish.id))) == 0
     avoid = (start + timedelta(days=1)).strftime("%d/%m/%Y")
     page = gp.post(

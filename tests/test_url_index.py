@@ -39,3 +39,28 @@ def test_url_index_names_every_rule_and_its_module():
         "| `/fhir/Slot` | GET | `fhir.search_slots` | `publishing.fhir_views:search_slots` |"
         in text
     )
+
+
+def test_memoised_url_builders_build_the_same_urls_for_every_app(database_urls):
+    """tests/fast_routing.py shares each rule's compiled builder between test apps."""
+    from tests.fast_routing import _cache
+    from tests.helpers import build_app
+
+    values = {"period_id": 7, "session_id": 3, "assignment_id": 5, "token": "abc"}
+    built = []
+    for app in (build_app(database_urls["sqlite"]), build_app(database_urls["sqlite"])):
+        with app.test_request_context():
+            assert app.url_for("rota.period", period_id=7) == "/coordination/periodes/7"
+            assert app.url_for("rota.period", period_id=7, mois="2027-03") == (
+                "/coordination/periodes/7?mois=2027-03"
+            )
+            built.append(
+                {
+                    r.endpoint: app.url_for(r.endpoint, **{k: values[k] for k in r.arguments})
+                    for r in app.url_map.iter_rules()
+                    if set(r.arguments) <= set(values)
+                }
+            )
+    assert _cache  # the builders are shared, not compiled per app
+    assert len(built[0]) > 50
+    assert built[0] == built[1]
