@@ -31,7 +31,7 @@ from app.territory import services
 from app.territory.services import PractitionerData, SiteData, TerritorySettings
 from rota import scenarios
 from rota.models import RotaPeriod
-from tests import fast_routing
+from tests import fast_routing, world_cache
 from tests.feed_world import FeedWorld, build_feed_world
 from tests.helpers import (
     BOOKING_DAY,
@@ -43,6 +43,7 @@ from tests.helpers import (
     build_app,
     next_rpps,
     password_hash,
+    reset_database,
 )
 
 fast_routing.install()
@@ -88,50 +89,6 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         admin.dispose()
 
 
-# Per database URL: the statements that empty it (the schema is built once per run).
-_emptying: dict[str, list[sa.TextClause]] = {}
-
-
-def _reset_database(app: Flask) -> None:
-    """Empty every table, children first, and restart the ids at 1.
-
-    PostgreSQL's ``TRUNCATE ... RESTART IDENTITY`` gives every table and index a new file:
-    ~150 ms a test. On tables of a few rows, ``DELETE`` and ``setval`` do the same in a few
-    milliseconds, in one round trip each.
-    """
-    with app.app_context():
-        engine = db.engine
-        key = engine.url.render_as_string()
-        if key not in _emptying:
-            db.drop_all()
-            with engine.begin() as conn:
-                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            db.create_all()
-            _emptying[key] = _emptying_statements(engine)
-            return
-        with engine.begin() as conn:
-            for statement in _emptying[key]:
-                conn.execute(statement)
-
-
-def _emptying_statements(engine: sa.Engine) -> list[sa.TextClause]:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    if engine.dialect.name != "postgresql":
-        return [sa.text(f'DELETE FROM "{name}"') for name in tables]
-    with engine.connect() as conn:
-        sequences = conn.scalars(
-            sa.text(
-                "SELECT sequence_name FROM information_schema.sequences "
-                "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
-            )
-        ).all()
-    statements = [sa.text("; ".join(f'DELETE FROM "{name}"' for name in tables))]
-    if sequences:
-        restart = ", ".join(f"setval('\"{name}\"', 1, false)" for name in sequences)
-        statements.append(sa.text(f"SELECT {restart}"))
-    return statements
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> str:
     if request.param not in database_urls:
@@ -153,7 +110,7 @@ def make_app(backend: str, database_urls: dict[str, str]) -> Iterator[Callable[.
     def _build(**overrides: Any) -> Flask:
         app = build_app(database_urls[backend], **overrides)
         if not built:
-            _reset_database(app)
+            reset_database(app)
         built.append(app)
         return app
 
@@ -184,6 +141,11 @@ def runner(app: Flask):
 # --- factories -----------------------------------------------------------------------------
 
 
+def _taken(*where: Any) -> bool:
+    """Whether a row matches: the factories' numbering skips what a reused world holds."""
+    return db.session.scalar(sa.select(sa.literal(1)).where(sa.exists().where(*where))) is not None
+
+
 @pytest.fixture
 def make_territory(app: Flask) -> Callable[..., Territory]:
     counter = itertools.count(1)
@@ -195,6 +157,8 @@ def make_territory(app: Flask) -> Callable[..., Territory]:
         name: str | None = None,
     ) -> Territory:
         n = next(counter)
+        while slug is None and _taken(Territory.slug == f"cpts-{n}"):
+            n = next(counter)  # a reused world (tests/world_cache.py) holds the first ones
         slug = slug or f"cpts-{n}"
         territory = services.create_territory(
             slug,
@@ -222,8 +186,13 @@ def make_site(app: Flask) -> Callable[..., Site]:
 
     def _make(territory: Territory, **kw: Any) -> Site:
         commune = territory.communes[0]
+        name = kw.get("name")
+        while name is None or (
+            "name" not in kw and _taken(Site.territory_id == territory.id, Site.name == name)
+        ):
+            name = f"MSP test {next(counter)}"
         data = SiteData(
-            name=kw.get("name", f"MSP test {next(counter)}"),
+            name=name,
             kind=kw.get("kind", SiteKind.MSP),
             address_line=kw.get("address_line", "1 rue de la Gare"),
             postal_code=kw.get("postal_code", commune.postal_codes[0]),
@@ -313,8 +282,20 @@ def published_period(app: Flask) -> Callable[..., RotaPeriod]:
 def booking_world(
     app, make_territory, make_site, make_practitioner, make_user, published_period
 ) -> BookingWorld:
-    """Two territories with a published week each; see ``tests.helpers.BookingWorld``."""
+    """Two territories with a published week each; see ``tests.helpers.BookingWorld``.
 
+    Built once per process and engine, then restored (``tests/world_cache.py``)."""
+    return world_cache.reuse(
+        "booking_world",
+        lambda: _build_booking_world(
+            make_territory, make_site, make_practitioner, make_user, published_period
+        ),
+    )
+
+
+def _build_booking_world(
+    make_territory, make_site, make_practitioner, make_user, published_period
+) -> BookingWorld:
     def publish(territory: Territory, site: Site) -> RotaPeriod:
         return published_period(
             territory,
@@ -375,5 +356,9 @@ def booking_world(
 
 @pytest.fixture
 def feed_rota(app, make_territory, make_site, make_practitioner, published_period) -> FeedWorld:
-    """The March 2027 rota of the iCalendar tests (see ``tests/feed_world.py``)."""
-    return build_feed_world(make_territory, make_site, make_practitioner, published_period)
+    """The March 2027 rota of the iCalendar tests (see ``tests/feed_world.py``), built once
+    per process and engine, then restored (``tests/world_cache.py``)."""
+    return world_cache.reuse(
+        "feed_rota",
+        lambda: build_feed_world(make_territory, make_site, make_practitioner, published_period),
+    )

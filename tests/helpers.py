@@ -149,3 +149,47 @@ class BookingWorld:
 
     def session_on(self, day: date) -> Session:
         return scenarios.session_on(self.period, day)
+
+
+# Per database URL: the statements that empty it (the schema is built once per run).
+_emptying: dict[str, list[sa.TextClause]] = {}
+
+
+def reset_database(app: Flask) -> None:
+    """Empty every table, children first, and restart the ids at 1.
+
+    PostgreSQL's ``TRUNCATE ... RESTART IDENTITY`` gives every table and index a new file:
+    ~150 ms a test. On tables of a few rows, ``DELETE`` and ``setval`` do the same in a few
+    milliseconds, in one round trip each.
+    """
+    with app.app_context():
+        engine = db.engine
+        key = engine.url.render_as_string()
+        if key not in _emptying:
+            db.drop_all()
+            with engine.begin() as conn:
+                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+            db.create_all()
+            _emptying[key] = _emptying_statements(engine)
+            return
+        with engine.begin() as conn:
+            for statement in _emptying[key]:
+                conn.execute(statement)
+
+
+def _emptying_statements(engine: sa.Engine) -> list[sa.TextClause]:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if engine.dialect.name != "postgresql":
+        return [sa.text(f'DELETE FROM "{name}"') for name in tables]
+    with engine.connect() as conn:
+        sequences = conn.scalars(
+            sa.text(
+                "SELECT sequence_name FROM information_schema.sequences "
+                "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
+            )
+        ).all()
+    statements = [sa.text("; ".join(f'DELETE FROM "{name}"' for name in tables))]
+    if sequences:
+        restart = ", ".join(f"setval('\"{name}\"', 1, false)" for name in sequences)
+        statements.append(sa.text(f"SELECT {restart}"))
+    return statements

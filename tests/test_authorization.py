@@ -20,6 +20,7 @@ from booking import tokens
 from rota import scenarios
 from rota import services as rota_services
 from rota.models import ExchangeProposal, SwapRequest, SwapStatus
+from tests import world_cache
 from tests.helpers import PASSWORD
 
 ANON = "anonymous"
@@ -318,6 +319,14 @@ def _objects(make_territory, make_site, make_practitioner, make_user, communes, 
 
 @pytest.fixture
 def two_territories(app, make_territory, make_site, make_practitioner, make_user) -> World:
+    """Built once per process and engine, then restored (``tests/world_cache.py``)."""
+    return world_cache.reuse(
+        "two_territories",
+        lambda: _build_two_territories(make_territory, make_site, make_practitioner, make_user),
+    )
+
+
+def _build_two_territories(make_territory, make_site, make_practitioner, make_user) -> World:
     users, ids = _objects(make_territory, make_site, make_practitioner, make_user, ("85047",), "a")
     _, other_ids = _objects(
         make_territory, make_site, make_practitioner, make_user, ("17369",), "b"
