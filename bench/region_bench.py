@@ -454,10 +454,55 @@ def bookings(app, searches: list[tuple[str, str]]) -> None:
     )
 
 
+def profile_fhir(app, searches: list[tuple[str, str]], count: int) -> None:
+    """cProfile over ``count`` FHIR searches of 25 RPPS: where their time goes."""
+    import cProfile
+    import pstats
+
+    client = app.test_client()
+    token = searches[0][0]
+    numbers = service_rpps(app, token, 25)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
+    client.get(fhir_query(numbers, now_utc()), headers=headers)  # warm
+    timings: list[tuple[float, str]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def before(conn, _cursor, _statement, _params, _context, _many) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(conn, _cursor, statement, _params, _context, _many) -> None:
+        timings.append((time.perf_counter() - conn.info["bench_t0"], " ".join(statement.split())))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    client.get(fhir_query(numbers, now_utc()), headers=headers)
+    sa.event.remove(engine, "before_cursor_execute", before)
+    sa.event.remove(engine, "after_cursor_execute", after)
+    print(f"\none FHIR search (25 RPPS): {len(timings)} statements")
+    for seconds, text in timings:
+        print(f"  {seconds * 1000:6.1f} ms  {text[:140]}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        client.get(fhir_query(numbers, now_utc()), headers=headers)
+    profiler.disable()
+    print(f"\nprofile of {count} FHIR searches (25 RPPS), by cumulative time:")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--profile-fhir",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile N FHIR searches, then stop",
+    )
     args = parser.parse_args()
     with postgres_database(args.postgres_url) as url:
         t0 = time.perf_counter()
@@ -492,6 +537,9 @@ def main() -> None:
             }
             db.session.remove()
         print("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if args.profile_fhir:
+            profile_fhir(app, searches, args.profile_fhir)
+            return
         measure(app, searches, args.requests)
         bookings(app, searches)
         with app.app_context():

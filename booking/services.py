@@ -215,15 +215,30 @@ def published_sessions(territory_id: int, start: datetime, end: datetime) -> lis
 
 
 def published_sessions_in(
-    territory_ids: Sequence[int], start: datetime, end: datetime
+    territory_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    practitioners: set[int] | None = None,
 ) -> list[Session]:
     """Live sessions of published rotas of these territories overlapping ``[start, end]``:
-    one statement (and its two eager loads) for a whole regulation service."""
+    one statement (and its two eager loads) for a whole regulation service.
+
+    With ``practitioners``, only sessions one of them holds a seat in: the SAS platform
+    asks for 25 GPs of a service of hundreds, and loading every session of the service
+    with its GPs was most of a FHIR search's time.
+    """
+    query = sa.select(Session).join(RotaPeriod, RotaPeriod.id == Session.period_id)
+    if practitioners is not None:
+        query = query.where(
+            sa.exists().where(
+                Assignment.session_id == Session.id,
+                Assignment.practitioner_id.in_(sorted(practitioners)),
+            )
+        )
     return list(
         db.session.scalars(
-            sa.select(Session)
-            .join(RotaPeriod, RotaPeriod.id == Session.period_id)
-            .where(
+            query.where(
                 Session.territory_id.in_(territory_ids),
                 RotaPeriod.status == PeriodStatus.PUBLISHED,
                 ~Session.cancelled,
@@ -322,7 +337,7 @@ def _free_slots_in(
         return []
     low = min(search.start for search, _ in searches.values())
     high = max(search.end for search, _ in searches.values())
-    sessions = published_sessions_in(list(searches), low, high)
+    sessions = published_sessions_in(list(searches), low, high, practitioners=practitioners)
     taken = _taken([s.id for s in sessions])
     result: list[FreeSlot] = []
     for session in sessions:

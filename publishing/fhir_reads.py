@@ -81,7 +81,9 @@ def walk_in_views(
     """Walk-in hours held by these GPs: one Slot per GP and session, appointment type WALKIN."""
     return [
         view
-        for session in services.published_sessions(territory.id, max(low, now), high)
+        for session in services.published_sessions_in(
+            [territory.id], max(low, now), high, practitioners=practitioner_ids
+        )
         for view in _walk_ins(session, practitioner_ids)
     ]
 
@@ -285,7 +287,9 @@ def desk_free_slot_views(
         )
         for f in found
     ]
-    sessions = services.published_sessions_in(list(by_id), max(window.low, now), window.high)
+    sessions = services.published_sessions_in(
+        list(by_id), max(window.low, now), window.high, practitioners=practitioner_ids
+    )
     views += [
         (view, by_id[session.territory_id])
         for session in sessions
