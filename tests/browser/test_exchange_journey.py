@@ -38,6 +38,27 @@ def events(journey: Journey, address: str) -> dict[datetime, str]:
     }
 
 
+def propose(journey: Journey, giver, plan: ExchangePlan, message: str) -> None:
+    """From "Mes plages": my evening against the colleague's, with a message."""
+    nav = giver.get_by_role("navigation", name="Navigation principale")
+    nav.get_by_role("link", name="Mes plages", exact=True).click()
+    giver.get_by_role("link", name=f"Échanger la plage du {plan.giver_label}").click()
+    expect(giver.get_by_role("heading", name="Proposer un échange")).to_be_visible()
+    no_horizontal_scroll(giver)
+    journey.step(giver, "proposer-un-echange")
+    giver.get_by_text(re.compile(rf"^{re.escape(plan.taker_name)} \(\d+ plages?\)$")).click()
+    journey.step(giver, "plages-du-confrere")
+    giver.get_by_role("group", name=f"Plages de {plan.taker_name}").get_by_label(
+        re.compile(re.escape(plan.taker_day))
+    ).check()
+    giver.get_by_label("Message (facultatif)").fill(message)
+    giver.get_by_role("button", name="Envoyer la proposition").click()
+    expect(giver.get_by_role("status")).to_contain_text("Proposition d'échange envoyée")
+    expect(giver.get_by_role("button", name=re.compile("^Retirer la proposition"))).to_be_visible()
+    no_horizontal_scroll(giver)
+    journey.step(giver, "proposition-envoyee")
+
+
 def status_at(feed: dict[datetime, str], start: datetime) -> str | None:
     return feed.get(start)
 
@@ -71,23 +92,19 @@ def test_gps_exchange_sessions_from_their_phones(
     giver.get_by_role("link", name="Non, garder mon adresse actuelle").click()
     expect(giver.get_by_role("heading", name="Mes plages dans mon agenda")).to_be_visible()
 
-    # The giver offers one of their evenings against the colleague's.
-    giver.get_by_role("link", name="Mes plages", exact=True).click()
-    giver.get_by_role("link", name=f"Échanger la plage du {plan.giver_label}").click()
-    expect(giver.get_by_role("heading", name="Proposer un échange")).to_be_visible()
-    no_horizontal_scroll(giver)
-    journey.step(giver, "proposer-un-echange")
-    giver.get_by_text(re.compile(rf"^{re.escape(plan.taker_name)} \(\d+ plages?\)$")).click()
-    journey.step(giver, "plages-du-confrere")
-    giver.get_by_role("group", name=f"Plages de {plan.taker_name}").get_by_label(
-        re.compile(re.escape(plan.taker_day))
-    ).check()
-    giver.get_by_label("Message (facultatif)").fill("Un mariage ce jour-là, merci !")
-    giver.get_by_role("button", name="Envoyer la proposition").click()
-    expect(giver.get_by_role("status")).to_contain_text("Proposition d'échange envoyée")
-    expect(giver.get_by_role("button", name=re.compile("^Retirer la proposition"))).to_be_visible()
-    no_horizontal_scroll(giver)
-    journey.step(giver, "proposition-envoyee")
+    # The giver offers one of their evenings against the colleague's; the colleague first
+    # declines it from their phone, then the giver asks again.
+    propose(journey, giver, plan, "Un mariage ce jour-là ?")
+    taker.goto("/")
+    block = taker.get_by_role("region", name="Propositions pour vous (1)")
+    block.get_by_role("button", name=re.compile("^Décliner")).click()
+    expect(taker.get_by_role("status")).to_contain_text("Proposition déclinée")
+    expect(taker.get_by_role("region", name=re.compile("^Propositions pour vous"))).to_have_count(0)
+    no_horizontal_scroll(taker)
+    journey.step(taker, "proposition-declinee")
+    giver.goto("/echanges")
+    expect(giver.get_by_text("Vous n'avez aucune proposition en cours.")).to_be_visible()
+    propose(journey, giver, plan, "Un mariage ce jour-là, merci !")
 
     # The colleague's phone: a badge on the nav, the proposal at the top of home.
     taker.goto("/")

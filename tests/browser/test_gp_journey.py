@@ -22,6 +22,17 @@ def test_gp_wishes_swaps_and_subscribes(journey: Journey, swap_plan_of_demo: Swa
     expect(gp.get_by_role("heading", name=f"Mes souhaits pour « {PERIOD} »")).to_be_visible()
     journey.step(gp, "mes-plages-recueil-ouvert")
 
+    # A date that doesn't exist: the errors sit at the top, linked to the field, in focus.
+    gp.get_by_label(re.compile("^Dates à éviter")).fill("31/02/2027")
+    gp.get_by_role("button", name="Enregistrer mes souhaits").click()
+    summary = gp.get_by_role("alert")
+    expect(summary).to_contain_text("Date illisible")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name=re.compile("^Dates à éviter")).click()
+    expect(gp.get_by_label(re.compile("^Dates à éviter"))).to_have_value("31/02/2027")
+    journey.step(gp, "souhaits-refuses-resume-en-haut")
+    gp.get_by_label(re.compile("^Dates à éviter")).fill("")
+
     gp.get_by_label("Mon engagement sur la période").select_option(label="Renforcé (×1,5)")
     gp.get_by_role("group", name="Jours préférés").get_by_label("mardi").check()
     gp.get_by_role("button", name="Enregistrer mes souhaits").click()
