@@ -438,9 +438,10 @@ def decline(proposal: ExchangeProposal, gp: Practitioner, *, by: User | None) ->
             ExchangeDecline.proposal_id == proposal.id, ExchangeDecline.practitioner_id == gp.id
         )
     )
-    if already is None:
-        db.session.add(ExchangeDecline(proposal_id=proposal.id, practitioner_id=gp.id))
-        db.session.flush()
+    if already is not None:
+        return False  # said twice (a double tap): told and recorded once
+    db.session.add(ExchangeDecline(proposal_id=proposal.id, practitioner_id=gp.id))
+    db.session.flush()
     audit.record("exchange.decline", by=by, territory_id=proposal.territory_id, target=proposal)
     if proposal.any_in_month:
         return False

@@ -524,6 +524,11 @@ def test_named_colleagues_decline_and_the_last_no_closes_the_proposal(app, world
     ).all()
     assert [m.recipient for m in told] == ["gp0@example.org"]
     assert "Émery décline votre proposition" in told[0].body
+    # A double tap: said and recorded once, the author told once.
+    assert exchanges.decline(proposal, b, by=None) is False
+    db.session.commit()
+    assert count(OutboxMessage) == outbox_before + 1
+    assert count(ExchangeDecline) == 1
     # The author sees who declined on their own page.
     author = logged_in(app, gp_users[0].email)
     assert "A décliné : " in author.get("/echanges").get_data(as_text=True)
