@@ -255,9 +255,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def row(name: str, values: list[float], target: str = "") -> None:
+    slowest = sorted(((v, i) for i, v in enumerate(values)), reverse=True)[:3]
     print(
         f"{name:58} {statistics.median(values) * 1000:8.1f} "
         f"{percentile(values, 0.99) * 1000:8.1f} {len(values):5d}  {target}"
+        + "  slowest: "
+        + ", ".join(f"#{i + 1} {v * 1000:.0f}" for v, i in slowest)
     )
 
 
