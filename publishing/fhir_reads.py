@@ -71,6 +71,19 @@ def place_of(site: Site) -> fhir.Place:
     )
 
 
+def free_slot_view(found: services.FreeSlot) -> fhir.FreeSlotView:
+    """A bookable free slot as the platform sees it."""
+    return fhir.FreeSlotView(
+        id=found.id,
+        start=found.slot.starts_at,
+        end=found.slot.ends_at,
+        doctor=doctor_of(found.practitioner),
+        place=place_of(found.site),
+        mode=found.session.mode.value,
+        channel=found.channel,
+    )
+
+
 def walk_in_id(session_id: int, seat: int) -> str:
     return f"walkin-{session_id}-{seat}"
 
@@ -224,18 +237,7 @@ def free_slot_views(
         until=window.high,
         practitioners=practitioner_ids,
     )
-    views = [
-        fhir.FreeSlotView(
-            id=f.id,
-            start=f.slot.starts_at,
-            end=f.slot.ends_at,
-            doctor=doctor_of(f.practitioner),
-            place=place_of(f.site),
-            mode=f.session.mode.value,
-            channel=f.channel,
-        )
-        for f in found
-    ]
+    views = [free_slot_view(f) for f in found]
     views += walk_in_views(territory, window.low, window.high, practitioner_ids, now)
     views.sort(key=lambda v: (v.start, v.place.name, v.doctor.id, v.id))
     return views
@@ -272,21 +274,7 @@ def desk_free_slot_views(
         until=window.high,
         practitioners=practitioner_ids,
     )
-    views = [
-        (
-            fhir.FreeSlotView(
-                id=f.id,
-                start=f.slot.starts_at,
-                end=f.slot.ends_at,
-                doctor=doctor_of(f.practitioner),
-                place=place_of(f.site),
-                mode=f.session.mode.value,
-                channel=f.channel,
-            ),
-            by_id[f.session.territory_id],
-        )
-        for f in found
-    ]
+    views = [(free_slot_view(f), by_id[f.session.territory_id]) for f in found]
     sessions = services.published_sessions_in(
         list(by_id), max(window.low, now), window.high, practitioners=practitioner_ids
     )
