@@ -320,10 +320,16 @@ def _free_slots_in(
     since: datetime | None,
     limit: int | None,
     practitioners: set[int] | None = None,
+    sessions: Sequence[Session] | None = None,
 ) -> list[FreeSlot]:
     """Free slots of several territories in a fixed number of statements, each territory
     with its own booking window and release, and (with a ``limit``) its own soonest
-    ``limit``; unsorted."""
+    ``limit``; unsorted.
+
+    ``sessions``: what ``published_sessions_in`` gave the caller for these territories and
+    ``practitioners`` over a range that covers the search's, in its order; they are then
+    not read a second time (the FHIR search reads them once for slots and walk-in hours).
+    """
     searches: dict[int, tuple[_Search, _Soonest]] = {}
     for territory in _territories_of(territory_ids):
         rules = Rules.of(territory)
@@ -337,7 +343,14 @@ def _free_slots_in(
         return []
     low = min(search.start for search, _ in searches.values())
     high = max(search.end for search, _ in searches.values())
-    sessions = published_sessions_in(list(searches), low, high, practitioners=practitioners)
+    if sessions is None:
+        sessions = published_sessions_in(list(searches), low, high, practitioners=practitioners)
+    else:  # the same filter as the statement's, on a superset already read
+        sessions = [
+            s
+            for s in sessions
+            if s.territory_id in searches and s.starts_at <= high and s.ends_at > low
+        ]
     taken = _taken([s.id for s in sessions])
     result: list[FreeSlot] = []
     for session in sessions:
@@ -457,13 +470,15 @@ def desk_free_slots(
     since: datetime | None = None,
     limit: int | None = None,
     practitioners: set[int] | None = None,
+    sessions: Sequence[Session] | None = None,
 ) -> list[FreeSlot]:
     """Free slots across a desk's territories (a regulation service's), in one list.
 
     Each territory keeps its own booking window and release. With the patient's commune
     (and its centre), the list is ranked by ``booking.nearest``'s mix of waiting time and
     straight-line distance; otherwise by start time. With a ``limit``, each territory's
-    soonest ``limit`` slots are ranked and the best ``limit`` kept.
+    soonest ``limit`` slots are ranked and the best ``limit`` kept. ``sessions``: see
+    ``_free_slots_in``.
     """
     now = now or now_utc()
     found = _free_slots_in(
@@ -474,6 +489,7 @@ def desk_free_slots(
         since=since,
         limit=limit,
         practitioners=practitioners,
+        sessions=sessions,
     )
     found.sort(key=lambda f: _rank(f, commune_insee))
     ranked = rank_nearest(found, origin_of(commune_insee), now=now)

@@ -266,6 +266,11 @@ def desk_free_slot_views(
     )
     if not practitioner_ids:
         return []
+    # Walk-in hours span [max(low, now), high], which covers the slots' booking window:
+    # one read of these GPs' sessions serves both.
+    sessions = services.published_sessions_in(
+        list(by_id), max(window.low, now), window.high, practitioners=practitioner_ids
+    )
     found = services.desk_free_slots(
         list(by_id),
         channel,
@@ -273,11 +278,9 @@ def desk_free_slot_views(
         since=window.low,
         until=window.high,
         practitioners=practitioner_ids,
+        sessions=sessions,
     )
     views = [(free_slot_view(f), by_id[f.session.territory_id]) for f in found]
-    sessions = services.published_sessions_in(
-        list(by_id), max(window.low, now), window.high, practitioners=practitioner_ids
-    )
     views += [
         (view, by_id[session.territory_id])
         for session in sessions
