@@ -450,19 +450,67 @@ def practitioner_identifier(rpps: str) -> dict[str, Any]:
 
 def slot_resource(view: FreeSlotView, cpts: Cpts, zone: str, booking_url: str) -> dict[str, Any]:
     """A Slot of profile sas-cpts-slot-aggregator."""
-    security = [SECURITY_OF_CHANNEL[view.channel]] if view.channel else ["PUBLIC"]
-    code, label = SERVICE_OF_MODE.get(view.mode, SERVICE_OF_MODE["surgery"])
-    walk_in = view.channel is None
-    return {
-        "resourceType": "Slot",
-        "id": view.id,
-        "meta": {
+    return SlotResources().slot(view, cpts, zone, booking_url)
+
+
+class SlotResources:
+    """``slot_resource`` for the many Slots of one search answer.
+
+    A search's Slots differ by id, schedule, times and booking link; their codings depend
+    on the channel, the mode and the CPTS alone, and a time recurs (each seat has a slot
+    at it; an end is the next start). Each of those is built once here and the same dicts
+    are shared by the answer's Slots: the answer is encoded as it is, never changed.
+    """
+
+    def __init__(self) -> None:
+        self._codings: dict[tuple[str | None, str, str], tuple[Any, ...]] = {}
+        self._times: dict[tuple[datetime, str], str] = {}
+
+    def slot(self, view: FreeSlotView, cpts: Cpts, zone: str, booking_url: str) -> dict[str, Any]:
+        meta, service_type, specialty, appointment_type = self._shared(view, cpts)
+        return {
+            "resourceType": "Slot",
+            "id": view.id,
+            "meta": meta,
+            "serviceType": service_type,
+            "specialty": specialty,
+            "appointmentType": appointment_type,
+            "schedule": reference("Schedule", schedule_id(view.doctor.id, view.place.id)),
+            "status": "busy" if view.busy else "free",
+            "start": self._iso(view.start, zone),
+            "end": self._iso(view.end, zone),
+            "comment": booking_url,
+        }
+
+    def _iso(self, moment: datetime, zone: str) -> str:
+        key = (moment, zone)
+        text = self._times.get(key)
+        if text is None:
+            text = self._times[key] = iso(moment, zone)
+        return text
+
+    def _shared(self, view: FreeSlotView, cpts: Cpts) -> tuple[Any, ...]:
+        key = (view.channel, view.mode, cpts.key)
+        parts = self._codings.get(key)
+        if parts is None:
+            parts = self._codings[key] = _slot_codings(view.channel, view.mode, cpts)
+        return parts
+
+
+def _slot_codings(channel: str | None, mode: str, cpts: Cpts) -> tuple[Any, ...]:
+    """A Slot's meta, serviceType, specialty and appointmentType: what its channel, its
+    mode and its CPTS decide."""
+    security = [SECURITY_OF_CHANNEL[channel]] if channel else ["PUBLIC"]
+    code, label = SERVICE_OF_MODE.get(mode, SERVICE_OF_MODE["surgery"])
+    walk_in = channel is None
+    return (
+        {
             "profile": [SLOT_PROFILE],
             "security": [
                 _coding(SLOT_TYPE_SYSTEM, c, SECURITY_DISPLAY[c]) for c in [*security, "CPTS"]
             ],
         },
-        "serviceType": [
+        [
             {"coding": [_coding(ACT_CODE_SYSTEM, code)], "text": label},
             {
                 "extension": [
@@ -480,18 +528,9 @@ def slot_resource(view: FreeSlotView, cpts: Cpts, zone: str, booking_url: str) -
                 ],
             },
         ],
-        "specialty": [
-            {"coding": [_coding(SPECIALTY_SYSTEM, GENERAL_MEDICINE, "Médecine générale (SM)")]}
-        ],
-        "appointmentType": {
-            "coding": [_coding(APPOINTMENT_TYPE_SYSTEM, "WALKIN" if walk_in else "ROUTINE")]
-        },
-        "schedule": reference("Schedule", schedule_id(view.doctor.id, view.place.id)),
-        "status": "busy" if view.busy else "free",
-        "start": iso(view.start, zone),
-        "end": iso(view.end, zone),
-        "comment": booking_url,
-    }
+        [{"coding": [_coding(SPECIALTY_SYSTEM, GENERAL_MEDICINE, "Médecine générale (SM)")]}],
+        {"coding": [_coding(APPOINTMENT_TYPE_SYSTEM, "WALKIN" if walk_in else "ROUTINE")]},
+    )
 
 
 def schedule_resource(doctor: Doctor, place: Place) -> dict[str, Any]:

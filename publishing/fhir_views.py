@@ -11,6 +11,7 @@ same rules and the same database constraint settle a race. Every answer is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from importlib import metadata as importlib_metadata
 from typing import Any, TypeVar
@@ -168,6 +169,27 @@ def _booking_url(slot_id: str | None) -> str:
     return public_url("booking.book", creneau=slot_id)
 
 
+_PLAIN_SLOT_ID = re.compile(r"[0-9-]+")
+_SLOT_ID_MARK = "0-0-0"
+
+
+def _booking_urls() -> Callable[[str | None], str]:
+    """``_booking_url`` for a whole search: ``url_for`` runs once, not once per Slot, and
+    each slot id takes the place of a sample one (an id of digits and hyphens is written
+    in a query string as it is; any other goes through ``url_for``)."""
+    walk_in = _booking_url(None)
+    head, _, tail = _booking_url(_SLOT_ID_MARK).rpartition(_SLOT_ID_MARK)
+
+    def booking_url(slot_id: str | None) -> str:
+        if slot_id is None:
+            return walk_in
+        if _PLAIN_SLOT_ID.fullmatch(slot_id) is None:
+            return _booking_url(slot_id)
+        return f"{head}{slot_id}{tail}"
+
+    return booking_url
+
+
 def _includes() -> set[str]:
     return {
         value.strip()
@@ -181,12 +203,13 @@ def _bundle_for(views: list[tuple[fhir.FreeSlotView, Territory]]) -> dict[str, A
     """The searchset: the Slots (each with its own CPTS), then what ``_include`` asks for."""
     wanted = _includes()
     cpts_by_territory = {t.id: reads.cpts_of(t) for _, t in views}
+    slots, booking_url = fhir.SlotResources(), _booking_urls()
     matches = [
-        fhir.slot_resource(
+        slots.slot(
             view,
             cpts_by_territory[territory.id],
             territory.timezone,
-            _booking_url(None if view.channel is None else view.id),
+            booking_url(None if view.channel is None else view.id),
         )
         for view, territory in views
     ]
