@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     """Register the feeds, FHIR and public pages, the ``ical`` commands, the receivers."""
     from app.extensions import csrf
     from booking.api_access import limit_tokenless_calls
-    from publishing import subscribers
+    from publishing import indicator_tallies, subscribers
     from publishing.cli import ical_cli
     from publishing.feed_views import bp as feeds_bp
     from publishing.fhir_views import bp as fhir_bp
@@ -37,3 +37,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(indicators_cli)
     app.cli.add_command(ical_cli)
     subscribers.connect()
+    indicator_tallies.listen()

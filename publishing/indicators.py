@@ -1,12 +1,13 @@
 """The SNP indicators of a territory over a period: offer (sessions, hours, slots) and
 activity (bookings), for the coordinator's annual review with the CPAM and the ARS.
 
-Every figure is a SQL aggregate (a handful of GROUP BY queries, never a loop over bookings),
-so a year of a département-size territory stays fast. Days are cut at local midnight in
-the territory's zone: the period's bounds are local midnights turned into UTC instants, and
-the heat map, the weekly trend and "same day" read the *local* date and hour of each booking,
-computed in SQL (PostgreSQL: ``timezone()``; SQLite, which knows no zones: the zone's UTC
-offsets over the period, as a CASE over its daylight-saving transitions).
+Every figure is a SQL aggregate, never a loop over bookings, so a year of a
+département-size territory stays fast: the offer sums the period's sessions, and the
+activity sums the bookings' counts per site and local day that
+``publishing.indicator_tallies`` keeps (a year is a few thousand rows, not 100,000). Days
+are cut at local midnight in the territory's zone: the sessions' bounds are local midnights
+turned into UTC instants, and the heat map, the weekly trend and "same day" read the
+*local* date and hour of each booking (``publishing.indicator_clock``).
 
 The result is frozen dataclasses whose ``as_json()`` has stable keys: the page, the
 exports, the CLI and the API all print the same object. ``FIGURES`` lists every scalar
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from threading import Lock
 from time import monotonic
@@ -26,15 +27,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 
 from app import audit
 from app.collation import french_key, french_sorted
-from app.enums import Profession, Role
+from app.enums import Profession
 from app.extensions import db
-from app.models import Commune, Practitioner, Site, Territory
+from app.models import Practitioner, Site, Territory
 from app.timeutil import now_utc
-from booking.models import LIVE_STATUSES, Booking, BookingStatus
+from booking.models import LIVE_STATUSES
+from publishing import indicator_tallies as tally
+from publishing.indicator_clock import minutes_between, utc_bounds
 from rota.models import Assignment, ConsultationMode, PeriodStatus, RotaPeriod, Session
 
 CHANNELS = ("sas", "pharmacy", "open")
@@ -57,8 +59,6 @@ LIVE = LIVE_STATUSES  # every status but "cancelled" (a test holds it)
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 # Rota periods whose sessions count as planned: what was published to the territory.
 SHOWN = (PeriodStatus.PUBLISHED, PeriodStatus.ARCHIVED)
-# Bookings made further ahead than this still get their local date right in SQLite.
-LOOKBACK = timedelta(days=60)
 
 
 @dataclass(frozen=True)
@@ -281,96 +281,6 @@ class Indicators:
         }
 
 
-# --- local time in SQL ------------------------------------------------------------------------
-
-
-def utc_bounds(date_from: date, date_to: date, zone: str) -> tuple[datetime, datetime]:
-    """``[local midnight of date_from, local midnight after date_to)`` as UTC instants."""
-    tz = ZoneInfo(zone)
-    start = datetime.combine(date_from, time(0), tz).astimezone(UTC)
-    end = datetime.combine(date_to + timedelta(days=1), time(0), tz).astimezone(UTC)
-    return start, end
-
-
-def offsets(zone: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """The zone's UTC offset (seconds) from ``start``, then at each change before ``end``.
-
-    Daily steps find the changes, a bisection to the second pins each one down.
-    ``start`` must be a whole second (local midnights are).
-    """
-    tz = ZoneInfo(zone)
-
-    def offset(at: datetime) -> int:
-        delta = at.astimezone(tz).utcoffset()
-        return int(delta.total_seconds()) if delta is not None else 0
-
-    result = [(start, offset(start))]
-    day = start
-    while day < end:
-        nxt = min(day + timedelta(days=1), end)
-        if offset(nxt) != offset(day):
-            # Whole seconds: the zone database changes offsets on a second.
-            lo, hi = int(day.timestamp()), int(nxt.timestamp())
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if offset(datetime.fromtimestamp(mid, UTC)) == offset(day):
-                    lo = mid
-                else:
-                    hi = mid
-            at = datetime.fromtimestamp(hi, UTC)
-            result.append((at, offset(at)))
-        day = nxt
-    return result
-
-
-class LocalClock:
-    """SQL expression for the local day of a UTC timestamp column (same-day delays).
-
-    PostgreSQL knows zones: ``timezone(zone, ts)``. SQLite doesn't: there, a timestamp's
-    local hours since the Julian epoch are ``julianday(ts) × 24`` plus the offset in force
-    at that instant (a CASE over the period's daylight-saving changes, compared as the
-    stored text) plus 12 (the Julian day starts at noon). One ``julianday`` call per row,
-    integer arithmetic after: a year of bookings stays fast.
-    """
-
-    def __init__(self, zone: str, start: datetime, end: datetime) -> None:
-        self.dialect = db.engine.dialect.name
-        self.zone = zone
-        self.changes = offsets(zone, start, end)
-
-    def _local_hours(self, column: Any) -> ColumnElement[Any]:
-        cases = [
-            (column < at, prev / 3600)
-            for (at, _), (_, prev) in zip(self.changes[1:], self.changes, strict=False)
-        ]
-        last = self.changes[-1][1] / 3600
-        offset = sa.case(*cases, else_=sa.literal(last)) if cases else sa.literal(last)
-        # The epsilon keeps 17:00:00.000 from reading 16:59:59.999 after the float product.
-        return sa.func.julianday(column) * 24.0 + offset + 12.000001
-
-    def day(self, column: Any) -> ColumnElement[Any]:
-        """The local date (PostgreSQL: a date; SQLite: its Julian day number)."""
-        if self.dialect == "postgresql":
-            return sa.cast(sa.func.timezone(self.zone, column), sa.Date)
-        return sa.cast(self._local_hours(column) / 24, sa.Integer)
-
-
-def days_between(start: Any, end: Any) -> ColumnElement[Any]:
-    """``end - start`` in days (a float), on either engine."""
-    if db.engine.dialect.name == "postgresql":
-        return sa.extract("epoch", end - start) / 86400
-    return sa.func.julianday(end) - sa.func.julianday(start)
-
-
-def minutes_between(start: Any, end: Any) -> ColumnElement[int]:
-    """Whole minutes from ``start`` to ``end``, as an integer, on either engine."""
-    if db.engine.dialect.name == "postgresql":
-        seconds: ColumnElement[Any] = sa.extract("epoch", end - start)
-    else:
-        seconds = (sa.func.julianday(end) - sa.func.julianday(start)) * 86400
-    return sa.cast(sa.func.round(seconds / 60), sa.Integer)
-
-
 def site_choices(territory_id: int) -> list[tuple[int, str]]:
     """The territory's sites (active or not: past figures may name a closed one)."""
     rows = db.session.execute(
@@ -461,7 +371,7 @@ def _offer(s: Any) -> dict[str, Any]:
     }
 
 
-def _people(territory_id: int, s: Any, start: datetime, end: datetime, bookings: Any) -> dict:
+def _people(territory_id: int, s: Any, counts: tally.BookingCounts) -> dict:
     gps = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(Assignment.practitioner_id)))
         .join(s, s.c.id == Assignment.session_id)
@@ -474,96 +384,38 @@ def _people(territory_id: int, s: Any, start: datetime, end: datetime, bookings:
             Practitioner.profession == Profession.GP,
         )
     )
-    pharmacists = db.session.scalar(
-        sa.select(sa.func.count(sa.distinct(bookings.c.booked_by_id))).where(
-            bookings.c.booked_by_role == Role.PHARMACIST.value
-        )
-    )
     return {
         "offer.gps_taking_part": int(gps or 0),
         "offer.gps_active": int(active or 0),
-        "offer.pharmacists_taking_part": int(pharmacists or 0),
+        "offer.pharmacists_taking_part": counts.pharmacies,
     }
 
 
-def _bookings(territory_id: int, start: datetime, end: datetime, site_id: int | None) -> Any:
-    query = sa.select(
-        Booking.id,
-        Booking.session_id,
-        Booking.slot_channel,
-        Booking.status,
-        Booking.starts_at,
-        Booking.created_at,
-        Booking.without_gp,
-        Booking.patient_insee,
-        Booking.booked_by_id,
-        Booking.booked_by_role,
-    ).where(
-        Booking.territory_id == territory_id,
-        Booking.starts_at >= start,
-        Booking.starts_at < end,
-    )
-    if site_id is not None:
-        query = query.join(Session, Session.id == Booking.session_id).where(
-            Session.site_id == site_id
-        )
-    return query.subquery()
-
-
-def _activity(territory_id: int, b: Any, clock: LocalClock, offered: dict) -> dict[str, Any]:
-    """Bookings by channel and status, delays, patients' communes: one pass, no sort.
-
-    Every figure is a filtered count over the same scan of the period's bookings. A
-    ``GROUP BY`` would be shorter to write, but SQLite answers it by sorting every row of
-    the year into a temporary B-tree, and those sorts were most of the year page's time.
-    ``count(*) FILTER (WHERE …)`` (both engines) costs SQLite a third less per row than
-    ``sum(CASE …)`` (instructions counted with callgrind: bench/README.md).
-    """
-    one = lambda cond: sa.func.count().filter(cond)  # noqa: E731
-    live = b.c.status != BookingStatus.CANCELLED  # LIVE is every status but this one
-    placed = live
-    delay = days_between(b.c.created_at, b.c.starts_at)
-    ours = sorted(
-        db.session.scalars(
-            sa.select(Commune.insee_code).where(Commune.territory_id == territory_id)
-        )
-    )
-    sums: dict[str, Any] = {
-        f"{channel}.{status}": one(
-            sa.and_(b.c.slot_channel == channel, b.c.status == BookingStatus(status))
-        )
-        for channel in CHANNELS
-        for status in STATUSES
-    }
-    sums |= {
-        "activity.without_gp": one(sa.and_(live, b.c.without_gp)),
-        "activity.delay.same_day": one(
-            sa.and_(live, clock.day(b.c.created_at) == clock.day(b.c.starts_at))
-        ),
-        "activity.delay.within_24h": one(sa.and_(live, delay < 1)),
-        "activity.delay.within_48h": one(sa.and_(live, delay < 2)),
-        "activity.communes.unknown": one(sa.and_(placed, b.c.patient_insee.is_(None))),
-        "activity.communes.inside": one(sa.and_(placed, b.c.patient_insee.in_(ours))),
-        "activity.communes.outside": one(
-            sa.and_(placed, b.c.patient_insee.is_not(None), b.c.patient_insee.not_in(ours))
-        ),
-    }
-    row = db.session.execute(sa.select(*sums.values())).one()
-    got = {key: int(value or 0) for key, value in zip(sums, row, strict=True)}
+def _activity(counts: tally.BookingCounts, offered: dict) -> dict[str, Any]:
+    """Bookings by channel and status, fill rates, delays, patients' communes."""
+    got = counts.totals
     out: dict[str, Any] = {}
     for channel in (*CHANNELS, "total"):
         chans = CHANNELS if channel == "total" else (channel,)
         for status in STATUSES:
-            out[f"activity.bookings.{channel}.{status}"] = sum(got[f"{c}.{status}"] for c in chans)
-        live_count = sum(got[f"{c}.{st}"] for c in chans for st in LIVE)
+            out[f"activity.bookings.{channel}.{status}"] = sum(got[f"{c}_{status}"] for c in chans)
+        live_count = sum(got[f"{c}_{st}"] for c in chans for st in LIVE)
         out[f"activity.bookings.{channel}.live"] = live_count
         slots = offered[f"offer.slots_offered.{channel}"]
         out[f"activity.fill_rate.{channel}"] = round(live_count / slots, 4) if slots else None
-    out |= {key: value for key, value in got.items() if key.startswith("activity.")}
+    out |= {
+        "activity.without_gp": got["without_gp"],
+        "activity.delay.same_day": got["same_day"],
+        "activity.delay.within_24h": got["within_24h"],
+        "activity.delay.within_48h": got["within_48h"],
+        "activity.communes.inside": got["commune_inside"],
+        "activity.communes.outside": got["commune_outside"],
+        "activity.communes.unknown": got["commune_unknown"],
+    }
     return out
 
 
-def _sites(territory_id: int, s: Any, b: Any) -> tuple[SiteRow, ...]:
+def _sites(territory_id: int, s: Any, counts: tally.BookingCounts) -> tuple[SiteRow, ...]:
     offer = {
         site_id: (int(n), int(m or 0))
         for site_id, n, m in db.session.execute(
@@ -574,19 +426,8 @@ def _sites(territory_id: int, s: Any, b: Any) -> tuple[SiteRow, ...]:
             ).group_by(s.c.site_id)
         )
     }
-    activity = {
-        site_id: (int(n), int(h or 0))
-        for site_id, n, h in db.session.execute(
-            sa.select(
-                Session.site_id,
-                sa.func.count(),
-                sa.func.sum(sa.case((b.c.status == BookingStatus.HONOURED, 1), else_=0)),
-            )
-            .join(Session, Session.id == b.c.session_id)
-            .where(b.c.status != BookingStatus.CANCELLED)
-            .group_by(Session.site_id)
-        )
-    }
+    # Sites with only cancelled bookings have a day row but nothing to show.
+    activity = {site_id: got for site_id, got in counts.per_site.items() if got[0]}
     names = dict(
         db.session.execute(
             sa.select(Site.id, Site.name).where(Site.territory_id == territory_id)
@@ -613,60 +454,18 @@ def _days(date_from: date, date_to: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _live_by_local_hour(b: Any, zone: ZoneInfo, clock: LocalClock) -> dict[datetime, list[int]]:
-    """Bookings not cancelled and those honoured, by local hour (a naive local datetime).
-
-    PostgreSQL groups on the local hour itself. SQLite groups on the stored start text,
-    which follows the covering index's order, so it sorts nothing; the few thousand
-    distinct starts are folded here by their UTC hour (or minute, for a zone whose offset
-    is not a whole number of hours) and only those keys are converted by ``zoneinfo``.
-    """
-    honoured = sa.func.count().filter(b.c.status == BookingStatus.HONOURED)
-    live = b.c.status != BookingStatus.CANCELLED
-    out: dict[datetime, list[int]] = {}
-    if clock.dialect == "postgresql":
-        local_hour = sa.func.date_trunc("hour", sa.func.timezone(clock.zone, b.c.starts_at))
-        query = sa.select(local_hour, sa.func.count(), honoured).where(live).group_by(local_hour)
-        for hour, n, h in db.session.execute(query):
-            out[hour] = [int(n), int(h)]
-        return out
-    whole_hours = all(offset % 3600 == 0 for _, offset in clock.changes)
-    width = 13 if whole_hours else 16  # "2026-01-01 07" or "2026-01-01 07:30"
-    raw = sa.type_coerce(b.c.starts_at, sa.String)
-    utc: dict[str, list[int]] = {}
-    query = sa.select(raw, sa.func.count(), honoured).where(live).group_by(b.c.starts_at)
-    for text, n, h in db.session.execute(query):
-        tally = utc.setdefault(text[:width], [0, 0])
-        tally[0] += n
-        tally[1] += h
-    for key, (n, h) in utc.items():
-        at = datetime.fromisoformat(key if width == 16 else key + ":00").replace(tzinfo=UTC)
-        local = at.astimezone(zone).replace(tzinfo=None)
-        tally = out.setdefault(local.replace(minute=0), [0, 0])
-        tally[0] += n
-        tally[1] += h
-    return out
-
-
-def _time_shape(
-    by_hour: dict[datetime, list[int]], date_from: date, date_to: date
-) -> tuple[tuple[tuple[int, ...], ...], tuple[WeekRow, ...]]:
-    """Heat map (weekday × hour) and weekly trend, from the bookings by local hour."""
-    grid = [[0] * 24 for _ in range(7)]
-    per_day: dict[date, list[int]] = {}
-    for local, (n, honoured) in by_hour.items():
-        grid[local.weekday()][local.hour] += n
-        tally = per_day.setdefault(local.date(), [0, 0])
-        tally[0] += n
-        tally[1] += honoured
+def _weekly(
+    per_day: dict[date, tuple[int, int]], date_from: date, date_to: date
+) -> tuple[WeekRow, ...]:
+    """Bookings not cancelled and honoured, by ISO week of the period."""
     weeks: dict[date, list[int]] = {}
     for d in _days(date_from, date_to):
         monday = d - timedelta(days=d.weekday())
-        tally = weeks.setdefault(monday, [0, 0])
-        got = per_day.get(d, [0, 0])
-        tally[0] += got[0]
-        tally[1] += got[1]
-    weekly = tuple(
+        tally_ = weeks.setdefault(monday, [0, 0])
+        got = per_day.get(d, (0, 0))
+        tally_[0] += got[0]
+        tally_[1] += got[1]
+    return tuple(
         WeekRow(
             week=f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}",
             start=monday,
@@ -675,7 +474,6 @@ def _time_shape(
         )
         for monday, (n, h) in sorted(weeks.items())
     )
-    return tuple(tuple(r) for r in grid), weekly
 
 
 def compute(
@@ -688,14 +486,12 @@ def compute(
 ) -> Indicators:
     """Every indicator of ``territory`` from ``date_from`` to ``date_to`` (local, inclusive)."""
     start, end = utc_bounds(date_from, date_to, territory.timezone)
-    clock = LocalClock(territory.timezone, start - LOOKBACK, end)
+    tally.refresh(territory.id)
+    counts = tally.read(territory.id, date_from, date_to, site_id)
     s = _sessions(territory.id, start, end, site_id)
-    b = _bookings(territory.id, start, end, site_id)
     figures: dict[str, Any] = _offer(s)
-    figures.update(_people(territory.id, s, start, end, b))
-    figures.update(_activity(territory.id, b, clock, figures))
-    by_hour = _live_by_local_hour(b, ZoneInfo(territory.timezone), clock)
-    heatmap, weekly = _time_shape(by_hour, date_from, date_to)
+    figures.update(_people(territory.id, s, counts))
+    figures.update(_activity(counts, figures))
     site_name = None
     if site_id is not None:
         site_name = db.session.scalar(
@@ -711,9 +507,9 @@ def compute(
         site_id=site_id,
         site_name=site_name,
         figures=ordered,
-        sites=_sites(territory.id, s, b),
-        heatmap=heatmap,
-        weekly=weekly,
+        sites=_sites(territory.id, s, counts),
+        heatmap=counts.grid,
+        weekly=_weekly(counts.per_day, date_from, date_to),
         generated_at=now or now_utc(),
     )
 

@@ -1,4 +1,5 @@
-"""iCalendar feed tables: each feed's secret address, and the events taken from a GP.
+"""Publishing tables: the iCalendar feeds (each feed's secret address, the events taken
+from a GP), the contract's indicator targets, and the bookings counted for the indicators.
 
 A feed's token is never stored, only its SHA-256: a leaked database does not leak the
 addresses, and rotating a token is overwriting one hash, so the old address dies at once.
@@ -15,6 +16,8 @@ from app.db_types import UTCDateTime
 from app.extensions import db
 from app.models import Practitioner, Territory
 from app.timeutil import now_utc
+from booking.models import BookingStatus
+from booking.slots import CHANNELS as SLOT_CHANNELS
 
 # Longest reminder a GP may ask for: a week before the session.
 MAX_ALARM_MINUTES = 7 * 24 * 60
@@ -158,3 +161,101 @@ class IndicatorTargetYear(db.Model):
 
     def __repr__(self) -> str:
         return f"<IndicatorTargetYear target={self.target_id} {self.year}>"
+
+
+# --- the indicators' tallies ----------------------------------------------------------------
+#
+# A contract year is ~100,000 bookings; summing them row by row on every page load cost the
+# indicators page most of its time. The bookings are therefore also counted per site and
+# local day (and per local hour, for the heat map), and those few thousand rows are what
+# the page sums. They are derived data, written and read in bulk by Core statements, never
+# as objects: plain tables, their count columns generated from the channels and statuses.
+# ``publishing.indicator_tallies`` keeps them true (its docstring says how).
+
+TALLY_STATUSES = tuple(status.value for status in BookingStatus)
+# Channel × status counts first, then the counts of live bookings (every status but
+# "cancelled") with a property.
+TALLY_COUNTS: tuple[str, ...] = (
+    *(f"{channel}_{status}" for channel in SLOT_CHANNELS for status in TALLY_STATUSES),
+    "without_gp",
+    "same_day",
+    "within_24h",
+    "within_48h",
+    "commune_inside",
+    "commune_outside",
+    "commune_unknown",
+)
+
+
+def _territory_fk() -> sa.Column[int]:
+    return sa.Column(
+        "territory_id",
+        sa.ForeignKey("territory.id", ondelete="CASCADE"),
+        nullable=False,
+        primary_key=True,
+    )
+
+
+def _site_fk() -> sa.Column[int]:
+    return sa.Column(
+        "site_id", sa.ForeignKey("site.id", ondelete="CASCADE"), nullable=False, primary_key=True
+    )
+
+
+# One row per change to a booking (or to what its counts depend on), appended in the
+# change's own transaction: the local day whose counts are stale, or NULL for every day (the
+# territory's zone or communes changed; a migrated database). Appended, never updated, so
+# bookings never wait on one another for it; the refresh deletes exactly the rows it read.
+indicator_change = sa.Table(
+    "indicator_change",
+    db.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "territory_id",
+        sa.ForeignKey("territory.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("local_date", sa.Date, nullable=True),
+)
+
+# The bookings whose slot starts on a local day at a site, counted.
+indicator_day = sa.Table(
+    "indicator_day",
+    db.metadata,
+    _territory_fk(),
+    sa.Column("local_date", sa.Date, nullable=False, primary_key=True),
+    _site_fk(),
+    *(sa.Column(name, sa.Integer, nullable=False) for name in TALLY_COUNTS),
+    *(sa.CheckConstraint(f"{name} >= 0", name=f"{name}_counted") for name in TALLY_COUNTS),
+)
+
+# Live bookings by local hour of their start: the heat map.
+indicator_hour = sa.Table(
+    "indicator_hour",
+    db.metadata,
+    _territory_fk(),
+    sa.Column("local_date", sa.Date, nullable=False, primary_key=True),
+    sa.Column("hour", sa.SmallInteger, nullable=False, primary_key=True),
+    _site_fk(),
+    sa.Column("live", sa.Integer, nullable=False),
+    sa.CheckConstraint("hour >= 0 AND hour <= 23", name="hour_of_day"),
+    sa.CheckConstraint("live > 0", name="live_counted"),
+)
+
+# Which pharmacy accounts booked on a local day at a site (any status): "pharmacies
+# participantes" is a count of distinct accounts, which no sum of day counts can give. A
+# deleted account leaves with its rows, as its bookings then name no booker.
+indicator_pharmacy = sa.Table(
+    "indicator_pharmacy",
+    db.metadata,
+    _territory_fk(),
+    sa.Column("local_date", sa.Date, nullable=False, primary_key=True),
+    _site_fk(),
+    sa.Column(
+        "user_id",
+        sa.ForeignKey("user_account.id", ondelete="CASCADE"),
+        nullable=False,
+        primary_key=True,
+    ),
+)

@@ -14,7 +14,7 @@ import pytest
 
 from app.extensions import db
 from booking import tokens
-from publishing import indicator_exports, indicators
+from publishing import indicator_clock, indicator_exports, indicators
 from tests import indicator_world as world_module
 from tests.helpers import PASSWORD
 from tests.indicator_world import (
@@ -73,18 +73,18 @@ def test_days_are_cut_at_local_midnight_across_dst(world):
 
 
 def test_utc_bounds_follow_the_zone():
-    assert indicators.utc_bounds(date(2026, 3, 29), date(2026, 3, 29), "Europe/Paris") == (
+    assert indicator_clock.utc_bounds(date(2026, 3, 29), date(2026, 3, 29), "Europe/Paris") == (
         datetime(2026, 3, 28, 23, tzinfo=UTC),
         datetime(2026, 3, 29, 22, tzinfo=UTC),  # a 23-hour day
     )
-    start, end = indicators.utc_bounds(date(2026, 10, 25), date(2026, 10, 25), "Europe/Paris")
+    start, end = indicator_clock.utc_bounds(date(2026, 10, 25), date(2026, 10, 25), "Europe/Paris")
     assert (end - start).total_seconds() == 25 * 3600
-    start, _ = indicators.utc_bounds(date(2026, 3, 1), date(2026, 3, 1), "Indian/Reunion")
+    start, _ = indicator_clock.utc_bounds(date(2026, 3, 1), date(2026, 3, 1), "Indian/Reunion")
     assert start == datetime(2026, 2, 28, 20, tzinfo=UTC)
 
 
 def test_offsets_find_both_changes_of_a_year():
-    changes = indicators.offsets(
+    changes = indicator_clock.offsets(
         "Europe/Paris", datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     )
     assert changes == [
