@@ -71,14 +71,36 @@ def place_of(site: Site) -> fhir.Place:
     )
 
 
-def free_slot_view(found: services.FreeSlot) -> fhir.FreeSlotView:
+class _Known:
+    """Each GP's and each site's view, built once per search and shared by their slots:
+    a GP has a dozen slots in a search, and each view read them again from the ORM."""
+
+    def __init__(self) -> None:
+        self._doctors: dict[int, fhir.Doctor] = {}
+        self._places: dict[int, fhir.Place] = {}
+
+    def doctor(self, practitioner: Practitioner) -> fhir.Doctor:
+        found = self._doctors.get(practitioner.id)
+        if found is None:
+            found = self._doctors[practitioner.id] = doctor_of(practitioner)
+        return found
+
+    def place(self, site: Site) -> fhir.Place:
+        found = self._places.get(site.id)
+        if found is None:
+            found = self._places[site.id] = place_of(site)
+        return found
+
+
+def free_slot_view(found: services.FreeSlot, known: _Known | None = None) -> fhir.FreeSlotView:
     """A bookable free slot as the platform sees it."""
+    known = known or _Known()
     return fhir.FreeSlotView(
         id=found.id,
         start=found.slot.starts_at,
         end=found.slot.ends_at,
-        doctor=doctor_of(found.practitioner),
-        place=place_of(found.site),
+        doctor=known.doctor(found.practitioner),
+        place=known.place(found.site),
         mode=found.session.mode.value,
         channel=found.channel,
     )
@@ -101,17 +123,20 @@ def walk_in_views(
     ]
 
 
-def _walk_ins(session: Session, practitioner_ids: set[int]) -> list[fhir.FreeSlotView]:
+def _walk_ins(
+    session: Session, practitioner_ids: set[int], known: _Known | None = None
+) -> list[fhir.FreeSlotView]:
     """A walk-in session's Slots: one per GP asked for (none for an appointment session)."""
     if session.mode != ConsultationMode.WALK_IN:
         return []
+    known = known or _Known()
     return [
         fhir.FreeSlotView(
             id=walk_in_id(session.id, assignment.seat),
             start=session.starts_at,
             end=session.ends_at,
-            doctor=doctor_of(assignment.practitioner),
-            place=place_of(session.site),
+            doctor=known.doctor(assignment.practitioner),
+            place=known.place(session.site),
             mode=session.mode.value,
             channel=None,
         )
@@ -280,11 +305,12 @@ def desk_free_slot_views(
         practitioners=practitioner_ids,
         sessions=sessions,
     )
-    views = [(free_slot_view(f), by_id[f.session.territory_id]) for f in found]
+    known = _Known()
+    views = [(free_slot_view(f, known), by_id[f.session.territory_id]) for f in found]
     views += [
         (view, by_id[session.territory_id])
         for session in sessions
-        for view in _walk_ins(session, practitioner_ids)
+        for view in _walk_ins(session, practitioner_ids, known)
     ]
     views.sort(key=lambda pair: (pair[0].start, pair[0].place.name, pair[0].doctor.id, pair[0].id))
     return views

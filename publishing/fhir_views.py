@@ -202,7 +202,8 @@ def _includes() -> set[str]:
 def _bundle_for(views: list[tuple[fhir.FreeSlotView, Territory]]) -> dict[str, Any]:
     """The searchset: the Slots (each with its own CPTS), then what ``_include`` asks for."""
     wanted = _includes()
-    cpts_by_territory = {t.id: reads.cpts_of(t) for _, t in views}
+    territories = {t.id: t for _, t in views}
+    cpts_by_territory = {t.id: reads.cpts_of(t) for t in territories.values()}
     slots, booking_url = fhir.SlotResources(), _booking_urls()
     matches = [
         slots.slot(
