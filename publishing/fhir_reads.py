@@ -35,10 +35,7 @@ def desk_territories(user: User) -> list[Territory]:
     """The territories a token answers for: its regulation service's (every territory
     the administrator attached), else its account's own; by id, the first one's clock
     reading the dates sent without an offset."""
-    ids = services.booker_territory_ids(user)
-    return list(
-        db.session.scalars(sa.select(Territory).where(Territory.id.in_(ids)).order_by(Territory.id))
-    )
+    return services.booker_territories(user)
 
 
 def cpts_of(territory: Territory) -> fhir.Cpts:
