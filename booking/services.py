@@ -239,21 +239,22 @@ def published_sessions_in(
     start: datetime,
     end: datetime,
     *,
-    practitioners: set[int] | None = None,
+    practitioners: set[int] | sa.Select[tuple[int]] | None = None,
 ) -> list[Session]:
     """Live sessions of published rotas of these territories overlapping ``[start, end]``:
     one statement (and its two eager loads) for a whole regulation service.
 
     With ``practitioners``, only sessions one of them holds a seat in: the SAS platform
     asks for 25 GPs of a service of hundreds, and loading every session of the service
-    with its GPs was most of a FHIR search's time.
+    with its GPs was most of a FHIR search's time. They are ids, or the statement that
+    selects them (read in the same statement then).
     """
     query = sa.select(Session).join(RotaPeriod, RotaPeriod.id == Session.period_id)
     if practitioners is not None:
+        held = practitioners if isinstance(practitioners, sa.Select) else sorted(practitioners)
         query = query.where(
             sa.exists().where(
-                Assignment.session_id == Session.id,
-                Assignment.practitioner_id.in_(sorted(practitioners)),
+                Assignment.session_id == Session.id, Assignment.practitioner_id.in_(held)
             )
         )
     return list(

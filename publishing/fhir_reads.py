@@ -277,22 +277,29 @@ def desk_free_slot_views(
     the GPs of every territory at once, their free slots, then their walk-in hours; each
     view with its territory (its CPTS and clock)."""
     by_id = {t.id: t for t in territories}
-    practitioner_ids = set(
-        db.session.scalars(
-            sa.select(Practitioner.id).where(
-                Practitioner.territory_id.in_(list(by_id)),
-                Practitioner.rpps.in_(rpps),
-                Practitioner.active,
-            )
-        )
-    )
-    if not practitioner_ids:
-        return []
+    wanted = set(rpps)
+
+    def asked(gp: Practitioner) -> bool:
+        """The statement's choice below, on a loaded GP."""
+        return gp.territory_id in by_id and gp.rpps in wanted and gp.active
+
     # Walk-in hours span [max(low, now), high], which covers the slots' booking window:
     # one read of these GPs' sessions serves both.
     sessions = services.published_sessions_in(
-        list(by_id), max(window.low, now), window.high, practitioners=practitioner_ids
+        list(by_id),
+        max(window.low, now),
+        window.high,
+        practitioners=sa.select(Practitioner.id).where(
+            Practitioner.territory_id.in_(list(by_id)),
+            Practitioner.rpps.in_(rpps),
+            Practitioner.active,
+        ),
     )
+    practitioner_ids = {
+        a.practitioner_id for s in sessions for a in s.assignments if asked(a.practitioner)
+    }
+    if not practitioner_ids:
+        return []
     found = services.desk_free_slots(
         list(by_id),
         channel,
