@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.collation import french_sorted
+from app.enums import Role
 from app.extensions import db
 from app.models import Commune, Practitioner, Site, Territory, User
 from booking import services
@@ -174,6 +175,22 @@ def token_holders(territory_id: int | None) -> list[User]:
             sa.select(User)
             .where(User.territory_id == territory_id, User.active, User.role.in_(TOKEN_ROLES))
             .order_by(User.role, User.email)
+        )
+    )
+
+
+def service_token_holders(service_id: int) -> list[User]:
+    """The regulation service's active regulators: who may get a token on its page."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.regulation_service_id == service_id,
+                User.active,
+                User.role == Role.REGULATOR,
+            )
+            .options(joinedload(User.territory))
+            .order_by(User.email)
         )
     )
 

@@ -1,4 +1,5 @@
-"""API bearer tokens: issued and revoked by the coordinator (or the CLI), checked per request.
+"""API bearer tokens: issued and revoked by the coordinator, the administrator (for a
+regulation service's regulators) or the CLI; checked per request.
 
 A token is ``tdr_`` followed by 256 random bits (``secrets.token_urlsafe(32)``): the prefix
 lets people and secret scanners recognise it. Only its SHA-256 is stored, so a leaked
@@ -14,11 +15,12 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 
 from app import audit
 from app.enums import Role
 from app.extensions import db
-from app.models import User
+from app.models import RegulationService, User
 from app.timeutil import now_utc
 from app.validators import ValidationError
 from booking.models import ApiToken
@@ -41,8 +43,8 @@ def hash_token(plain: str) -> str:
 def create_token(user: User, label: str, *, by: User | None) -> tuple[str, ApiToken]:
     """Issue a token for ``user``; returns the plain token (shown once) and its row.
 
-    ``by`` is the coordinator (who may only equip their own territory) or ``None`` for
-    the command line.
+    ``by`` is the coordinator (who may only equip their own territory), the administrator
+    (``issue_service_token``) or ``None`` for the command line.
     """
     service_regulator = user.role == Role.REGULATOR and user.regulation_service_id is not None
     if user.role not in TOKEN_ROLES or (user.territory_id is None and not service_regulator):
@@ -74,6 +76,21 @@ def create_token(user: User, label: str, *, by: User | None) -> tuple[str, ApiTo
         detail={"user_id": user.id, "prefix": token.prefix},
     )
     return plain, token
+
+
+def issue_service_token(
+    service: RegulationService, user: User | None, label: str, *, by: User | None
+) -> tuple[str, ApiToken]:
+    """Issue a token to one of a regulation service's regulators (the administrator's page).
+
+    Checked here and not only by the form's choices: a forged or stale POST naming an
+    account of another service (or none) changes nothing.
+    """
+    if user is None or user.role != Role.REGULATOR or user.regulation_service_id != service.id:
+        raise ValidationError(
+            f"Ce compte n'est pas un régulateur du service « {service.name} » : aucun jeton créé."
+        )
+    return create_token(user, label, by=by)
 
 
 def revoke_token(token: ApiToken, *, by: User | None) -> None:
@@ -160,4 +177,29 @@ def find_in_territory(token_id: int, territory_id: int) -> ApiToken | None:
         sa.select(ApiToken)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.id == token_id, User.territory_id == territory_id)
+    )
+
+
+def service_tokens(service_id: int) -> list[ApiToken]:
+    """Every token of the regulation service's regulators, live ones first, newest first.
+
+    Those of a regulator without a territory appear nowhere else: no coordinator lists them.
+    """
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .join(User, User.id == ApiToken.user_id)
+            .where(User.regulation_service_id == service_id)
+            .options(contains_eager(ApiToken.user))
+            .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id)
+        )
+    )
+
+
+def find_in_service(token_id: int, service_id: int) -> ApiToken | None:
+    """The token if it belongs to a regulator of the service (else "not found")."""
+    return db.session.scalar(
+        sa.select(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id, User.regulation_service_id == service_id)
     )
