@@ -20,11 +20,13 @@ def init_app(app: Flask) -> None:
     from booking.api_access import limit_tokenless_calls
     from booking.cli import init_booking_cli
     from booking.evidence_views import bp as evidence_bp
+    from booking.service_token_views import bp as service_tokens_bp
     from booking.token_views import bp as api_tokens_bp
     from booking.views import bp as booking_bp
 
     app.register_blueprint(booking_bp)
     app.register_blueprint(api_tokens_bp)
+    app.register_blueprint(service_tokens_bp)
     app.register_blueprint(evidence_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no cross-site request to forge
     limit_tokenless_calls(app, api_bp)

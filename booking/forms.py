@@ -17,6 +17,7 @@ from app.forms import REQUIRED, AppForm, domain_check, select_choices
 from app.sms import normalise_mobile
 from app.validators import normalise_email, normalise_phone
 from booking.services import REASONS, PatientData
+from booking.tokens import MAX_LABEL
 
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]  # typed by hand, or sent by a date picker
 
@@ -225,3 +226,32 @@ def parse_day(text: str | None, default: date) -> date:
     except ValueError:
         return default
     return day if FIRST_DAY <= day <= LAST_DAY else default
+
+
+_ACCOUNT_ID = re.compile(r"[0-9]{1,9}")
+
+
+def account_id(value: object) -> int | None:
+    """An account number as a select sends it, or ``None`` for anything else.
+
+    ``None`` rather than WTForms' English "could not coerce": the service then refuses
+    the account with a French message, and 400 digits never reach the database.
+    """
+    text = str(value).strip() if value is not None else ""
+    return int(text) if _ACCOUNT_ID.fullmatch(text) else None
+
+
+class ServiceTokenForm(AppForm):
+    """Issue an API token to one of a regulation service's regulators (administrator).
+
+    The choices are not enforced by the form: ``tokens.issue_service_token`` checks the
+    account belongs to the service and says why in French when it does not.
+    """
+
+    user_id = SelectField(
+        "Compte de régulateur·rice", coerce=account_id, choices=[], validate_choice=False
+    )
+    label = StringField(
+        "Libellé (logiciel, poste…)",
+        validators=[Optional(), Length(max=MAX_LABEL, message="100 caractères au plus.")],
+    )

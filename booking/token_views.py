@@ -53,7 +53,11 @@ def tokens_page():
             flash(str(exc), "error")
         else:
             return render_template(
-                "booking/tokens_created.html", token=token, plain=plain, user=user
+                "booking/tokens_created.html",
+                token=token,
+                plain=plain,
+                user=user,
+                back_url=url_for("api_tokens.tokens_page"),
             )
     return render_template(
         "booking/tokens.html",

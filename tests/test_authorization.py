@@ -139,6 +139,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("regulation.service_page", "GET"): ADMIN,
     ("regulation.service_page", "POST"): ADMIN,
     ("regulation.detach_territory", "POST"): ADMIN,
+    # A regulation service's API tokens (booking/service_token_views.py)
+    ("service_tokens.page", "GET"): ADMIN,
+    ("service_tokens.page", "POST"): ADMIN,
+    ("service_tokens.revoke", "POST"): ADMIN,
     # Booking pages
     ("booking.search", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
     ("booking.book", "GET"): COORD | {Role.REGULATOR.value, Role.PHARMACIST.value},
