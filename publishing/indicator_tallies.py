@@ -69,30 +69,40 @@ def _note_changes(session: OrmSession, _context: Any) -> None:
     starts: set[tuple[int, datetime]] = set()
     everything: set[int] = set()
     for obj in (*session.new, *session.deleted):
-        if isinstance(obj, Booking):
-            at = obj.__dict__.get("starts_at")
-            if at is None:
-                everything.add(obj.territory_id)
-            else:
-                starts.add((obj.territory_id, at))
-        elif isinstance(obj, Commune):
-            everything.add(obj.territory_id)
+        _note_written(obj, starts, everything)
     for obj in session.dirty:
-        if isinstance(obj, Booking) and session.is_modified(obj):
-            history = sa_inspect(obj).attrs.starts_at.history
-            for at in (*history.unchanged, *history.added, *history.deleted):
-                starts.add((obj.territory_id, at))
-        elif isinstance(obj, Commune):
-            attrs = sa_inspect(obj).attrs
-            if attrs.territory_id.history.has_changes() or attrs.insee_code.history.has_changes():
-                history = attrs.territory_id.history
-                everything.update(t for t in (*history.added, *history.deleted, *history.unchanged))
-        elif isinstance(obj, Territory):
-            if sa_inspect(obj).attrs.timezone.history.has_changes():
-                everything.add(obj.id)
-    if not starts and not everything:
-        return
-    conn = session.connection()
+        _note_changed(session, obj, starts, everything)
+    if starts or everything:
+        _append(session.connection(), starts, everything)
+
+
+def _note_written(obj: object, starts: set, everything: set[int]) -> None:
+    """A booking or commune added or deleted."""
+    if isinstance(obj, Booking):
+        at = obj.__dict__.get("starts_at")
+        if at is None:
+            everything.add(obj.territory_id)
+        else:
+            starts.add((obj.territory_id, at))
+    elif isinstance(obj, Commune):
+        everything.add(obj.territory_id)
+
+
+def _note_changed(session: OrmSession, obj: object, starts: set, everything: set[int]) -> None:
+    """A booking changed (both days if its start moved), a commune moved or recoded, a
+    territory's zone changed."""
+    if isinstance(obj, Booking) and session.is_modified(obj):
+        history = sa_inspect(obj).attrs.starts_at.history
+        starts.update((obj.territory_id, at) for at in history.sum())
+    elif isinstance(obj, Commune):
+        attrs = sa_inspect(obj).attrs
+        if attrs.territory_id.history.has_changes() or attrs.insee_code.history.has_changes():
+            everything.update(attrs.territory_id.history.sum())
+    elif isinstance(obj, Territory) and sa_inspect(obj).attrs.timezone.history.has_changes():
+        everything.add(obj.id)
+
+
+def _append(conn: sa.Connection, starts: set[tuple[int, datetime]], everything: set[int]) -> None:
     ids = {t for t, _ in starts}
     zones: dict[int, str] = {}
     if ids:
