@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms import i18n as wtforms_i18n
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -100,6 +102,11 @@ def day_in_range(form: Any, field: Any) -> None:
         raise ValidationError(str(exc)) from exc
 
 
+@functools.cache
+def _french_messages() -> Any:
+    return wtforms_i18n.get_translations(["fr_FR", "fr"])
+
+
 class AppForm(FlaskForm):
     """The base of every form here: the shared rules every field of a kind gets.
 
@@ -109,6 +116,13 @@ class AppForm(FlaskForm):
     """
 
     class Meta(FlaskForm.Meta):
+        # WTForms' own messages (a choice not offered, a number that isn't one) in
+        # French, from its bundled catalogue: never "Not a valid choice." on a French page.
+        locales = ("fr_FR", "fr")
+
+        def get_translations(self, form: Any) -> Any:
+            return _french_messages()
+
         def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
             field = super().bind_field(form, unbound_field, options)
             extra = []

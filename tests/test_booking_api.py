@@ -666,6 +666,9 @@ def test_coordinator_issues_shows_once_and_revokes_a_token(client, auth, booking
     refused = client.post("/coordination/jetons-api", data={"user_id": outsider.id, "label": "x"})
     assert refused.status_code == 200
     assert count(ApiToken) == 0
+    said = refused.get_data(as_text=True)
+    assert "N&#39;est pas un choix valide." in said or "N'est pas un choix valide." in said
+    assert "Not a valid choice" not in said  # WTForms' own messages speak French too
 
     created = client.post(
         "/coordination/jetons-api",
