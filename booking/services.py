@@ -351,15 +351,7 @@ def _free_slots_in(
     ``practitioners`` over a range that covers the search's, in its order; they are then
     not read a second time (the FHIR search reads them once for slots and walk-in hours).
     """
-    searches: dict[int, tuple[_Search, _Soonest]] = {}
-    for territory in _territories_of(territory_ids):
-        rules = Rules.of(territory)
-        end = now + rules.horizon if until is None else min(until, now + rules.horizon)
-        start = now + MARGIN if since is None else max(since, now + MARGIN)
-        searches[territory.id] = (
-            _Search(channel, now, start, end, rules, set()),
-            _Soonest(limit),
-        )
+    searches = _searches(territory_ids, channel, now=now, until=until, since=since, limit=limit)
     if not searches:
         return []
     low = min(search.start for search, _ in searches.values())
@@ -390,6 +382,28 @@ def _free_slots_in(
                 result.append(search.free_slot(slot, session, holders[slot.seat]))
                 soonest.add(slot.starts_at)
     return result
+
+
+def _searches(
+    territory_ids: Sequence[int],
+    channel: str,
+    *,
+    now: datetime,
+    until: datetime | None,
+    since: datetime | None,
+    limit: int | None,
+) -> dict[int, tuple[_Search, _Soonest]]:
+    """Each territory's terms: its booking window within ``[since, until]``, its rules."""
+    searches: dict[int, tuple[_Search, _Soonest]] = {}
+    for territory in _territories_of(territory_ids):
+        rules = Rules.of(territory)
+        end = now + rules.horizon if until is None else min(until, now + rules.horizon)
+        start = now + MARGIN if since is None else max(since, now + MARGIN)
+        searches[territory.id] = (
+            _Search(channel, now, start, end, rules, set()),
+            _Soonest(limit),
+        )
+    return searches
 
 
 @dataclass(frozen=True)

@@ -500,6 +500,23 @@ def test_reads_of_every_resource_the_search_names(api, booking_world):
         assert read["resourceType"] == resource["resourceType"]
 
 
+@pytest.mark.parametrize("mode", [ConsultationMode.SURGERY, ConsultationMode.WALK_IN])
+def test_every_resource_of_a_search_is_what_its_own_read_answers(api, booking_world, mode):
+    """A search builds its resources in bulk (codings, times, GPs, sites and booking links
+    built once and shared); each must still be exactly what its own read answers."""
+    world = booking_world
+    world.session_on(world.period.start_date).mode = mode
+    db.session.commit()
+    bundle = bundle_of(api.search())
+    slots = matches(bundle)
+    kinds = {s["appointmentType"]["coding"][0]["code"] for s in slots}
+    assert kinds == {"WALKIN" if mode == ConsultationMode.WALK_IN else "ROUTINE"}
+    if mode == ConsultationMode.SURGERY:  # slots of several channels share the answer
+        assert len({s["meta"]["security"][0]["code"] for s in slots}) > 1
+    for entry in bundle["entry"]:
+        assert bundle_of(api.get(urlsplit(entry["fullUrl"]).path)) == entry["resource"]
+
+
 def test_schedule_and_practitioner_searches_by_identifier(api, booking_world):
     gp = booking_world.gps[0]
     token = api.rpps_token(gp)
