@@ -18,13 +18,15 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 from fhir.resources.R4B import get_fhir_model_class
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.enums import Role
 from app.extensions import db
 from booking import services, tokens
 from booking.models import Booking, BookingStatus
 from booking.slots import PHARMACY, SAS
-from publishing import fhir
+from publishing import fhir, fhir_views
 from rota.models import ConsultationMode
 from tests.helpers import PASSWORD, count
 
@@ -171,6 +173,23 @@ def first_free(api) -> tuple[dict, str]:
         p for p in included(bundle, "Practitioner") if f"Practitioner/{p['id']}" == practitioner_ref
     )
     return slot, practitioner["identifier"][0]["value"]
+
+
+# --- encoding --------------------------------------------------------------------------------------
+
+# What the resource builders put in an answer: never a float.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES)
+def test_answers_are_written_byte_for_byte_as_json_dumps_would(value):
+    body = {"resourceType": "Bundle", "value": value}
+    expected = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert fhir_views.encode(body) == expected
 
 
 # --- pure parsing --------------------------------------------------------------------------------
