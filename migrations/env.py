@@ -9,7 +9,8 @@ from flask import current_app
 from app.db_types import UTCDateTime
 
 config = context.config
-fileConfig(config.config_file_name)
+# Keep the loggers already made (the app's, when migrations run inside it or a test).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

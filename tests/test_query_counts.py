@@ -262,12 +262,14 @@ PAGES = {
     ),
     "public page": (None, lambda w: f"/disponibilites?cpts={w.territory.slug}", 10, False),
     "gp ical feed": (None, lambda w: f"/ical/{w.feed_token}.ics", 12, True),
+    # The page's own 20, plus the recount of the days whose bookings changed since the last
+    # read (publishing.indicator_tallies: a fixed 14 statements at most, whatever the data).
     "indicators": (
         "coordinator",
         lambda w: (
             f"/coordination/indicateurs?du={DAY - timedelta(days=7)}&au={DAY + timedelta(days=7)}"
         ),
-        20,
+        34,
         False,
     ),
 }
