@@ -169,11 +169,17 @@ def gp_day(practitioner: Practitioner, day: date) -> GpDay:
 
 
 def token_holders(territory_id: int | None) -> list[User]:
-    """The territory's active accounts that may hold an API token."""
+    """The territory's active accounts whose API token its coordinator may issue: not the
+    regulators of a regulation service (the administrator equips them)."""
     return list(
         db.session.scalars(
             sa.select(User)
-            .where(User.territory_id == territory_id, User.active, User.role.in_(TOKEN_ROLES))
+            .where(
+                User.territory_id == territory_id,
+                User.active,
+                User.role.in_(TOKEN_ROLES),
+                sa.or_(User.regulation_service_id.is_(None), User.role != Role.REGULATOR),
+            )
             .order_by(User.role, User.email)
         )
     )

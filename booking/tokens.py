@@ -55,6 +55,13 @@ def create_token(user: User, label: str, *, by: User | None) -> tuple[str, ApiTo
         raise ValidationError(f"Le compte {user.email} est désactivé : pas de jeton d'API.")
     if by is not None and by.role != Role.ADMIN and by.territory_id != user.territory_id:
         raise ValidationError("Ce compte n'appartient pas à votre territoire.")
+    if by is not None and by.role != Role.ADMIN and service_regulator:
+        # Its token books in every territory of the service: a territory's coordinator,
+        # who would see it once, must not hold that reach.
+        raise ValidationError(
+            f"{user.email} régule pour un service de régulation : ses jetons d'API sont "
+            "délivrés par l'administrateur de la plateforme."
+        )
     text = " ".join((label or "").split())
     if len(text) > MAX_LABEL:
         raise ValidationError(f"Le libellé tient en {MAX_LABEL} caractères au plus.")

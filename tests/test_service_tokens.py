@@ -20,6 +20,7 @@ from app.enums import Role
 from app.extensions import db
 from app.models import AuditEvent, RegulationService, User
 from app.regulation import services as regulation
+from app.validators import ValidationError
 from booking import tokens
 from booking.models import ApiToken
 from tests.helpers import count, logged_in
@@ -266,11 +267,24 @@ def test_a_territoryless_desk_token_stays_out_of_the_coordinators_hands(
 
 
 def test_a_service_regulators_own_territory_still_lists_their_token(app, sas):
-    """An account made in the Marais stays the Marais coordinator's to oversee (they may
-    deactivate it); the island's coordinator, whose slots it also books, never sees it."""
+    """An account made in the Marais stays the Marais coordinator's to oversee (they see
+    and may revoke its tokens, and deactivate it) but not to equip: only the administrator
+    issues a token that books across the service. The island's coordinator, whose slots it
+    also books, never sees it."""
     _, token = tokens.create_token(sas.marais_regulator, "", by=None)
     db.session.commit()
     marais = logged_in(app, sas.world.users["coordinator"].email)
-    assert token.prefix in marais.get("/coordination/jetons-api").get_data(as_text=True)
+    listing = marais.get("/coordination/jetons-api").get_data(as_text=True)
+    assert token.prefix in listing
+    # Listed, but not the coordinator's to issue: the token would book across the service.
+    assert f'value="{sas.marais_regulator.id}"' not in listing
+    before = dump_database()
+    issue = marais.post(
+        "/coordination/jetons-api", data={"user_id": sas.marais_regulator.id, "label": "x"}
+    )
+    assert not PLAIN.search(issue.get_data(as_text=True))
+    assert not changes(before, dump_database())
+    with pytest.raises(ValidationError, match="délivrés par l'administrateur"):
+        tokens.create_token(sas.marais_regulator, "", by=sas.world.users["coordinator"])
     admin = logged_in(app, sas.admin.email)
     assert token.prefix in admin.get(sas.url).get_data(as_text=True)
