@@ -133,6 +133,12 @@ def test_admin_pages_create_attach_assign_and_detach(app, client, auth, make_ter
     assert "SAS 85" in page
 
 
+def test_the_administrators_menu_leads_to_the_services(client, auth, make_user):
+    auth.login(make_user(Role.ADMIN, None).email)
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert '<a href="/admin/regulation">Services de régulation</a>' in home
+
+
 def test_admin_page_refuses_a_duplicate_name_in_french(app, client, auth, make_user):
     services.create_service("SAS 85", by=None)
     db.session.commit()
