@@ -28,3 +28,11 @@ if os.environ.get("LOG_FORMAT") == "json":  # one JSON object per line, like the
     )
 errorlog = "-"
 logger_class = "app.access_log.RedactingLogger"
+
+
+def post_worker_init(worker):
+    """Each worker, once it has loaded the app: the long-lived objects out of the garbage
+    collector's full passes (``app.warmup``)."""
+    from app.warmup import settle
+
+    settle()

@@ -68,6 +68,7 @@ from app.territory import services as territory_services  # noqa: E402
 from app.territory.services import SiteData, TerritorySettings  # noqa: E402
 from app.timeutil import local, now_utc  # noqa: E402
 from app.validators import luhn_complete  # noqa: E402
+from app.warmup import settle  # noqa: E402
 from booking import services as booking_services  # noqa: E402
 from booking import slots as slotlib  # noqa: E402
 from booking import tokens  # noqa: E402
@@ -540,6 +541,10 @@ def main() -> None:
             }
             db.session.remove()
         print("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        # As gunicorn does in each worker (gunicorn.conf.py): the long-lived objects out of
+        # the collector's full passes, which otherwise stall a request now and then.
+        frozen = settle()
+        print(f"objects frozen out of the garbage collector's passes: {frozen:,}")
         if args.profile_fhir:
             profile_fhir(app, searches, args.profile_fhir)
             return
