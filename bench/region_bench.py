@@ -541,6 +541,12 @@ def main() -> None:
             }
             db.session.remove()
         print("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        # A production server's autovacuum would have analysed the new rows (this one runs
+        # with autovacuum off): the planner reads statistics, not guesses.
+        with app.app_context():
+            with db.engine.connect() as conn:
+                conn.execute(sa.text("ANALYZE"))
+                conn.commit()
         # As gunicorn does in each worker (gunicorn.conf.py): the long-lived objects out of
         # the collector's full passes, which otherwise stall a request now and then.
         frozen = settle()
