@@ -29,7 +29,9 @@ at the end; ``flask db upgrade`` first):
 - 3 regulation services (7, 7 and 6 territories), one regulator per territory, attached
   to their service, each with an API token.
 
-Requests go through the Flask test client in-process (no sockets; threads for the
+The built world is analysed (``ANALYZE``: this server runs without autovacuum) and the
+process's long-lived objects frozen out of the garbage collector's passes, as each gunicorn
+worker does (``app/warmup.py``). Requests go through the Flask test client in-process (no sockets; threads for the
 saturation and the race, each with its own database connection): the figures are the
 application's own cost. Slots must be bookable now: run it before 19:00 Paris time on a
 weekday (the evening sessions). Usage: ``python bench/region_bench.py [--requests 200]``.
