@@ -129,6 +129,23 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A brand-new database beside the test's own (migrations, backups): a file on SQLite,
+    a throw-away database on PostgreSQL, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.sqlite3"
+        return
+    name = f"tdr_empty_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

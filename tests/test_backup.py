@@ -9,7 +9,6 @@ import time_machine
 
 from app.extensions import db
 from tests.helpers import build_app
-from tests.test_migrations import empty_database_url  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def _fingerprint(engine: sa.Engine) -> tuple[dict[str, int], str]:
     return counts, hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def test_backup_then_restore_into_an_empty_database(app, runner, tmp_path, empty_database_url):  # noqa: F811
+def test_backup_then_restore_into_an_empty_database(app, runner, tmp_path, empty_database_url):
     with time_machine.travel(datetime(2027, 3, 2, 9, 0, tzinfo=UTC), tick=False):
         assert runner.invoke(args=["demo"]).exit_code == 0
     before = _fingerprint(db.engine)

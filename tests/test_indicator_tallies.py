@@ -5,7 +5,6 @@ counts kept change by change equal a recount of everything. SQLite and PostgreSQ
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -20,7 +19,7 @@ from publishing import indicator_tallies as tally
 from publishing import indicators
 from publishing.models import indicator_change, indicator_day, indicator_hour, indicator_pharmacy
 from tests import indicator_world as world_module
-from tests.helpers import POSTGRES_URL, build_app
+from tests.helpers import build_app
 from tests.indicator_world import EXPECTED_FIGURES, FROM, TO
 
 BEFORE_TALLIES = "c4e8a2d6f1b3"
@@ -228,25 +227,10 @@ def test_bookings_of_another_territory_are_neither_named_nor_counted(world, make
 # --- the migration counts the bookings already there ---------------------------------------
 
 
-@pytest.fixture
-def scratch_database_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/tallies-migration.sqlite3"
-        return
-    name = f"tdr_tallies_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def test_the_migration_counts_the_bookings_already_there(
-    scratch_database_url, make_territory, make_site, make_practitioner, make_user
+    empty_database_url, make_territory, make_site, make_practitioner, make_user
 ):
-    scratch = build_app(scratch_database_url)
+    scratch = build_app(empty_database_url)
     with scratch.app_context():
         upgrade()
         built = world_module.build(make_territory, make_site, make_practitioner, make_user)

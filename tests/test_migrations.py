@@ -1,31 +1,12 @@
 """Migrations: upgrade an empty database, then find no drift from the models, on both engines."""
 
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from app.extensions import db
-from tests.helpers import POSTGRES_URL, build_app
-
-
-@pytest.fixture
-def empty_database_url(backend, tmp_path):
-    """A brand-new database: a file on SQLite, a throw-away database on PostgreSQL."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/migrations.sqlite3"
-        return
-    name = f"tdr_migrations_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+from tests.helpers import build_app
 
 
 def test_upgrade_from_empty_then_no_drift(empty_database_url):

@@ -1,6 +1,5 @@
 """Regulation services (SAS desks): the administrator's use cases, the schema, the migration."""
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +11,7 @@ from app.extensions import db
 from app.models import AuditEvent, RegulationService, User
 from app.regulation import services
 from app.validators import ValidationError
-from tests.helpers import POSTGRES_URL, build_app
+from tests.helpers import build_app
 
 
 def test_admin_creates_a_service_and_attaches_territories(app, make_territory, make_user):
@@ -153,23 +152,8 @@ def test_admin_page_refuses_a_duplicate_name_in_french(app, client, auth, make_u
 BEFORE = "5d2f7c9e1a43"  # the revision before regulation services
 
 
-@pytest.fixture
-def scratch_database_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/regulation-migration.sqlite3"
-        return
-    name = f"tdr_regulation_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_migration_moves_regulators_to_a_service_of_their_territory(scratch_database_url):
-    app = build_app(scratch_database_url)
+def test_migration_moves_regulators_to_a_service_of_their_territory(empty_database_url):
+    app = build_app(empty_database_url)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     with app.app_context():
         upgrade(revision=BEFORE)
