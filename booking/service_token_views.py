@@ -25,13 +25,6 @@ bp = Blueprint("service_tokens", __name__)
 admin_only = roles_required(Role.ADMIN)
 
 
-def _service_or_404(service_id: int) -> RegulationService:
-    service = db.session.get(RegulationService, service_id)
-    if service is None:
-        abort(404)
-    return service
-
-
 def _token_form(service: RegulationService) -> ServiceTokenForm:
     """The form, offering the service's active regulators (and where each account was made)."""
     form = ServiceTokenForm()
@@ -46,7 +39,7 @@ def _token_form(service: RegulationService) -> ServiceTokenForm:
 @admin_only
 def page(service_id: int):
     """The service's tokens, and a form to issue one; the new token is shown once."""
-    service = _service_or_404(service_id)
+    service = db.get_or_404(RegulationService, service_id)
     form = _token_form(service)
     if form.validate_on_submit():
         user = db.session.get(User, form.user_id.data) if form.user_id.data else None
@@ -75,7 +68,7 @@ def page(service_id: int):
 @bp.post("/admin/regulation/<int:service_id>/jetons-api/<int:token_id>/revoquer")
 @admin_only
 def revoke(service_id: int, token_id: int):
-    service = _service_or_404(service_id)
+    service = db.get_or_404(RegulationService, service_id)
     token = tokens.find_in_service(token_id, service.id)
     if token is None:
         abort(404)  # another service's token (or a coordinator's): not this page's to revoke

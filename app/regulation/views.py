@@ -17,13 +17,6 @@ bp = Blueprint("regulation", __name__)
 admin_only = roles_required(Role.ADMIN)
 
 
-def _service_or_404(service_id: int) -> RegulationService:
-    service = db.session.get(RegulationService, service_id)
-    if service is None:
-        abort(404)
-    return service
-
-
 @bp.route("/admin/regulation", methods=["GET", "POST"])
 @admin_only
 def services_page():
@@ -43,7 +36,7 @@ def services_page():
 @admin_only
 def service_page(service_id: int):
     """One service: its name, its territories, its regulators."""
-    service = _service_or_404(service_id)
+    service = db.get_or_404(RegulationService, service_id)
     rename, attach, assign = _service_forms(service)
     if request.method == "POST":
         done = {
@@ -111,7 +104,7 @@ def _assign(service: RegulationService, form: forms.AssignRegulatorForm) -> bool
 @bp.post("/admin/regulation/<int:service_id>/territoires/<int:territory_id>/retirer")
 @admin_only
 def detach_territory(service_id: int, territory_id: int):
-    service = _service_or_404(service_id)
+    service = db.get_or_404(RegulationService, service_id)
     territory = db.session.get(Territory, territory_id)
     if territory is None:
         abort(404)
